@@ -1,0 +1,206 @@
+/**
+ * Typed errors. Every failure a caller can meet is a {@link RangegetError} with a stable
+ * `code` to switch on and the CLI exit code that goes with it.
+ */
+
+/** Stable machine-readable error codes. */
+export type ErrorCode =
+  | 'EUSAGE'
+  | 'EHTTP'
+  | 'EREDIRECT'
+  | 'ENETWORK'
+  | 'ETIMEOUT'
+  | 'ESERVER'
+  | 'ECHECKSUM'
+  | 'ESIZE'
+  | 'EEXIST'
+  | 'EFILE'
+  | 'ENOSPACE'
+  | 'ECHANGED'
+  | 'EABORTED'
+  | 'EBATCH'
+  | 'EINTERNAL';
+
+/** Process exit codes of the CLI, one per kind of failure (documented in the README). */
+export const ExitCode = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  http: 3,
+  network: 4,
+  verify: 5,
+  file: 6,
+  changed: 7,
+  batch: 8,
+  sigint: 130,
+  sigterm: 143,
+} as const;
+
+const exitByCode: Record<ErrorCode, number> = {
+  EUSAGE: ExitCode.usage,
+  EHTTP: ExitCode.http,
+  EREDIRECT: ExitCode.http,
+  ESERVER: ExitCode.http,
+  ENETWORK: ExitCode.network,
+  ETIMEOUT: ExitCode.network,
+  ECHECKSUM: ExitCode.verify,
+  ESIZE: ExitCode.verify,
+  EEXIST: ExitCode.file,
+  EFILE: ExitCode.file,
+  ENOSPACE: ExitCode.file,
+  ECHANGED: ExitCode.changed,
+  EABORTED: ExitCode.sigint,
+  EBATCH: ExitCode.batch,
+  EINTERNAL: ExitCode.internal,
+};
+
+/** Base class of every error rangeget throws on purpose. */
+export class RangegetError extends Error {
+  /** Stable code a caller can switch on. */
+  readonly code: ErrorCode;
+  /** The CLI exit code for this error. */
+  readonly exitCode: number;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.exitCode = exitByCode[code];
+  }
+}
+
+/** Invalid options, flags or URL: nothing was sent. */
+export class UsageError extends RangegetError {
+  constructor(message: string) {
+    super('EUSAGE', message);
+  }
+}
+
+/** The server answered with a status that ends the download (4xx/5xx, 416 ...). */
+export class HttpError extends RangegetError {
+  readonly status: number;
+  readonly url: string;
+  constructor(status: number, url: string, message?: string) {
+    super('EHTTP', message ?? `server answered HTTP ${status} for ${url}`);
+    this.status = status;
+    this.url = url;
+  }
+}
+
+/** Too many redirects, a loop, or a redirect to an unsupported scheme. */
+export class RedirectError extends RangegetError {
+  constructor(message: string) {
+    super('EREDIRECT', message);
+  }
+}
+
+/** The connection failed and retries are exhausted. */
+export class NetworkError extends RangegetError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ENETWORK', message, options);
+  }
+}
+
+/** No byte arrived for too long, or connecting took too long, and retries are exhausted. */
+export class TimeoutError extends RangegetError {
+  constructor(message: string) {
+    super('ETIMEOUT', message);
+  }
+}
+
+/** The server broke the protocol (bad Content-Range, size changed, ...) and it could not be recovered. */
+export class ServerError extends RangegetError {
+  constructor(message: string) {
+    super('ESERVER', message);
+  }
+}
+
+/** The downloaded file does not match the checksum asked for. */
+export class ChecksumError extends RangegetError {
+  readonly expected: string;
+  readonly actual: string;
+  constructor(algorithm: string, expected: string, actual: string) {
+    super(
+      'ECHECKSUM',
+      `${algorithm} mismatch: expected ${expected}, got ${actual}; the file was not saved`,
+    );
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+/** The assembled file does not have the expected size. */
+export class SizeError extends RangegetError {
+  constructor(expected: number, actual: number) {
+    super('ESIZE', `size mismatch: expected ${expected} bytes, have ${actual}; the file was not saved`);
+  }
+}
+
+/** The output file exists and `overwrite` was not given. */
+export class FileExistsError extends RangegetError {
+  readonly path: string;
+  constructor(path: string) {
+    super('EEXIST', `${path} already exists; pass --overwrite to replace it or -o to choose another name`);
+    this.path = path;
+  }
+}
+
+/** A local file-system failure (permission denied, not a directory, read-only ...). */
+export class FileError extends RangegetError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('EFILE', message, options);
+  }
+}
+
+/** Not enough free space for the file. */
+export class NoSpaceError extends RangegetError {
+  constructor(message: string) {
+    super('ENOSPACE', message);
+  }
+}
+
+/** The remote file changed and the download could not continue safely. */
+export class RemoteChangedError extends RangegetError {
+  constructor(message: string) {
+    super('ECHANGED', message);
+  }
+}
+
+/** The download was aborted (signal); the `.part` and control files are kept for a resume. */
+export class AbortError extends RangegetError {
+  constructor(message = 'download aborted; run the same command again to resume') {
+    super('EABORTED', message);
+  }
+}
+
+/** Some downloads of a batch failed. */
+export class BatchError extends RangegetError {
+  readonly failed: number;
+  constructor(failed: number, total: number) {
+    super('EBATCH', `${failed} of ${total} downloads failed`);
+    this.failed = failed;
+  }
+}
+
+/** Turn a Node.js file-system error into a typed error with a message that says what to do. */
+export function fileError(err: unknown, path: string): RangegetError {
+  if (err instanceof RangegetError) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new NoSpaceError(`no space left on the device writing ${path}; free some space and run again to resume`);
+    case 'EACCES':
+    case 'EPERM':
+      return new FileError(`permission denied writing ${path}; choose another directory with -d or -o`, { cause: err });
+    case 'EROFS':
+      return new FileError(`read-only file system at ${path}; choose another directory with -d or -o`, { cause: err });
+    case 'EISDIR':
+      return new FileError(`${path} is a directory; give a file name with -o`, { cause: err });
+    case 'ENOENT':
+    case 'ENOTDIR':
+      return new FileError(`directory for ${path} does not exist; create it or choose another with -d`, { cause: err });
+    default:
+      return new FileError(`cannot write ${path}: ${(err as Error | undefined)?.message ?? String(err)}`, { cause: err });
+  }
+}
