@@ -182,6 +182,13 @@ export class BatchError extends RangegetError {
   }
 }
 
+/** A bug or an unexpected failure inside rangeget. */
+export class InternalError extends RangegetError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('EINTERNAL', message, options);
+  }
+}
+
 /** Turn a Node.js file-system error into a typed error with a message that says what to do. */
 export function fileError(err: unknown, path: string): RangegetError {
   if (err instanceof RangegetError) return err;

@@ -1,0 +1,796 @@
+/**
+ * rangeget benchmark harness.
+ *
+ *   npm run bench -- [options]          (builds, then runs dist/bench/bench.js)
+ *
+ * Everything happens on this machine over 127.0.0.1 only. A private nginx (own config, prefix,
+ * pid file and error log in a temp folder) serves random test files made for the run:
+ *   /throttled/  `limit_rate 8m` per connection (8 MiB/s)
+ *   /fast/       unthrottled
+ * The tools run alternately (A B C D A B C D …), each run under `/usr/bin/time -v` (peak RSS)
+ * with a wall clock of our own (process.hrtime), a fresh output folder (deleted after, so aria2's
+ * .aria2 and axel's .st files go too), a timeout (killed after), and a sha256 check of every
+ * output against its source: a mismatch, a non-zero exit or a timeout marks that run FAILED,
+ * which is reported and not counted as a time. Only medians and same-run ratios are reported.
+ *
+ * Scenarios (--scenario, default all):
+ *   a  throttled: 256 MiB file, 16 connections; also "fraction of ideal" (16 × 8 MiB/s)
+ *   b  unthrottled: 1 GiB file, 16 connections
+ *   c  many files: 200 × 256 KiB from a list file, `-i LIST -j 16 -d DIR` (rangeget vs aria2c;
+ *      only when `rangeget --help` mentions --input-file, else skipped)
+ *   d  memory: peak RSS for the 1 GiB file at 16 connections (reuses the runs of b)
+ *   e  checksum overhead: rangeget on the 1 GiB file with and without --checksum sha256=HEX
+ * Tools (--tools, default all): rangeget (`node bin/rangeget.js`), curl, aria2c, axel. A missing
+ * peer is skipped; a missing nginx is fatal. `apt-get install -y nginx-light aria2 axel`.
+ *
+ * Options:
+ *   --runs N         runs per tool and scenario (default 5; 3 with --quick)
+ *   --quick          3 runs and smaller files (a: 64 MiB, b/d/e: 256 MiB)
+ *   --scenario LIST  e.g. a,b,e
+ *   --tools LIST     e.g. rangeget,aria2c
+ *   --timeout SEC    per-run timeout, killed after (default 600)
+ *   --write          also write the report to BENCHMARKS.md at the project root
+ *                    (without --write nothing in the project is touched)
+ *   --rangeget PATH  rangeget CLI script to run (default: bin/rangeget.js of this project)
+ *   --help
+ *
+ * Exit code: 0, or 1 on a harness error or when any rangeget run FAILED. The temp folder and
+ * nginx are removed/stopped on exit, error, and SIGINT/SIGTERM/SIGHUP.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startNginx, type NginxServer } from './nginx.js';
+import { markdownTable, textTable, type Table } from './report.js';
+import { killActiveRuns, runTimed } from './runner.js';
+import {
+  fmt,
+  GiB,
+  KiB,
+  loopbackEnv,
+  max,
+  median,
+  MiB,
+  sha256File,
+  shellQuote,
+  versionLine,
+  which,
+  writeRandomFile,
+} from './util.js';
+
+const APT_LINE = 'apt-get install -y nginx-light aria2 axel';
+const TOOLS = ['rangeget', 'curl', 'aria2c', 'axel'] as const;
+type ToolName = (typeof TOOLS)[number];
+const SCENARIOS = ['a', 'b', 'c', 'd', 'e'] as const;
+type ScenarioId = (typeof SCENARIOS)[number];
+
+const CONNECTIONS = 16;
+const LIMIT_RATE = '8m';
+const LIMIT_RATE_BYTES = 8 * MiB; // nginx's "m" is 1024 × 1024
+const MANY_COUNT = 200;
+const MANY_SIZE = 256 * KiB;
+
+const TARGETS = {
+  throttledFraction: 0.97,
+  curlFraction: 0.9,
+  rssMiB: 150,
+  checksumRatio: 1.15,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+interface Options {
+  runs: number;
+  quick: boolean;
+  scenarios: Set<ScenarioId>;
+  tools: ToolName[];
+  timeoutMs: number;
+  write: boolean;
+  rangegetCli: string;
+}
+
+function usage(): string {
+  return `usage: npm run bench -- [--runs N] [--quick] [--scenario a,b,c,d,e] [--tools rangeget,curl,aria2c,axel]
+                          [--timeout SEC] [--write] [--rangeget PATH]
+  a throttled 256 MiB (limit_rate ${LIMIT_RATE}/conn, ${CONNECTIONS} conns)   b unthrottled 1 GiB
+  c many files (${MANY_COUNT} × 256 KiB, -i LIST -j 16)                     d peak RSS (runs of b)
+  e checksum overhead (rangeget with/without --checksum sha256=HEX)
+  --quick: 3 runs, smaller files.  --write: write BENCHMARKS.md at the project root.`;
+}
+
+function projectRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'rangeget') return dir;
+      } catch {
+        // keep looking
+      }
+    }
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('cannot find the rangeget project root (package.json)');
+    dir = up;
+  }
+}
+
+function parseOptions(root: string): Options {
+  const { values } = parseArgs({
+    options: {
+      runs: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      scenario: { type: 'string' },
+      tools: { type: 'string' },
+      timeout: { type: 'string' },
+      write: { type: 'boolean', default: false },
+      rangeget: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    console.log(usage());
+    process.exit(0);
+  }
+  const list = (s: string | undefined): string[] =>
+    (s ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== '');
+  const scenarios = new Set<ScenarioId>();
+  for (const s of values.scenario === undefined ? [...SCENARIOS] : list(values.scenario)) {
+    if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario "${s}" (a,b,c,d,e)`);
+    scenarios.add(s as ScenarioId);
+  }
+  const tools: ToolName[] = [];
+  for (const t of values.tools === undefined ? [...TOOLS] : list(values.tools)) {
+    if (!(TOOLS as readonly string[]).includes(t)) throw new Error(`unknown tool "${t}" (${TOOLS.join(',')})`);
+    if (!tools.includes(t as ToolName)) tools.push(t as ToolName);
+  }
+  const quick = values.quick ?? false;
+  const runs = values.runs === undefined ? (quick ? 3 : 5) : Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer`);
+  const timeoutS = values.timeout === undefined ? 600 : Number(values.timeout);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new Error(`--timeout must be a positive number of seconds`);
+  return {
+    runs,
+    quick,
+    scenarios,
+    tools,
+    timeoutMs: timeoutS * 1000,
+    write: values.write ?? false,
+    rangegetCli: path.resolve(values.rangeget ?? path.join(root, 'bin', 'rangeget.js')),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenario model
+
+interface Expected {
+  file: string;
+  sha256: string;
+}
+
+interface Variant {
+  label: string;
+  tool: ToolName;
+  /** Command template for the report (OUT, DIR, NAME, URL, LIST, HEX placeholders). */
+  template: string;
+  command(runDir: string): { cmd: string; args: string[] };
+  expected(runDir: string): Expected[];
+}
+
+interface RunRecord {
+  ok: boolean;
+  wallS: number;
+  rssMiB: number | undefined;
+  reason: string | undefined;
+}
+
+interface VariantResult {
+  label: string;
+  tool: ToolName;
+  template: string;
+  runs: RunRecord[];
+}
+
+interface ScenarioResult {
+  id: ScenarioId;
+  title: string;
+  description: string;
+  bytes: number;
+  variants: VariantResult[];
+  skipped: string | undefined;
+}
+
+interface VariantStats {
+  label: string;
+  tool: ToolName;
+  okRuns: number;
+  totalRuns: number;
+  medianS: number | undefined;
+  mibps: number | undefined;
+  rssMedian: number | undefined;
+  rssMax: number | undefined;
+}
+
+function statsOf(v: VariantResult, bytes: number): VariantStats {
+  const ok = v.runs.filter((r) => r.ok);
+  const medianS = median(ok.map((r) => r.wallS));
+  const rss = ok.map((r) => r.rssMiB).filter((x): x is number => x !== undefined);
+  return {
+    label: v.label,
+    tool: v.tool,
+    okRuns: ok.length,
+    totalRuns: v.runs.length,
+    medianS,
+    mibps: medianS === undefined ? undefined : bytes / MiB / medianS,
+    rssMedian: median(rss),
+    rssMax: max(rss),
+  };
+}
+
+interface Context {
+  opts: Options;
+  tmp: string;
+  outRoot: string;
+  env: NodeJS.ProcessEnv;
+  timeBin: string | undefined;
+  bins: Partial<Record<ToolName, string>>;
+}
+
+let stopping = false;
+
+async function runScenario(
+  ctx: Context,
+  id: ScenarioId,
+  title: string,
+  description: string,
+  bytes: number,
+  variants: Variant[],
+): Promise<ScenarioResult> {
+  console.log(`\n== ${id}) ${title}: ${description}`);
+  const results: VariantResult[] = variants.map((v) => ({ label: v.label, tool: v.tool, template: v.template, runs: [] }));
+  const width = Math.max(...variants.map((v) => v.label.length));
+  for (let r = 1; r <= ctx.opts.runs && !stopping; r++) {
+    for (const [i, v] of variants.entries()) {
+      if (stopping) break;
+      const runDir = path.join(ctx.outRoot, `${id}-${i}-${r}`);
+      rmSync(runDir, { recursive: true, force: true });
+      mkdirSync(runDir, { recursive: true });
+      spawnSync('sync'); // no writeback of the previous run during this one
+      const { cmd, args } = v.command(runDir);
+      const res = await runTimed(cmd, args, {
+        cwd: runDir,
+        env: ctx.env,
+        timeoutMs: ctx.opts.timeoutMs,
+        timeBin: ctx.timeBin,
+        timeFile: path.join(ctx.tmp, 'time.txt'),
+      });
+      let reason: string | undefined;
+      if (res.timedOut) reason = `timed out after ${ctx.opts.timeoutMs / 1000} s`;
+      else if (res.signal !== null) reason = `killed by ${res.signal}`;
+      else if (res.exitCode !== 0) reason = `exit code ${String(res.exitCode)}`;
+      if (reason === undefined) {
+        for (const e of v.expected(runDir)) {
+          if (!existsSync(e.file)) {
+            reason = `missing output ${path.basename(e.file)}`;
+            break;
+          }
+          if ((await sha256File(e.file)) !== e.sha256) {
+            reason = `sha256 mismatch on ${path.basename(e.file)} (${statSync(e.file).size} bytes)`;
+            break;
+          }
+        }
+      }
+      rmSync(runDir, { recursive: true, force: true });
+      const rssMiB = res.maxRssKiB === undefined ? undefined : res.maxRssKiB / 1024;
+      results[i]!.runs.push({ ok: reason === undefined, wallS: res.wallS, rssMiB, reason });
+      const speed = bytes / MiB / res.wallS;
+      console.log(
+        `  ${id} ${r}/${ctx.opts.runs}  ${v.label.padEnd(width)}  ${res.wallS.toFixed(3).padStart(8)} s` +
+          `  ${speed.toFixed(1).padStart(7)} MiB/s  RSS ${fmt(rssMiB, 1).padStart(6)} MiB  ` +
+          (reason === undefined ? 'ok' : `FAILED: ${reason}`),
+      );
+      if (reason !== undefined && res.outputTail !== '') {
+        console.log(`      output: ${res.outputTail.split('\n').slice(-5).join('\n              ')}`);
+      }
+    }
+  }
+  return { id, title, description, bytes, variants: results, skipped: undefined };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tool command lines
+
+function singleFileVariant(ctx: Context, tool: ToolName, url: string, sha: string, extra: string[] = [], label?: string): Variant {
+  const name = path.posix.basename(new URL(url).pathname);
+  const expected = (dir: string): Expected[] => [{ file: path.join(dir, name), sha256: sha }];
+  const bin = ctx.bins[tool] ?? tool;
+  switch (tool) {
+    case 'rangeget':
+      return {
+        label: label ?? 'rangeget',
+        tool,
+        template: `node bin/rangeget.js -c ${CONNECTIONS} --quiet ${extra.map((a) => a.replace(sha, 'HEX')).join(' ')}${extra.length ? ' ' : ''}-o OUT URL`,
+        command: (dir) => ({
+          cmd: process.execPath,
+          args: [ctx.opts.rangegetCli, '-c', String(CONNECTIONS), '--quiet', ...extra, '-o', path.join(dir, name), url],
+        }),
+        expected,
+      };
+    case 'curl':
+      return {
+        label: label ?? 'curl',
+        tool,
+        template: 'curl -s -o OUT URL',
+        command: (dir) => ({ cmd: bin, args: ['-s', '-o', path.join(dir, name), url] }),
+        expected,
+      };
+    case 'aria2c':
+      return {
+        label: label ?? 'aria2c',
+        tool,
+        template: `aria2c -x${CONNECTIONS} -s${CONNECTIONS} -k1M --file-allocation=none --allow-overwrite=true -d DIR -o NAME --console-log-level=error --summary-interval=0 URL`,
+        command: (dir) => ({
+          cmd: bin,
+          args: [
+            `-x${CONNECTIONS}`,
+            `-s${CONNECTIONS}`,
+            '-k1M',
+            '--file-allocation=none',
+            '--allow-overwrite=true',
+            '-d',
+            dir,
+            '-o',
+            name,
+            '--console-log-level=error',
+            '--summary-interval=0',
+            url,
+          ],
+        }),
+        expected,
+      };
+    case 'axel':
+      return {
+        label: label ?? 'axel',
+        tool,
+        template: `axel -q -n ${CONNECTIONS} -o OUT URL`,
+        command: (dir) => ({ cmd: bin, args: ['-q', '-n', String(CONNECTIONS), '-o', path.join(dir, name), url] }),
+        expected,
+      };
+  }
+}
+
+function manyFilesVariant(ctx: Context, tool: 'rangeget' | 'aria2c', list: string, files: Expected[]): Variant {
+  const expected = (dir: string): Expected[] => files.map((f) => ({ file: path.join(dir, f.file), sha256: f.sha256 }));
+  if (tool === 'rangeget') {
+    return {
+      label: 'rangeget',
+      tool,
+      template: 'node bin/rangeget.js -i LIST -j 16 -d DIR --quiet',
+      command: (dir) => ({ cmd: process.execPath, args: [ctx.opts.rangegetCli, '-i', list, '-j', '16', '-d', dir, '--quiet'] }),
+      expected,
+    };
+  }
+  return {
+    label: 'aria2c',
+    tool,
+    template: 'aria2c -i LIST -j 16 -d DIR --file-allocation=none --allow-overwrite=true --console-log-level=error --summary-interval=0',
+    command: (dir) => ({
+      cmd: ctx.bins.aria2c ?? 'aria2c',
+      args: [
+        '-i',
+        list,
+        '-j',
+        '16',
+        '-d',
+        dir,
+        '--file-allocation=none',
+        '--allow-overwrite=true',
+        '--console-log-level=error',
+        '--summary-interval=0',
+      ],
+    }),
+    expected,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tables and targets
+
+function ratio(s: VariantStats, base: VariantStats | undefined): string {
+  if (base?.medianS === undefined || s.medianS === undefined) return '—';
+  return (s.medianS / base.medianS).toFixed(2);
+}
+
+function scenarioTable(sc: ScenarioResult, idealS?: number): Table {
+  const stats = sc.variants.map((v) => statsOf(v, sc.bytes));
+  const base = stats.find((s) => s.label === 'rangeget');
+  if (sc.id === 'd') {
+    return {
+      headers: ['tool', 'runs ok', 'peak RSS MiB (median)', 'peak RSS MiB (max)', 'RSS ÷ rangeget'],
+      align: ['l', 'r', 'r', 'r', 'r'],
+      rows: stats.map((s) => [
+        s.label,
+        `${s.okRuns}/${s.totalRuns}`,
+        fmt(s.rssMedian, 1),
+        fmt(s.rssMax, 1),
+        base?.rssMedian !== undefined && s.rssMedian !== undefined ? (s.rssMedian / base.rssMedian).toFixed(2) : '—',
+      ]),
+    };
+  }
+  const withIdeal = idealS !== undefined;
+  const headers = ['tool', 'runs ok', 'median s', 'MiB/s (median)'];
+  if (withIdeal) headers.push('fraction of ideal');
+  headers.push('peak RSS MiB (median)', sc.id === 'e' ? 'time ÷ no-checksum' : 'time ÷ rangeget');
+  return {
+    headers,
+    align: headers.map((_, i) => (i === 0 ? 'l' : 'r')),
+    rows: stats.map((s) => {
+      const row = [s.label, `${s.okRuns}/${s.totalRuns}`, fmt(s.medianS, 3), fmt(s.mibps, 1)];
+      if (withIdeal) row.push(s.medianS === undefined ? '—' : (idealS / s.medianS).toFixed(3));
+      row.push(fmt(s.rssMedian, 1), ratio(s, base));
+      return row;
+    }),
+  };
+}
+
+function runDetails(sc: ScenarioResult): string[] {
+  const lines: string[] = [];
+  for (const v of sc.variants) {
+    const times = v.runs.map((r) => (r.ok ? r.wallS.toFixed(2) : 'FAILED')).join(', ');
+    lines.push(`${v.label}: ${times} s`);
+    for (const [i, r] of v.runs.entries()) {
+      if (!r.ok) lines.push(`  ${v.label} run ${i + 1} FAILED: ${r.reason ?? '?'}`);
+    }
+  }
+  return lines;
+}
+
+interface TargetRow {
+  target: string;
+  value: string;
+  status: string;
+}
+
+function findStats(sc: ScenarioResult | undefined, label: string): VariantStats | undefined {
+  const v = sc?.variants.find((x) => x.label === label);
+  return v && sc ? statsOf(v, sc.bytes) : undefined;
+}
+
+function evaluateTargets(results: Map<ScenarioId, ScenarioResult>, idealS: number): TargetRow[] {
+  const rows: TargetRow[] = [];
+  const na = (why: string): string => `not measured (${why})`;
+  const failedNote = (s: VariantStats): string =>
+    s.okRuns < s.totalRuns ? ` (${s.totalRuns - s.okRuns}/${s.totalRuns} rangeget runs FAILED)` : '';
+  const verdict = (met: boolean, s: VariantStats): string =>
+    (met && s.okRuns === s.totalRuns ? 'met' : 'NOT met') + failedNote(s);
+
+  const a = results.get('a');
+  const rgA = findStats(a, 'rangeget');
+  const ariaA = findStats(a, 'aria2c');
+  if (rgA?.medianS === undefined) rows.push({ target: `throttled ≥ ${TARGETS.throttledFraction} of ideal`, value: '—', status: na('no rangeget runs in a') });
+  else {
+    const f = idealS / rgA.medianS;
+    rows.push({ target: `throttled ≥ ${TARGETS.throttledFraction} of ideal`, value: f.toFixed(3), status: verdict(f >= TARGETS.throttledFraction, rgA) });
+  }
+  if (rgA?.medianS === undefined || ariaA?.medianS === undefined)
+    rows.push({ target: 'throttled faster than aria2c', value: '—', status: na('needs rangeget and aria2c in a') });
+  else
+    rows.push({
+      target: 'throttled faster than aria2c',
+      value: `aria2c ÷ rangeget = ${(ariaA.medianS / rgA.medianS).toFixed(2)}`,
+      status: verdict(rgA.medianS < ariaA.medianS, rgA),
+    });
+
+  const b = results.get('b') ?? results.get('d');
+  const rgB = findStats(b, 'rangeget');
+  const ariaB = findStats(b, 'aria2c');
+  const curlB = findStats(b, 'curl');
+  if (rgB?.medianS === undefined || ariaB?.medianS === undefined)
+    rows.push({ target: 'unthrottled faster than aria2c', value: '—', status: na('needs rangeget and aria2c in b') });
+  else
+    rows.push({
+      target: 'unthrottled faster than aria2c',
+      value: `aria2c ÷ rangeget = ${(ariaB.medianS / rgB.medianS).toFixed(2)}`,
+      status: verdict(rgB.medianS < ariaB.medianS, rgB),
+    });
+  if (rgB?.medianS === undefined || curlB?.medianS === undefined)
+    rows.push({ target: `unthrottled ≥ ${TARGETS.curlFraction} × curl`, value: '—', status: na('needs rangeget and curl in b') });
+  else {
+    const f = curlB.medianS / rgB.medianS; // rangeget speed ÷ curl speed
+    rows.push({ target: `unthrottled ≥ ${TARGETS.curlFraction} × curl`, value: `${f.toFixed(2)} × curl`, status: verdict(f >= TARGETS.curlFraction, rgB) });
+  }
+  if (rgB?.rssMax === undefined)
+    rows.push({ target: `peak RSS ≤ ${TARGETS.rssMiB} MiB at ${CONNECTIONS} connections`, value: '—', status: na('needs rangeget in b/d') });
+  else
+    rows.push({
+      target: `peak RSS ≤ ${TARGETS.rssMiB} MiB at ${CONNECTIONS} connections`,
+      value: `max ${rgB.rssMax.toFixed(1)} MiB (median ${fmt(rgB.rssMedian, 1)})`,
+      status: verdict(rgB.rssMax <= TARGETS.rssMiB, rgB),
+    });
+
+  const e = results.get('e');
+  const plain = findStats(e, 'rangeget');
+  const withSum = findStats(e, 'rangeget --checksum');
+  if (plain?.medianS === undefined || withSum?.medianS === undefined)
+    rows.push({ target: `checksum overhead ≤ ${Math.round((TARGETS.checksumRatio - 1) * 100)}%`, value: '—', status: na('needs scenario e') });
+  else {
+    const r = withSum.medianS / plain.medianS;
+    const worst = plain.okRuns < plain.totalRuns ? plain : withSum; // either one's failures count
+    rows.push({
+      target: `checksum overhead ≤ ${Math.round((TARGETS.checksumRatio - 1) * 100)}%`,
+      value: `ratio ${r.toFixed(3)}`,
+      status: verdict(r <= TARGETS.checksumRatio, worst),
+    });
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+let nginx: NginxServer | undefined;
+let tmpDir: string | undefined;
+
+function cleanupSync(): void {
+  killActiveRuns();
+  nginx?.stopSync();
+  if (tmpDir !== undefined) {
+    rmSync(tmpDir, { recursive: true, force: true });
+    tmpDir = undefined;
+  }
+}
+
+process.on('exit', cleanupSync);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    if (stopping) return;
+    stopping = true;
+    console.error(`\nbench: ${sig} received, stopping tools and nginx, removing the temp folder`);
+    cleanupSync();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  });
+}
+
+function commandLine(): string {
+  const args = process.argv.slice(2).map(shellQuote).join(' ');
+  if (process.env['npm_lifecycle_event'] === 'bench') return `npm run bench${args ? ` -- ${args}` : ''}`;
+  return `node dist/bench/bench.js${args ? ` ${args}` : ''}`;
+}
+
+function gitRev(root: string): string | undefined {
+  const r = spawnSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', timeout: 10_000 });
+  if (r.status !== 0) return undefined;
+  const dirty = spawnSync('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', timeout: 10_000 });
+  return `${r.stdout.trim()}${dirty.status === 0 && dirty.stdout.trim() !== '' ? ' (with uncommitted changes)' : ''}`;
+}
+
+async function main(): Promise<number> {
+  const t0 = Date.now();
+  const root = projectRoot();
+  const opts = parseOptions(root);
+
+  // --- what is installed
+  const nginxBin = which('nginx');
+  const timeBin = which('/usr/bin/time');
+  const bins: Partial<Record<ToolName, string>> = {};
+  const missing: string[] = [];
+  if (!nginxBin) missing.push('nginx');
+  for (const t of ['curl', 'aria2c', 'axel'] as const) {
+    const b = which(t);
+    if (b) bins[t] = b;
+    else missing.push(t);
+  }
+  if (missing.length > 0) {
+    console.log(`missing: ${missing.join(', ')} — install with:\n  ${APT_LINE}`);
+  }
+  if (!timeBin) console.log('missing: /usr/bin/time (peak RSS will not be measured) — apt-get install -y time');
+  if (!nginxBin) {
+    console.error('nginx is required to serve the test files; install it and run again.');
+    return 1;
+  }
+  const tools: ToolName[] = [];
+  for (const t of opts.tools) {
+    if (t !== 'rangeget' && !bins[t]) console.log(`skipping ${t}: not installed`);
+    else tools.push(t);
+  }
+
+  let rangegetHelp = '';
+  if (tools.includes('rangeget')) {
+    const r = spawnSync(process.execPath, [opts.rangegetCli, '--help'], { encoding: 'utf8', timeout: 30_000, cwd: root });
+    rangegetHelp = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+    if (r.status !== 0) {
+      console.log(`skipping rangeget: \`node ${path.relative(root, opts.rangegetCli)} --help\` failed (${r.error ? String(r.error) : `exit ${String(r.status)}`})`);
+      const firstLines = rangegetHelp.trim().split('\n').slice(0, 5).join('\n    ');
+      if (firstLines) console.log(`    ${firstLines}`);
+      tools.splice(tools.indexOf('rangeget'), 1);
+    }
+  }
+  const hasRangeget = tools.includes('rangeget');
+
+  // --- sizes and which scenarios actually run
+  const bigA = opts.quick ? 64 * MiB : 256 * MiB;
+  const bigB = opts.quick ? 256 * MiB : 1 * GiB;
+  const idealS = bigA / (CONNECTIONS * LIMIT_RATE_BYTES);
+  const sc = opts.scenarios;
+  const skipped = new Map<ScenarioId, string>();
+  const singleTools = tools;
+  if ((sc.has('a') || sc.has('b') || sc.has('d')) && singleTools.length === 0) {
+    for (const id of ['a', 'b', 'd'] as const) if (sc.has(id)) skipped.set(id, 'no tool to run');
+  }
+  if (sc.has('c')) {
+    if (hasRangeget && !rangegetHelp.includes('--input-file'))
+      skipped.set('c', 'rangeget --help does not mention --input-file yet');
+    else if (!tools.includes('rangeget') && !tools.includes('aria2c')) skipped.set('c', 'needs rangeget or aria2c');
+    else if (!hasRangeget) console.log('note: scenario c runs without rangeget (not selected or not working): aria2c only');
+  }
+  if (sc.has('e') && !hasRangeget) skipped.set('e', 'needs a working rangeget');
+  const willRun = (id: ScenarioId): boolean => sc.has(id) && !skipped.has(id);
+  for (const [id, why] of skipped) console.log(`scenario ${id} skipped: ${why}`);
+
+  // --- temp folder, test files, nginx
+  tmpDir = mkdtempSync(path.join(os.tmpdir(), 'rangeget-bench-'));
+  chmodSync(tmpDir, 0o755); // nginx workers may run as another user
+  const tmp = tmpDir;
+  const dataDir = path.join(tmp, 'data');
+  const outRoot = path.join(tmp, 'out');
+  mkdirSync(dataDir, { mode: 0o755 });
+  mkdirSync(outRoot);
+  chmodSync(dataDir, 0o755);
+
+  const gen = (name: string, size: number): string => writeRandomFile(path.join(dataDir, name), size);
+  const tg = Date.now();
+  const nameA = `throttled-${bigA / MiB}M.bin`;
+  const nameB = `big-${bigB / MiB}M.bin`;
+  const shaA = willRun('a') ? gen(nameA, bigA) : '';
+  const shaB = willRun('b') || willRun('d') || willRun('e') ? gen(nameB, bigB) : '';
+  const many: Expected[] = [];
+  if (willRun('c')) {
+    mkdirSync(path.join(dataDir, 'many'), { mode: 0o755 });
+    chmodSync(path.join(dataDir, 'many'), 0o755);
+    for (let i = 0; i < MANY_COUNT; i++) {
+      const name = `f${String(i).padStart(3, '0')}.bin`;
+      many.push({ file: name, sha256: gen(path.join('many', name), MANY_SIZE) });
+    }
+  }
+  spawnSync('sync');
+  console.log(`test files written in ${((Date.now() - tg) / 1000).toFixed(1)} s under ${tmp}`);
+
+  nginx = await startNginx({ nginxBin, prefix: tmp, dataDir, limitRate: LIMIT_RATE });
+  console.log(`nginx serving on ${nginx.baseUrl} (/throttled/ limit_rate ${LIMIT_RATE}, /fast/ unthrottled)`);
+  const base = nginx.baseUrl;
+
+  const ctx: Context = { opts, tmp, outRoot, env: loopbackEnv(), timeBin, bins };
+  const results = new Map<ScenarioId, ScenarioResult>();
+
+  if (willRun('a') && !stopping) {
+    const url = `${base}/throttled/${nameA}`;
+    const variants = singleTools.map((t) => singleFileVariant(ctx, t, url, shaA));
+    results.set(
+      'a',
+      await runScenario(ctx, 'a', 'throttled', `${bigA / MiB} MiB, limit_rate ${LIMIT_RATE} per connection, ${CONNECTIONS} connections; ideal ${idealS.toFixed(2)} s (${CONNECTIONS} × 8 MiB/s)`, bigA, variants),
+    );
+  }
+  if ((willRun('b') || willRun('d')) && !stopping) {
+    const url = `${base}/fast/${nameB}`;
+    const variants = singleTools.map((t) => singleFileVariant(ctx, t, url, shaB));
+    const r = await runScenario(ctx, 'b', 'unthrottled', `${bigB / MiB} MiB over loopback, ${CONNECTIONS} connections`, bigB, variants);
+    if (willRun('b')) results.set('b', r);
+    if (willRun('d'))
+      results.set('d', { ...r, id: 'd', title: 'memory', description: `peak RSS downloading ${bigB / MiB} MiB at ${CONNECTIONS} connections (runs of b)` });
+  }
+  if (willRun('c') && !stopping) {
+    const list = path.join(tmp, 'list.txt');
+    writeFileSync(list, many.map((f) => `${base}/fast/many/${f.file}`).join('\n') + '\n');
+    const variants: Variant[] = [];
+    if (hasRangeget) variants.push(manyFilesVariant(ctx, 'rangeget', list, many));
+    if (tools.includes('aria2c')) variants.push(manyFilesVariant(ctx, 'aria2c', list, many));
+    results.set('c', await runScenario(ctx, 'c', 'many files', `${MANY_COUNT} files × ${MANY_SIZE / KiB} KiB from a list, 16 at a time`, MANY_COUNT * MANY_SIZE, variants));
+  }
+  if (willRun('e') && !stopping) {
+    const url = `${base}/fast/${nameB}`;
+    const variants = [
+      singleFileVariant(ctx, 'rangeget', url, shaB),
+      singleFileVariant(ctx, 'rangeget', url, shaB, ['--checksum', `sha256=${shaB}`], 'rangeget --checksum'),
+    ];
+    results.set('e', await runScenario(ctx, 'e', 'checksum overhead', `rangeget on ${bigB / MiB} MiB with and without --checksum sha256=HEX`, bigB, variants));
+  }
+
+  // --- report
+  const nodeV = process.version;
+  const versions: Array<[string, string]> = [
+    ['node', nodeV],
+    ['nginx', versionLine(nginxBin, ['-v']) ?? '?'],
+  ];
+  if (hasRangeget) versions.unshift(['rangeget', `${(JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version?: string }).version ?? '?'} @ ${gitRev(root) ?? 'no git'}`]);
+  if (bins.curl) versions.push(['curl', versionLine(bins.curl, ['--version']) ?? '?']);
+  if (bins.aria2c) versions.push(['aria2c', versionLine(bins.aria2c, ['--version']) ?? '?']);
+  if (bins.axel) versions.push(['axel', versionLine(bins.axel, ['--version']) ?? '?']);
+  const cpus = os.cpus();
+  const date = new Date().toISOString();
+  const cmd = commandLine();
+  const targets = evaluateTargets(results, idealS);
+  const targetTable: Table = {
+    headers: ['target', 'measured', 'status'],
+    align: ['l', 'l', 'l'],
+    rows: targets.map((t) => [t.target, t.value, t.status]),
+  };
+  const order: ScenarioId[] = ['a', 'b', 'c', 'd', 'e'];
+
+  console.log(`\n==== results (${opts.runs} runs each, medians; ratios are of same-run medians; > 1 means rangeget is faster)`);
+  for (const id of order) {
+    const r = results.get(id);
+    if (!r) continue;
+    console.log(`\n${id}) ${r.title}: ${r.description}`);
+    console.log(textTable(scenarioTable(r, id === 'a' ? idealS : undefined)));
+    if (id !== 'd') for (const l of runDetails(r)) console.log(`  ${l}`);
+  }
+  for (const [id, why] of skipped) console.log(`\n${id}) skipped: ${why}`);
+  console.log(`\ntargets${opts.quick ? ' (--quick: smaller files than the targets are defined for)' : ''}:`);
+  console.log(textTable(targetTable));
+  console.log(`\n${cpus.length} CPUs, node ${nodeV}; total ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+
+  if (opts.write) {
+    const md: string[] = [];
+    md.push('# Benchmarks', '');
+    md.push('Generated by `bench/bench.ts` (see the comment at its top for what it does). Everything runs on one');
+    md.push('machine over 127.0.0.1 against a private nginx; the tools run alternately, each run verified by sha256.');
+    md.push('Medians only; ratios are tool median ÷ rangeget median from the same run (> 1 means rangeget is faster).');
+    md.push('');
+    md.push(`- date: ${date}`);
+    md.push(`- command: \`${cmd}\``);
+    md.push(`- runs per tool: ${opts.runs}${opts.quick ? ' (--quick: smaller files)' : ''}`);
+    md.push(`- CPUs: ${cpus.length} (${cpus[0]?.model.trim() ?? '?'}), memory ${(os.totalmem() / GiB).toFixed(0)} GiB, ${os.type()} ${os.release()}`);
+    for (const [k, v] of versions) md.push(`- ${k}: ${v}`);
+    md.push('');
+    md.push('## Targets', '');
+    if (opts.quick) md.push('_Measured with --quick: smaller files than the targets are defined for._', '');
+    md.push(markdownTable(targetTable), '');
+    for (const id of order) {
+      const r = results.get(id);
+      if (!r) continue;
+      md.push(`## ${id}) ${r.title}`, '', `${r.description}.`, '');
+      md.push(markdownTable(scenarioTable(r, id === 'a' ? idealS : undefined)), '');
+      if (id !== 'd') {
+        md.push('Commands:', '');
+        for (const v of r.variants) md.push(`- ${v.label}: \`${v.template}\``);
+        md.push('', 'Per-run wall times, in run order:', '');
+        for (const l of runDetails(r)) md.push(`- ${l.trim()}`);
+        md.push('');
+      }
+    }
+    for (const [id, why] of skipped) md.push(`## ${id}) skipped`, '', `${why}.`, '');
+    const file = path.join(root, 'BENCHMARKS.md');
+    writeFileSync(file, md.join('\n'));
+    console.log(`wrote ${file}`);
+  }
+
+  const rangegetFailed = [...results.values()].some((r) =>
+    r.variants.some((v) => v.tool === 'rangeget' && v.runs.some((x) => !x.ok)),
+  );
+  return stopping ? 130 : rangegetFailed ? 1 : 0;
+}
+
+main()
+  .then(async (code) => {
+    process.exitCode = code;
+  })
+  .catch((err: unknown) => {
+    console.error('bench failed:', err instanceof Error ? err.message : err);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    killActiveRuns();
+    await nginx?.stop();
+    nginx = undefined;
+    if (tmpDir !== undefined) rmSync(tmpDir, { recursive: true, force: true });
+    tmpDir = undefined;
+  });

@@ -1,0 +1,113 @@
+// Small helpers for the benchmark harness: statistics, files, hashing, ports, versions.
+import { createHash, randomFillSync } from 'node:crypto';
+import { accessSync, closeSync, constants, createReadStream, openSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+
+export const KiB = 1024;
+export const MiB = 1024 * 1024;
+export const GiB = 1024 * MiB;
+
+export function median(xs: readonly number[]): number | undefined {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export function max(xs: readonly number[]): number | undefined {
+  return xs.length === 0 ? undefined : Math.max(...xs);
+}
+
+/** Full path of an executable found on PATH (or the path itself if it contains a slash). */
+export function which(cmd: string): string | undefined {
+  const candidates = cmd.includes('/')
+    ? [cmd]
+    : [...(process.env['PATH'] ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/local/sbin']
+        .filter((d) => d !== '')
+        .map((d) => path.join(d, cmd));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return c;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** Writes `size` random bytes to `file` in 8 MiB blocks and returns their sha256 (hex). */
+export function writeRandomFile(file: string, size: number): string {
+  const block = Buffer.allocUnsafe(8 * MiB);
+  const hash = createHash('sha256');
+  const fd = openSync(file, 'w', 0o644);
+  try {
+    let left = size;
+    while (left > 0) {
+      const n = Math.min(left, block.length);
+      const chunk = block.subarray(0, n);
+      randomFillSync(chunk);
+      let off = 0;
+      while (off < n) off += writeSync(fd, chunk, off, n - off);
+      hash.update(chunk);
+      left -= n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: 4 * MiB })) {
+    hash.update(chunk as Buffer);
+  }
+  return hash.digest('hex');
+}
+
+/** A port that was free on 127.0.0.1 a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port'))));
+    });
+  });
+}
+
+/** First non-empty output line of `cmd args` (stdout, then stderr), or undefined. */
+export function versionLine(cmd: string, args: string[]): string | undefined {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 10_000 });
+  if (r.error) return undefined;
+  const text = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l !== '');
+}
+
+/** Environment for the tools: no proxies, so every request stays on 127.0.0.1. */
+export function loopbackEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(env)) {
+    if (/_proxy$/i.test(k)) delete env[k];
+  }
+  env['no_proxy'] = '127.0.0.1,localhost';
+  env['NO_PROXY'] = '127.0.0.1,localhost';
+  return env;
+}
+
+export function fmt(n: number | undefined, digits: number): string {
+  return n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(digits);
+}
+
+export function shellQuote(a: string): string {
+  return /^[A-Za-z0-9_./=:,@%+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,144 @@
+/**
+ * The assembler: verify the `.part` file (size, checksum), sync it, and move it to the
+ * final path without clobbering anything the user did not ask to replace.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { link, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { ChecksumError, FileExistsError, SizeError, fileError } from './errors.js';
+import type { Checksum } from './parse.js';
+
+const READ_SIZE = 4 * 1024 * 1024;
+
+/**
+ * Hashes a file front to back while it is still being written: whenever the written
+ * prefix grows, the new bytes are read (from the page cache) and hashed, so the digest is
+ * ready moments after the last byte instead of one whole pass later.
+ */
+export class FileHasher {
+  private hash: Hash;
+  private hashed = 0;
+  private buffer = Buffer.allocUnsafe(READ_SIZE);
+  private busy: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly file: FileHandle,
+    readonly algorithm: Checksum['algorithm'],
+  ) {
+    this.hash = createHash(algorithm);
+  }
+
+  /** Bytes hashed so far. */
+  get position(): number {
+    return this.hashed;
+  }
+
+  /** Hash up to `end`, the end of the contiguous written prefix. Calls are serialized. */
+  advance(end: number): Promise<void> {
+    this.busy = this.busy.then(() => this.read(end));
+    return this.busy;
+  }
+
+  /** Forget everything hashed (the prefix was rewritten, e.g. a plain stream restarted). */
+  reset(): void {
+    this.busy = this.busy.then(() => {
+      this.hash = createHash(this.algorithm);
+      this.hashed = 0;
+    });
+  }
+
+  /** Hash the rest up to `size` and return the hex digest. */
+  async digest(size: number): Promise<string> {
+    await this.advance(size);
+    return this.hash.digest('hex');
+  }
+
+  private async read(end: number): Promise<void> {
+    while (this.hashed < end) {
+      const length = Math.min(READ_SIZE, end - this.hashed);
+      const { bytesRead } = await this.file.read(this.buffer, 0, length, this.hashed);
+      if (bytesRead === 0) break;
+      this.hash.update(this.buffer.subarray(0, bytesRead));
+      this.hashed += bytesRead;
+    }
+  }
+}
+
+/** What to check and where to put the file. */
+export interface AssembleInput {
+  file: FileHandle;
+  partPath: string;
+  path: string;
+  /** Expected size; undefined when the server did not say (then whatever was written). */
+  size: number | undefined;
+  /** Bytes written, for a download of unknown size. */
+  written: number;
+  checksum?: Checksum;
+  hasher?: FileHasher;
+  overwrite: boolean;
+}
+
+/**
+ * Verify and move into place. On a size or checksum mismatch, the `.part` file is
+ * removed (its bytes are wrong) and nothing appears at the final path.
+ * Returns the digest when a checksum was asked for.
+ */
+export async function assemble(input: AssembleInput): Promise<{ size: number; digest?: string }> {
+  const { file, partPath, path } = input;
+  const actual = (await file.stat()).size;
+  const expected = input.size ?? input.written;
+  if (actual !== expected) {
+    await file.close();
+    throw new SizeError(expected, actual);
+  }
+  let digest: string | undefined;
+  if (input.checksum) {
+    const hasher = input.hasher ?? new FileHasher(file, input.checksum.algorithm);
+    digest = await hasher.digest(expected);
+    if (digest !== input.checksum.hex) {
+      await file.close();
+      await rm(partPath, { force: true });
+      throw new ChecksumError(input.checksum.algorithm, input.checksum.hex, digest);
+    }
+  }
+  await file.datasync();
+  await file.close();
+  await place(partPath, path, input.overwrite);
+  return digest === undefined ? { size: expected } : { size: expected, digest };
+}
+
+/**
+ * Move the finished file to its path. Without `overwrite`, a hard link is made first:
+ * it fails if something appeared at the path meanwhile, so nothing is ever clobbered.
+ */
+async function place(partPath: string, path: string, overwrite: boolean): Promise<void> {
+  try {
+    if (overwrite) {
+      await rename(partPath, path);
+      return;
+    }
+    try {
+      await link(partPath, path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw new FileExistsError(path);
+      // File systems without hard links: check, then rename.
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV') throw err;
+      if (await exists(path)) throw new FileExistsError(path);
+      await rename(partPath, path);
+      return;
+    }
+    await rm(partPath, { force: true });
+  } catch (err) {
+    throw fileError(err, path);
+  }
+}
+
+/** True when something exists at `path` (a broken symlink counts). */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+}

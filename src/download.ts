@@ -1,0 +1,352 @@
+/**
+ * One download, start to finish: probe, resume or plan, run the pool, assemble.
+ */
+import { mkdir, open, stat, statfs, type FileHandle } from 'node:fs/promises';
+import type { Dispatcher } from 'undici';
+import { assemble, exists, FileHasher } from './assemble.js';
+import { readControl, removeControl, resumeProblem, writeControl, writtenSegments, CONTROL_VERSION, type ControlState } from './control.js';
+import { AbortError, ChecksumError, FileExistsError, SizeError, NoSpaceError, RemoteChangedError, fileError } from './errors.js';
+import type { DownloadEvent, DownloadResult, Progress } from './events.js';
+import { createDispatcher } from './http.js';
+import { resolveOptions, type DownloadOptions, type ResolvedOptions } from './options.js';
+import { planRanges, totalLength, type Segment } from './plan.js';
+import { Pool, RangesUnsupported } from './pool.js';
+import { probe, type ProbeResult } from './probe.js';
+import { UNKNOWN_END } from './slots.js';
+import { chooseFileName, resolveTarget, type Target } from './target.js';
+
+/** Bytes buffered per connection before a positional write. */
+const WRITE_BUFFER = 1024 * 1024;
+/** Longest time received bytes wait in a buffer. */
+const FLUSH_INTERVAL = 200;
+/** The control file is saved this often while bytes arrive. */
+const SAVE_INTERVAL = 500;
+/** Times a download starts over because the remote file changed, before it gives up. */
+const MAX_RESTARTS = 3;
+
+/**
+ * Download `url` to a file over several connections.
+ *
+ * Resolves when the file is complete, verified and at its final path. Rejects with a
+ * {@link RangegetError} (see its `code`); on abort or failure the `.part` file and the
+ * control file stay for a later resume and nothing appears at the final path.
+ *
+ * @example
+ * const result = await download('https://example.com/big.iso', { connections: 16 });
+ * console.log(result.path, result.size);
+ */
+export async function download(url: string | URL, options: DownloadOptions = {}): Promise<DownloadResult> {
+  const opts = resolveOptions(url, options);
+  const run = new Download(opts);
+  return run.start();
+}
+
+class Download {
+  private readonly opts: ResolvedOptions;
+  private readonly started = performance.now();
+  private readonly dispatcher: Dispatcher;
+
+  constructor(opts: ResolvedOptions) {
+    this.opts = opts;
+    this.dispatcher = createDispatcher(opts.request.connection, 2);
+  }
+
+  private emit(event: DownloadEvent): void {
+    this.opts.onEvent?.(event);
+  }
+
+  private warn(message: string): void {
+    this.emit({ type: 'warning', message });
+  }
+
+  async start(): Promise<DownloadResult> {
+    try {
+      for (let restarts = 0; ; restarts++) {
+        try {
+          return await this.attempt(restarts > 0);
+        } catch (err) {
+          if (!(err instanceof RemoteChangedError) || !this.opts.restart || restarts >= MAX_RESTARTS) throw err;
+          this.warn(`${err.message}; starting over from zero`);
+        }
+      }
+    } finally {
+      await this.dispatcher.close().catch(() => undefined);
+    }
+  }
+
+  private checkAborted(): void {
+    if (this.opts.signal?.aborted) throw new AbortError();
+  }
+
+  /** One pass: probe, decide what is left, fetch it, assemble. */
+  private async attempt(startOver: boolean): Promise<DownloadResult> {
+    const { opts } = this;
+    this.checkAborted();
+    const info = await probe(this.dispatcher, opts.url, opts.request, opts.signal).catch((err: unknown) => {
+      if (opts.signal?.aborted) throw new AbortError();
+      throw err;
+    });
+    const target = await this.target(info);
+    this.emit({
+      type: 'probe',
+      url: info.url,
+      finalUrl: info.finalUrl,
+      size: info.size,
+      ranges: info.ranges,
+      ...(info.etag ? { etag: info.etag } : {}),
+      ...(info.lastModified ? { lastModified: info.lastModified } : {}),
+      path: target.path,
+    });
+    if (!info.ranges && info.noRangesReason) this.warn(`using one connection: ${info.noRangesReason}`);
+
+    const done = startOver ? [] : await this.resumable(info, target);
+    const have = totalLength(done);
+    if (have > 0) this.emit({ type: 'resume', have, left: (info.size ?? 0) - have });
+    await this.checkSpace(target, info.size === undefined ? 0 : info.size - have);
+
+    let file: FileHandle;
+    try {
+      file = await open(target.partPath, have > 0 ? 'r+' : 'w+');
+    } catch (err) {
+      throw fileError(err, target.partPath);
+    }
+    try {
+      return await this.transfer(info, target, file, done, have);
+    } catch (err) {
+      await file.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Output paths; refuses an existing file unless `overwrite`. */
+  private async target(info: ProbeResult): Promise<Target> {
+    const fileName = chooseFileName(new URL(info.finalUrl), info.contentDisposition);
+    const target = resolveTarget({
+      fileName,
+      ...(this.opts.output !== undefined ? { output: this.opts.output } : {}),
+      ...(this.opts.dir !== undefined ? { dir: this.opts.dir } : {}),
+    });
+    if (this.opts.dir !== undefined) {
+      await mkdir(this.opts.dir, { recursive: true }).catch((err: unknown) => {
+        throw fileError(err, this.opts.dir!);
+      });
+    }
+    if (!this.opts.overwrite && (await exists(target.path))) throw new FileExistsError(target.path);
+    return target;
+  }
+
+  /** Bytes that can be kept from an earlier run, or none (with a warning saying why). */
+  private async resumable(info: ProbeResult, target: Target): Promise<Segment[]> {
+    if (!this.opts.resume) {
+      await removeControl(target.controlPath);
+      return [];
+    }
+    const control = await readControl(target.controlPath);
+    if (control.kind === 'missing') {
+      if (await exists(target.partPath)) {
+        this.warn(`${target.partPath} has no control file, so its bytes cannot be trusted; starting over`);
+      }
+      return [];
+    }
+    if (control.kind === 'corrupt') {
+      this.warn(`control file ${target.controlPath} is unreadable (${control.reason}); starting over`);
+      await removeControl(target.controlPath);
+      return [];
+    }
+    const problem = resumeProblem(control.state, info);
+    if (problem) {
+      if (!this.opts.restart) {
+        throw new RemoteChangedError(`cannot resume: ${problem}; run with --no-resume to start over`);
+      }
+      this.warn(`cannot resume: ${problem}; starting over`);
+      await removeControl(target.controlPath);
+      return [];
+    }
+    const partSize = await stat(target.partPath).then(
+      (s) => s.size,
+      () => 0,
+    );
+    const done = writtenSegments(control.state, partSize);
+    const claimed = control.state.written.reduce((sum, [a, b]) => sum + b - a, 0);
+    if (totalLength(done) < claimed) {
+      this.warn(`${target.partPath} is shorter than its control file claims; fetching the missing bytes again`);
+    }
+    return done;
+  }
+
+  /** Refuse clearly, before any byte, when the disk cannot hold what is left. */
+  private async checkSpace(target: Target, needed: number): Promise<void> {
+    if (needed <= 0) return;
+    const dir = target.partPath.slice(0, target.partPath.lastIndexOf('/') + 1) || '.';
+    const fs = await statfs(dir).catch(() => undefined);
+    if (!fs) return;
+    const free = Number(fs.bavail) * Number(fs.bsize);
+    if (free < needed) {
+      throw new NoSpaceError(
+        `not enough free space in ${dir}: ${needed} bytes needed, ${free} available; free some space or choose another directory with -d`,
+      );
+    }
+  }
+
+  private async transfer(
+    info: ProbeResult,
+    target: Target,
+    file: FileHandle,
+    done: Segment[],
+    have: number,
+  ): Promise<DownloadResult> {
+    const { opts } = this;
+    const size = info.size;
+    let ranged = info.ranges && size !== undefined && size > 0;
+    const hasher = opts.checksum ? new FileHasher(file, opts.checksum.algorithm) : undefined;
+    if (size !== undefined) await file.truncate(size).catch((err: unknown) => { throw fileError(err, target.partPath); });
+
+    let state: ControlState | undefined = ranged
+      ? {
+          version: CONTROL_VERSION,
+          url: info.url,
+          finalUrl: info.finalUrl,
+          size: size!,
+          written: [],
+          ...(info.etag ? { etag: info.etag } : {}),
+          ...(info.lastModified ? { lastModified: info.lastModified } : {}),
+          ...(opts.checksum ? { checksum: `${opts.checksum.algorithm}=${opts.checksum.hex}` } : {}),
+        }
+      : undefined;
+
+    let pool: Pool | undefined;
+    let connections = ranged ? opts.connections : 1;
+    const samples: Array<{ t: number; bytes: number }> = [];
+    let saving: Promise<void> = Promise.resolve();
+
+    const written = (): Segment[] => pool?.written() ?? done;
+
+    /** Sync the data, then save the state that claims it. */
+    const save = (): Promise<void> => {
+      const current = state;
+      if (!current || !pool) return saving;
+      const snapshot = pool.written();
+      saving = saving
+        .then(async () => {
+          await file.datasync();
+          current.written = snapshot.map((s) => [s.start, s.end]);
+          await writeControl(target.controlPath, current);
+        })
+        .catch((err: unknown) => this.warn(`cannot save the control file: ${(err as Error).message}`));
+      return saving;
+    };
+
+    const progress = (): Progress => {
+      const segments = written();
+      const downloaded = totalLength(segments);
+      const now = performance.now();
+      samples.push({ t: now, bytes: downloaded });
+      while (samples.length > 2 && now - samples[0]!.t > 3000) samples.shift();
+      const first = samples[0]!;
+      const speed = now > first.t ? ((downloaded - first.bytes) * 1000) / (now - first.t) : 0;
+      if (hasher) {
+        const prefix = segments[0]?.start === 0 ? segments[0].end : 0;
+        if (prefix < hasher.position) hasher.reset();
+        void hasher.advance(prefix).catch(() => undefined);
+      }
+      return { downloaded, total: size, speed, connections: pool?.activeConnections() ?? 0, elapsed: now - this.started };
+    };
+
+    const report = (): void => {
+      const p = progress();
+      opts.onProgress?.(p);
+      this.emit({ type: 'progress', ...p });
+    };
+
+    const ticker = setInterval(report, opts.progressInterval);
+    const saver = state ? setInterval(() => void save(), SAVE_INTERVAL) : undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      for (;;) {
+        const ranges: Segment[] = ranged
+          ? planRanges({ size: size!, connections: opts.connections, minRangeSize: opts.minRangeSize, done })
+          : [{ start: 0, end: size ?? UNKNOWN_END }];
+        if (!ranged) connections = 1;
+        pool = new Pool({
+          connections: ranged ? opts.connections : 1,
+          threads: ranged ? opts.threads : 1,
+          partPath: target.partPath,
+          urls: [info.finalUrl],
+          request: opts.request,
+          mode: ranged ? 'ranges' : 'stream',
+          size,
+          ...(info.etag ? { etag: info.etag } : {}),
+          ...(info.lastModified ? { lastModified: info.lastModified } : {}),
+          retry: opts.retry,
+          writeBuffer: WRITE_BUFFER,
+          flushInterval: FLUSH_INTERVAL,
+          minRangeSize: opts.minRangeSize,
+          done,
+          onRetry: (r) => this.emit({ type: 'retry', attempt: r.attempt, delay: r.delay, reason: r.reason }),
+          onRangeDone: () => void save(),
+        });
+        this.emit({ type: 'start', path: target.path, size, connections, ranges: ranges.length });
+        const running = pool;
+        const aborted = new Promise<never>((_, reject) => {
+          onAbort = () => reject(new AbortError());
+          if (opts.signal?.aborted) onAbort();
+          else opts.signal?.addEventListener('abort', onAbort, { once: true });
+        });
+        try {
+          await Promise.race([running.run(ranges), aborted]);
+          await running.stop();
+          break;
+        } catch (err) {
+          await running.stop();
+          if (err instanceof RangesUnsupported && ranged) {
+            this.warn(`using one connection from the start: ${err.message}`);
+            ranged = false;
+            state = undefined;
+            done = [];
+            await removeControl(target.controlPath);
+            pool = undefined;
+            continue;
+          }
+          await save();
+          throw err;
+        } finally {
+          if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
+        }
+      }
+    } finally {
+      clearInterval(ticker);
+      if (saver) clearInterval(saver);
+      await saving;
+    }
+
+    report();
+    const writtenBytes = totalLength(written());
+    const result = await assemble({
+      file,
+      partPath: target.partPath,
+      path: target.path,
+      size,
+      written: writtenBytes,
+      overwrite: opts.overwrite,
+      ...(opts.checksum ? { checksum: opts.checksum } : {}),
+      ...(hasher ? { hasher } : {}),
+    }).catch(async (err: unknown) => {
+      // Wrong bytes cannot be resumed; anything else (the path got taken) can.
+      if (err instanceof ChecksumError || err instanceof SizeError) await removeControl(target.controlPath);
+      throw err;
+    });
+    await removeControl(target.controlPath);
+    const final: DownloadResult = {
+      path: target.path,
+      url: info.url,
+      finalUrl: info.finalUrl,
+      size: result.size,
+      duration: performance.now() - this.started,
+      resumed: have,
+      connections,
+      ...(result.digest !== undefined ? { digest: result.digest } : {}),
+    };
+    this.emit({ type: 'done', ...final });
+    return final;
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * What a download reports while it runs. The CLI prints these (bars or `--json` lines);
+ * library users get them through `onEvent` and `onProgress`.
+ */
+
+/** Progress of one download. */
+export interface Progress {
+  /** Bytes written to the `.part` file, resumed bytes included. */
+  downloaded: number;
+  /** File size, when known. */
+  total: number | undefined;
+  /** Bytes per second over the last few seconds. */
+  speed: number;
+  /** Connections fetching right now. */
+  connections: number;
+  /** Milliseconds since the download started. */
+  elapsed: number;
+}
+
+/** The result of a finished download. */
+export interface DownloadResult {
+  /** Absolute path of the saved file. */
+  path: string;
+  /** The URL asked for (credentials removed). */
+  url: string;
+  /** The URL that served the file, after redirects. */
+  finalUrl: string;
+  /** Size in bytes. */
+  size: number;
+  /** Milliseconds from start to the file in place. */
+  duration: number;
+  /** Bytes that were already on disk from an earlier run. */
+  resumed: number;
+  /** Connections used (1 when the server does not support ranges). */
+  connections: number;
+  /** Hex digest, when a checksum was asked for (and verified). */
+  digest?: string;
+}
+
+/** One event of a download; `type` says which. */
+export type DownloadEvent =
+  | {
+      type: 'probe';
+      url: string;
+      finalUrl: string;
+      size: number | undefined;
+      ranges: boolean;
+      etag?: string;
+      lastModified?: string;
+      path: string;
+    }
+  | { type: 'resume'; have: number; left: number }
+  | { type: 'start'; path: string; size: number | undefined; connections: number; ranges: number }
+  | ({ type: 'progress' } & Progress)
+  | { type: 'retry'; attempt: number; delay: number; reason: string }
+  | { type: 'warning'; message: string }
+  | ({ type: 'done' } & DownloadResult);

@@ -1,0 +1,203 @@
+/**
+ * HTTP plumbing shared by the probe (main thread) and the workers: the undici dispatcher,
+ * the request headers, and redirect following with credentials kept to their origin.
+ */
+import { readFileSync } from 'node:fs';
+import { Agent, EnvHttpProxyAgent, ProxyAgent, request, type Dispatcher } from 'undici';
+import { RedirectError, UsageError } from './errors.js';
+
+/** Connection settings, plain data so they can be handed to worker threads. */
+export interface ConnectionSettings {
+  /** Skip TLS certificate verification (`--insecure`). */
+  insecure: boolean;
+  /** PEM text of extra CA certificates (`--ca-cert`). */
+  ca?: string;
+  /** Proxy URL (`--proxy`); when absent, HTTP_PROXY / HTTPS_PROXY / NO_PROXY apply. */
+  proxy?: string;
+  /** Milliseconds to establish a connection. */
+  connectTimeout: number;
+  /** Milliseconds to wait for response headers. */
+  headersTimeout: number;
+  /** Milliseconds without a body byte before the connection counts as stalled. */
+  stallTimeout: number;
+}
+
+/** What every request of one download carries, plain data for worker threads. */
+export interface RequestSettings {
+  /** Headers sent with every request (User-Agent, -H ...), names lower-cased. */
+  headers: Record<string, string>;
+  /**
+   * Origin that may receive credentials: `Authorization`, `Cookie` and
+   * `Proxy-Authorization` never follow a redirect to another origin.
+   */
+  credentialOrigin: string;
+  /** Redirects to follow at most. */
+  maxRedirects: number;
+  connection: ConnectionSettings;
+}
+
+const credentialHeaders = new Set(['authorization', 'cookie', 'proxy-authorization']);
+
+/** Headers for a request to `url`: credentials only to the origin they were given for. */
+export function headersFor(url: URL, settings: RequestSettings): Record<string, string> {
+  const sameOrigin = url.origin === settings.credentialOrigin;
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(settings.headers)) {
+    if (sameOrigin || !credentialHeaders.has(name)) headers[name] = value;
+  }
+  // Ask for the bytes as stored: a decoded body would break every offset.
+  headers['accept-encoding'] = 'identity';
+  return headers;
+}
+
+/**
+ * Move `user:password@` out of the URL into a Basic `Authorization` header bound to
+ * that origin, so it is never sent elsewhere and never printed.
+ */
+export function takeUrlCredentials(url: URL): { url: URL; authorization?: string } {
+  if (!url.username && !url.password) return { url };
+  const user = decodeURIComponent(url.username);
+  const password = decodeURIComponent(url.password);
+  const clean = new URL(url.href);
+  clean.username = '';
+  clean.password = '';
+  return { url: clean, authorization: basicAuth(user, password) };
+}
+
+/** `Basic base64(user:password)`. */
+export function basicAuth(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+}
+
+/** The dispatcher for one thread: keep-alive connections, timeouts, TLS and proxy settings. */
+export function createDispatcher(settings: ConnectionSettings, connections: number): Dispatcher {
+  const tls = settings.insecure
+    ? { rejectUnauthorized: false }
+    : settings.ca
+      ? { ca: settings.ca }
+      : {};
+  const options = {
+    connections,
+    connect: { timeout: settings.connectTimeout, ...tls },
+    headersTimeout: settings.headersTimeout,
+    bodyTimeout: settings.stallTimeout,
+    keepAliveTimeout: 10_000,
+  };
+  if (settings.proxy) return new ProxyAgent({ ...options, uri: settings.proxy, requestTls: tls, proxyTls: tls });
+  const env = process.env;
+  if (env.HTTP_PROXY || env.http_proxy || env.HTTPS_PROXY || env.https_proxy) {
+    return new EnvHttpProxyAgent({ ...options, requestTls: tls, proxyTls: tls });
+  }
+  return new Agent(options);
+}
+
+/** Read a CA bundle for `--ca-cert`, with a clear message when it cannot be read. */
+export function readCaFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--ca-cert: cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** A response after redirects, with the URL that answered. */
+export interface FollowedResponse {
+  url: URL;
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+  /** Every URL visited, the first one included. */
+  chain: URL[];
+}
+
+const redirectStatuses = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * Send a request and follow redirects by hand, so that loops are detected, only http and
+ * https are followed, and credentials stay with their origin.
+ */
+export async function followRedirects(
+  dispatcher: Dispatcher,
+  url: URL,
+  init: { method: 'GET' | 'HEAD'; headers?: Record<string, string>; signal?: AbortSignal },
+  settings: RequestSettings,
+): Promise<FollowedResponse> {
+  const chain: URL[] = [url];
+  const seen = new Set([url.href]);
+  let current = url;
+  for (;;) {
+    const res = await request(current, {
+      dispatcher,
+      method: init.method,
+      headers: { ...headersFor(current, settings), ...init.headers },
+      signal: init.signal,
+    });
+    const location = res.headers.location;
+    if (!redirectStatuses.has(res.statusCode) || typeof location !== 'string') {
+      return { url: current, statusCode: res.statusCode, headers: res.headers, body: res.body, chain };
+    }
+    discard(res.body);
+    if (chain.length > settings.maxRedirects) {
+      throw new RedirectError(`too many redirects (more than ${settings.maxRedirects}) from ${url.href}; raise --max-redirects if this is expected`);
+    }
+    let next: URL;
+    try {
+      next = new URL(location, current);
+    } catch {
+      throw new RedirectError(`invalid redirect Location ${JSON.stringify(location)} from ${current.href}`);
+    }
+    if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+      throw new RedirectError(`redirect to unsupported scheme ${next.protocol} from ${current.href}`);
+    }
+    if (seen.has(next.href)) {
+      throw new RedirectError(`redirect loop: ${next.href} was already visited`);
+    }
+    seen.add(next.href);
+    chain.push(next);
+    current = next;
+  }
+}
+
+/** Drop a response body without reading it; undici reports the abort as an error, which is expected here. */
+export function discard(body: Dispatcher.ResponseData['body']): void {
+  if (body.destroyed) return;
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
+/** First value of a header that may be repeated. */
+export function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Parse `Content-Range: bytes a-b/total` (total may be `*`). */
+export function parseContentRange(
+  value: string | undefined,
+): { start: number; end: number; total: number | undefined } | { unsatisfied: true; total: number } | undefined {
+  if (!value) return undefined;
+  const m = /^\s*bytes\s+(?:(\d+)-(\d+)|\*)\/(\d+|\*)\s*$/i.exec(value);
+  if (!m) return undefined;
+  const total = m[3] === '*' ? undefined : Number(m[3]);
+  if (m[1] === undefined || m[2] === undefined) {
+    return total === undefined ? undefined : { unsatisfied: true, total };
+  }
+  const start = Number(m[1]);
+  const end = Number(m[2]) + 1;
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end <= start) return undefined;
+  if (total !== undefined && (!Number.isSafeInteger(total) || end > total)) return undefined;
+  return { start, end, total };
+}
+
+/** A strong ETag can vouch for byte ranges; a weak one (`W/"..."`) cannot. */
+export function isStrongEtag(etag: string | undefined): etag is string {
+  return etag !== undefined && !etag.startsWith('W/');
+}
+
+/** Human text for an error thrown by undici, for messages and retry logs. */
+export function describeNetworkError(err: unknown): string {
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = e.cause?.code ?? e.code;
+  const message = e.cause?.message ?? e.message ?? String(err);
+  return code && !message.includes(code) ? `${message} (${code})` : message;
+}

@@ -1,0 +1,172 @@
+/**
+ * Options of one download: the public type, the defaults, and their validation into the
+ * settings the rest of rangeget uses. Bad input throws {@link UsageError} before any request.
+ */
+import { UsageError } from './errors.js';
+import { basicAuth, readCaFile, takeUrlCredentials, type RequestSettings } from './http.js';
+import type { RetrySettings } from './messages.js';
+import { parseChecksum, parseHeader, parseUrl, parseUserPass, type Checksum } from './parse.js';
+import type { DownloadEvent, Progress } from './events.js';
+
+/** Options of {@link download}. Every CLI flag has one. */
+export interface DownloadOptions {
+  /** Output file (`-o`). Relative paths are taken from `dir`. Default: a name from the server. */
+  output?: string;
+  /** Output directory (`-d`), created if missing. Default: the current directory. */
+  dir?: string;
+  /** Connections at once (`-c`), 1 to 64. Default 8. */
+  connections?: number;
+  /** Worker threads (`--threads`), at most `connections`. Default: 2 (measured; see README). */
+  threads?: number;
+  /** Smallest range a connection gets, in bytes (`--min-range`). Default 1 MiB. */
+  minRangeSize?: number;
+  /** Expected digest, `'sha256=HEX'` or a parsed {@link Checksum} (`--checksum`). */
+  checksum?: string | Checksum;
+  /** Extra request headers (`-H`). */
+  headers?: Record<string, string> | ReadonlyArray<readonly [string, string]>;
+  /** User-Agent header (`--user-agent`). Default `rangeget/<version>`. */
+  userAgent?: string;
+  /** Basic-auth credentials (`--user`), as `'user:password'` or an object. */
+  user?: string | { user: string; password: string };
+  /** Replace an existing file at the output path (`--overwrite`). Default false. */
+  overwrite?: boolean;
+  /** Continue from a control file left by an earlier run (`--no-resume` sets false). Default true. */
+  resume?: boolean;
+  /** When the remote file changed, start over (true) or fail (false, `--no-restart`). Default true. */
+  restart?: boolean;
+  /** Failed attempts in a row before a range fails (`--retries`). Default 5. */
+  retries?: number;
+  /** First retry delay in ms, doubled each time (`--retry-wait`). Default 1000. */
+  retryWait?: number;
+  /** Connect, response-header and stall timeout in ms (`--timeout`). Default 30000. */
+  timeout?: number;
+  /** Redirects to follow at most (`--max-redirects`). Default 10. */
+  maxRedirects?: number;
+  /** Skip TLS certificate checks (`--insecure`). Default false. */
+  insecure?: boolean;
+  /** File with extra CA certificates in PEM (`--ca-cert`). */
+  caCert?: string;
+  /** Proxy URL (`--proxy`). Default: HTTP_PROXY / HTTPS_PROXY / NO_PROXY from the environment. */
+  proxy?: string;
+  /** Abort the download; the `.part` and control files are kept for a resume. */
+  signal?: AbortSignal;
+  /** Called a few times a second with the progress. */
+  onProgress?: (progress: Progress) => void;
+  /** Called for every event (probe, resume, retry, warning, progress, done). */
+  onEvent?: (event: DownloadEvent) => void;
+  /** Milliseconds between progress reports. Default 250. */
+  progressInterval?: number;
+}
+
+/** Options after validation and defaults. */
+export interface ResolvedOptions {
+  url: URL;
+  output?: string;
+  dir?: string;
+  connections: number;
+  threads: number;
+  minRangeSize: number;
+  checksum?: Checksum;
+  overwrite: boolean;
+  resume: boolean;
+  restart: boolean;
+  request: RequestSettings;
+  retry: RetrySettings;
+  progressInterval: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: Progress) => void;
+  onEvent?: (event: DownloadEvent) => void;
+}
+
+export const VERSION = '0.1.0';
+export const MAX_CONNECTIONS = 64;
+const MiB = 1024 * 1024;
+
+function integer(value: number | undefined, name: string, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new UsageError(`${name}: ${value} must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** Validate options and fill in defaults. Throws {@link UsageError}. */
+export function resolveOptions(url: string | URL, options: DownloadOptions): ResolvedOptions {
+  const parsed = parseUrl(typeof url === 'string' ? url : url.href);
+  const { url: clean, authorization: urlAuth } = takeUrlCredentials(parsed);
+
+  const connections = integer(options.connections, 'connections', 1, MAX_CONNECTIONS, 8);
+  const threads = integer(options.threads, 'threads', 1, MAX_CONNECTIONS, Math.min(2, connections));
+  if (threads > connections) {
+    throw new UsageError(`threads: ${threads} is more than the ${connections} connections; use at most one thread per connection`);
+  }
+  const minRangeSize = integer(options.minRangeSize, 'minRangeSize', 1, Number.MAX_SAFE_INTEGER, MiB);
+  const retries = integer(options.retries, 'retries', 0, 1000, 5);
+  const retryWait = integer(options.retryWait, 'retryWait', 0, 3_600_000, 1000);
+  const timeout = integer(options.timeout, 'timeout', 1, 86_400_000, 30_000);
+  const maxRedirects = integer(options.maxRedirects, 'maxRedirects', 0, 100, 10);
+  const progressInterval = integer(options.progressInterval, 'progressInterval', 10, 60_000, 250);
+
+  const headers: Record<string, string> = { 'user-agent': options.userAgent ?? `rangeget/${VERSION}` };
+  const entries = Array.isArray(options.headers)
+    ? (options.headers as ReadonlyArray<readonly [string, string]>)
+    : Object.entries(options.headers ?? {});
+  for (const [name, value] of entries) {
+    const [checkedName, checkedValue] = parseHeader(`${name}: ${value}`);
+    headers[checkedName.toLowerCase()] = checkedValue;
+  }
+  if (urlAuth) headers.authorization = urlAuth;
+  if (options.user !== undefined) {
+    const { user, password } = typeof options.user === 'string' ? parseUserPass(options.user) : options.user;
+    headers.authorization = basicAuth(user, password);
+  }
+
+  if (options.proxy !== undefined) {
+    let proxy: URL;
+    try {
+      proxy = new URL(options.proxy);
+    } catch {
+      throw new UsageError(`--proxy: '${options.proxy}' is not a URL (example: http://proxy.example:3128)`);
+    }
+    if (proxy.protocol !== 'http:' && proxy.protocol !== 'https:') {
+      throw new UsageError(`--proxy: ${proxy.protocol} proxies are not supported; use an http: or https: proxy URL`);
+    }
+  }
+
+  const resolved: ResolvedOptions = {
+    url: clean,
+    connections,
+    threads,
+    minRangeSize,
+    overwrite: options.overwrite ?? false,
+    resume: options.resume ?? true,
+    restart: options.restart ?? true,
+    request: {
+      headers,
+      credentialOrigin: clean.origin,
+      maxRedirects,
+      connection: {
+        insecure: options.insecure ?? false,
+        connectTimeout: timeout,
+        headersTimeout: timeout,
+        stallTimeout: timeout,
+      },
+    },
+    retry: { retries, retryWait, maxRetryWait: Math.max(retryWait, 60_000) },
+    progressInterval,
+  };
+  if (options.caCert !== undefined) resolved.request.connection.ca = readCaFile(options.caCert);
+  if (options.proxy !== undefined) resolved.request.connection.proxy = options.proxy;
+  if (options.output !== undefined) {
+    if (options.output === '') throw new UsageError('-o: the output name is empty');
+    resolved.output = options.output;
+  }
+  if (options.dir !== undefined) resolved.dir = options.dir;
+  if (options.checksum !== undefined) {
+    resolved.checksum = typeof options.checksum === 'string' ? parseChecksum(options.checksum) : parseChecksum(`${options.checksum.algorithm}=${options.checksum.hex}`);
+  }
+  if (options.signal) resolved.signal = options.signal;
+  if (options.onProgress) resolved.onProgress = options.onProgress;
+  if (options.onEvent) resolved.onEvent = options.onEvent;
+  return resolved;
+}

@@ -1,0 +1,237 @@
+/**
+ * The pool: worker threads and the connections they drive. It hands ranges to free
+ * connections, splits the largest running range when one runs dry (work stealing), and
+ * knows at every moment which bytes are written.
+ */
+import { Worker } from 'node:worker_threads';
+import {
+  HttpError,
+  InternalError,
+  NetworkError,
+  RangegetError,
+  RemoteChangedError,
+  ServerError,
+  TimeoutError,
+} from './errors.js';
+import type { RequestSettings } from './http.js';
+import type { FetchMode, FromWorker, RetrySettings, ToWorker, WireError, WorkerInit } from './messages.js';
+import { chooseSteal, normalize, type Segment } from './plan.js';
+import type { RateLimiter } from './rate.js';
+import { SlotTable } from './slots.js';
+
+/** Settings of a pool. */
+export interface PoolOptions {
+  /** Connections (slots) at once. */
+  connections: number;
+  /** Worker threads; each drives `connections / threads` connections. */
+  threads: number;
+  partPath: string;
+  urls: string[];
+  request: RequestSettings;
+  mode: FetchMode;
+  size: number | undefined;
+  etag?: string;
+  lastModified?: string;
+  retry: RetrySettings;
+  writeBuffer: number;
+  flushInterval: number;
+  /** Work stealing never makes a range smaller than this. */
+  minRangeSize: number;
+  rate?: RateLimiter;
+  /** Byte ranges already written before this pool (a resume). */
+  done?: readonly Segment[];
+  /** Called when a range is complete (the control file is saved then). */
+  onRangeDone?: () => void;
+  /** Called when a range is retried. */
+  onRetry?: (info: { attempt: number; delay: number; reason: string }) => void;
+}
+
+/** Thrown by {@link Pool.run} when the server turned out to ignore ranges. */
+export class RangesUnsupported extends Error {}
+
+/** Turn an error from a worker back into a typed error. */
+export function errorFromWire(error: WireError): RangegetError {
+  switch (error.code) {
+    case 'EHTTP':
+      return new HttpError(error.status ?? 0, error.url ?? '', error.message);
+    case 'ECHANGED':
+      return new RemoteChangedError(error.message);
+    case 'ETIMEOUT':
+      return new TimeoutError(error.message);
+    case 'ESERVER':
+      return new ServerError(error.message);
+    case 'EFILE':
+    case 'ENOSPACE':
+      return new RangegetError(error.code, error.message);
+    case 'ENETWORK':
+      return new NetworkError(error.message);
+    default:
+      return new RangegetError(error.code, error.message);
+  }
+}
+
+interface Slot {
+  worker: Worker;
+  busy: boolean;
+}
+
+export class Pool {
+  private readonly options: PoolOptions;
+  private readonly table: SlotTable;
+  private readonly workers: Worker[] = [];
+  private readonly slots: Slot[] = [];
+  private readonly queue: Segment[] = [];
+  /** Segments written by ranges that are no longer running. */
+  private readonly finished: Segment[] = [];
+  private settle?: { resolve: () => void; reject: (err: Error) => void };
+  private failure?: Error;
+  private stopping?: Promise<void>;
+
+  constructor(options: PoolOptions) {
+    this.options = options;
+    this.finished.push(...(options.done ?? []));
+    const connections = Math.max(1, options.connections);
+    const threads = Math.max(1, Math.min(options.threads, connections));
+    this.table = new SlotTable(connections);
+    for (let t = 0; t < threads; t++) {
+      const owned = Math.floor(connections / threads) + (t < connections % threads ? 1 : 0);
+      const init: WorkerInit = {
+        slotBuffer: this.table.buffer,
+        partPath: options.partPath,
+        urls: options.urls,
+        request: options.request,
+        connections: owned,
+        mode: options.mode,
+        size: options.size,
+        retry: options.retry,
+        writeBuffer: options.writeBuffer,
+        flushInterval: options.flushInterval,
+      };
+      if (options.etag) init.etag = options.etag;
+      if (options.lastModified) init.lastModified = options.lastModified;
+      if (options.rate) init.rateBuffer = options.rate.buffer;
+      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
+      worker.on('message', (message: FromWorker) => this.onMessage(message));
+      worker.on('error', (err) => this.fail(new InternalError(`worker thread failed: ${err.message}`, { cause: err })));
+      worker.on('exit', (code) => {
+        if (!this.stopping && code !== 0) this.fail(new InternalError(`worker thread exited with code ${code}`));
+      });
+      this.workers.push(worker);
+    }
+    for (let s = 0; s < connections; s++) this.slots.push({ worker: this.workers[s % threads]!, busy: false });
+  }
+
+  /** Fetch these ranges; resolves when every byte of them is written. */
+  run(ranges: readonly Segment[]): Promise<void> {
+    this.queue.push(...ranges.filter((r) => r.end > r.start));
+    return new Promise<void>((resolve, reject) => {
+      this.settle = { resolve, reject };
+      this.schedule();
+    });
+  }
+
+  /** Every byte range written so far, merged. */
+  written(): Segment[] {
+    const segments = [...this.finished];
+    this.slots.forEach((slot, i) => {
+      if (slot.busy) segments.push({ start: this.table.start(i), end: this.table.position(i) });
+    });
+    return normalize(segments, Number.MAX_SAFE_INTEGER);
+  }
+
+  /** Bytes written so far. */
+  writtenBytes(): number {
+    return this.written().reduce((sum, s) => sum + s.end - s.start, 0);
+  }
+
+  /** Connections fetching right now. */
+  activeConnections(): number {
+    return this.slots.filter((s) => s.busy).length;
+  }
+
+  /** Stop every worker; buffered bytes are written first. Safe to call more than once. */
+  stop(): Promise<void> {
+    this.stopping ??= Promise.all(
+      this.workers.map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            // A worker that does not answer in time is ended: its positions are still true.
+            const timer = setTimeout(() => void worker.terminate(), 10_000);
+            worker.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            worker.postMessage({ type: 'stop' } satisfies ToWorker);
+          }),
+      ),
+    ).then(() => undefined);
+    return this.stopping;
+  }
+
+  private onMessage(message: FromWorker): void {
+    if (message.type === 'stopped') return;
+    if (message.type === 'retry') {
+      this.options.onRetry?.(message);
+      return;
+    }
+    const slot = this.slots[message.slot];
+    if (!slot) return;
+    if (message.type === 'done') {
+      this.release(message.slot);
+      this.options.onRangeDone?.();
+      this.schedule();
+    } else if (message.type === 'no-ranges') {
+      this.release(message.slot);
+      this.fail(new RangesUnsupported(message.reason));
+    } else {
+      this.release(message.slot);
+      this.fail(errorFromWire(message.error));
+    }
+  }
+
+  private release(index: number): void {
+    const slot = this.slots[index]!;
+    if (!slot.busy) return;
+    slot.busy = false;
+    const start = this.table.start(index);
+    const position = this.table.position(index);
+    if (position > start) this.finished.push({ start, end: position });
+  }
+
+  private fail(err: Error): void {
+    if (this.failure || this.stopping) return;
+    this.failure = err;
+    this.settle?.reject(err);
+  }
+
+  private schedule(): void {
+    if (this.failure || this.stopping) return;
+    this.slots.forEach((slot, index) => {
+      if (slot.busy) return;
+      const next = this.queue.shift() ?? this.steal();
+      if (next) this.start(index, next);
+    });
+    if (this.queue.length === 0 && this.slots.every((s) => !s.busy)) this.settle?.resolve();
+  }
+
+  /** Split the running range with the most left, giving its far half to a free connection. */
+  private steal(): Segment | undefined {
+    if (this.options.mode !== 'ranges') return undefined;
+    const busy = this.slots.flatMap((slot, index) => (slot.busy ? [index] : []));
+    const running = busy.map((i) => ({ position: this.table.position(i), end: this.table.end(i) }));
+    // Bytes just past the position may sit in the worker's buffer already.
+    const steal = chooseSteal(running, this.options.minRangeSize, this.options.writeBuffer);
+    if (!steal) return undefined;
+    const victim = busy[steal.index]!;
+    const end = running[steal.index]!.end;
+    this.table.setEnd(victim, steal.at);
+    return { start: steal.at, end };
+  }
+
+  private start(index: number, range: Segment): void {
+    const slot = this.slots[index]!;
+    slot.busy = true;
+    this.table.assign(index, range.start, range.end);
+    slot.worker.postMessage({ type: 'run', slot: index, mirror: index % this.options.urls.length } satisfies ToWorker);
+  }
+}

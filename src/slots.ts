@@ -1,0 +1,62 @@
+/**
+ * The slot table: shared memory through which the main thread and the workers agree on
+ * the range each connection is fetching, without a message per chunk.
+ *
+ * One slot per connection, three 64-bit fields each: the range start, its end (exclusive)
+ * and the position (next byte to write; every byte before it is written to the `.part`
+ * file). The main thread may shrink `end` at any time (work stealing); a worker reads it
+ * before every write and only ever advances `position`.
+ */
+
+const FIELDS = 3;
+const START = 0;
+const END = 1;
+const POSITION = 2;
+
+/** Sentinel end for a stream of unknown length. */
+export const UNKNOWN_END = Number.MAX_SAFE_INTEGER;
+
+export class SlotTable {
+  readonly buffer: SharedArrayBuffer;
+  readonly count: number;
+  private readonly cells: BigInt64Array;
+
+  /** Allocate a table for `count` slots, or wrap one received from another thread. */
+  constructor(countOrBuffer: number | SharedArrayBuffer) {
+    this.buffer =
+      typeof countOrBuffer === 'number'
+        ? new SharedArrayBuffer(countOrBuffer * FIELDS * BigInt64Array.BYTES_PER_ELEMENT)
+        : countOrBuffer;
+    this.cells = new BigInt64Array(this.buffer);
+    this.count = this.cells.length / FIELDS;
+  }
+
+  start(slot: number): number {
+    return Number(Atomics.load(this.cells, slot * FIELDS + START));
+  }
+
+  end(slot: number): number {
+    return Number(Atomics.load(this.cells, slot * FIELDS + END));
+  }
+
+  position(slot: number): number {
+    return Number(Atomics.load(this.cells, slot * FIELDS + POSITION));
+  }
+
+  /** Give a slot a new range (main thread, before telling the worker). */
+  assign(slot: number, start: number, end: number): void {
+    Atomics.store(this.cells, slot * FIELDS + START, BigInt(start));
+    Atomics.store(this.cells, slot * FIELDS + POSITION, BigInt(start));
+    Atomics.store(this.cells, slot * FIELDS + END, BigInt(end));
+  }
+
+  /** Shrink a slot's range (work stealing, main thread). */
+  setEnd(slot: number, end: number): void {
+    Atomics.store(this.cells, slot * FIELDS + END, BigInt(end));
+  }
+
+  /** Record that every byte before `position` is written (worker). */
+  setPosition(slot: number, position: number): void {
+    Atomics.store(this.cells, slot * FIELDS + POSITION, BigInt(position));
+  }
+}

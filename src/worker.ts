@@ -1,0 +1,286 @@
+/**
+ * A worker thread: fetches the ranges of the slots it is given and writes each body
+ * straight into the `.part` file at its offset. One thread drives several connections.
+ */
+import { closeSync, openSync, writevSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parentPort, workerData } from 'node:worker_threads';
+import { request, type Dispatcher } from 'undici';
+import { fileError, RangegetError, type ErrorCode } from './errors.js';
+import { createDispatcher, describeNetworkError, discard, header, headersFor, isStrongEtag, parseContentRange } from './http.js';
+import type { FromWorker, ToWorker, WireError, WorkerInit } from './messages.js';
+import { RateLimiter } from './rate.js';
+import { SlotTable, UNKNOWN_END } from './slots.js';
+import { backoffDelay, parseRetryAfter } from './retry.js';
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const table = new SlotTable(init.slotBuffer);
+const limiter = init.rateBuffer ? new RateLimiter(init.rateBuffer) : undefined;
+const fd = openSync(init.partPath, 'r+');
+const dispatcher: Dispatcher = createDispatcher(init.request.connection, init.connections);
+const running = new Map<number, AbortController>();
+let stopping = false;
+/** Set when a server drops Range on `If-Range` although the file did not change (some CDNs). */
+let ifRangeBroken = false;
+
+function post(message: FromWorker): void {
+  port.postMessage(message);
+}
+
+/** Why one attempt at a range failed. */
+class AttemptError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Retrying may help (network faults, 5xx, 429, a bad Content-Range). */
+    readonly retryable: boolean,
+    readonly retryAfter?: number,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The server ignores ranges: the pool must fall back to one stream. */
+class NoRangesError extends Error {}
+
+const retryableStatuses = new Set([408, 425, 429, 500, 502, 503, 504]);
+
+port.on('message', (message: ToWorker) => {
+  if (message.type === 'run') void runSlot(message.slot, message.mirror);
+  else void stop();
+});
+
+async function stop(): Promise<void> {
+  stopping = true;
+  for (const controller of running.values()) controller.abort();
+  // Wait for every slot to flush its buffer before the file is closed.
+  while (running.size > 0) await sleep(5);
+  await dispatcher.destroy().catch(() => undefined);
+  closeSync(fd);
+  post({ type: 'stopped' });
+  port.close();
+}
+
+async function runSlot(slot: number, mirror: number): Promise<void> {
+  const controller = new AbortController();
+  running.set(slot, controller);
+  try {
+    let failures = 0;
+    for (;;) {
+      if (table.position(slot) >= table.end(slot) || stopping) break;
+      const before = table.position(slot);
+      try {
+        await fetchOnce(slot, mirror, controller.signal);
+        if (table.position(slot) >= table.end(slot)) break;
+        if (init.mode === 'stream' && table.end(slot) === UNKNOWN_END) break; // a stream of unknown length ends when the body does
+        throw new AttemptError('ENETWORK', 'connection closed before the range was complete', true);
+      } catch (err) {
+        if (stopping) break;
+        if (err instanceof NoRangesError) {
+          post({ type: 'no-ranges', slot, reason: err.message });
+          return;
+        }
+        const failure = toAttemptError(err);
+        if (!failure.retryable) {
+          post({ type: 'failed', slot, error: wire(failure) });
+          return;
+        }
+        if (init.mode === 'stream') table.setPosition(slot, 0); // a plain stream can only start over
+        failures = table.position(slot) > before && init.mode === 'ranges' ? 1 : failures + 1;
+        if (failures > init.retry.retries) {
+          post({ type: 'failed', slot, error: wire(failure, `after ${init.retry.retries} retries`) });
+          return;
+        }
+        const delay = backoffDelay(failures, init.retry, failure.retryAfter);
+        post({ type: 'retry', slot, attempt: failures, delay, reason: failure.message });
+        try {
+          await sleep(delay, undefined, { signal: controller.signal });
+        } catch {
+          break; // stopped while waiting
+        }
+      }
+    }
+    if (!stopping) post({ type: 'done', slot });
+  } finally {
+    running.delete(slot);
+  }
+}
+
+function wire(err: AttemptError, suffix?: string): WireError {
+  const out: WireError = { code: err.code, message: suffix ? `${err.message} ${suffix}` : err.message };
+  if (err.status !== undefined) out.status = err.status;
+  return out;
+}
+
+function toAttemptError(err: unknown): AttemptError {
+  if (err instanceof AttemptError) return err;
+  if (err instanceof RangegetError) return new AttemptError(err.code, err.message, false);
+  const code = (err as { code?: string }).code ?? '';
+  if (code === 'UND_ERR_BODY_TIMEOUT') {
+    return new AttemptError('ETIMEOUT', `no data for ${init.request.connection.stallTimeout / 1000} s (stalled connection)`, true);
+  }
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return new AttemptError('ETIMEOUT', describeNetworkError(err), true);
+  }
+  return new AttemptError('ENETWORK', describeNetworkError(err), true);
+}
+
+/** Headers that tie a range request to the version of the file that was probed. */
+function conditionalHeaders(): Record<string, string> {
+  if (!ifRangeBroken && isStrongEtag(init.etag)) return { 'if-range': init.etag };
+  if (init.lastModified) return { 'if-range': init.lastModified };
+  return {};
+}
+
+/** True when the response carries validators that contradict the probed ones. */
+function validatorsChanged(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const etag = header(headers, 'etag');
+  if (init.etag && etag && etag !== init.etag) return `ETag changed from ${init.etag} to ${etag}`;
+  const lastModified = header(headers, 'last-modified');
+  if (init.lastModified && lastModified && lastModified !== init.lastModified) {
+    return `Last-Modified changed from ${init.lastModified} to ${lastModified}`;
+  }
+  return undefined;
+}
+
+/** One request: fetch from the slot's position towards its end and write what arrives. */
+async function fetchOnce(slot: number, mirror: number, signal: AbortSignal): Promise<void> {
+  const url = new URL(init.urls[mirror] ?? init.urls[0]!);
+  const position = table.position(slot);
+  const end = table.end(slot);
+  const headers = headersFor(url, init.request);
+  const ranged = init.mode === 'ranges';
+  let conditional: Record<string, string> = {};
+  if (ranged) {
+    conditional = conditionalHeaders();
+    Object.assign(headers, { range: `bytes=${position}-${end - 1}` }, conditional);
+  }
+  const res = await request(url, { dispatcher, method: 'GET', headers, signal });
+  try {
+    const status = res.statusCode;
+    if (ranged && status === 206) {
+      const range = parseContentRange(header(res.headers, 'content-range'));
+      if (!range || 'unsatisfied' in range) {
+        throw new AttemptError('ESERVER', `invalid Content-Range ${JSON.stringify(header(res.headers, 'content-range'))}`, true);
+      }
+      if (range.total !== undefined && init.size !== undefined && range.total !== init.size) {
+        throw new AttemptError('ECHANGED', `the remote file changed size from ${init.size} to ${range.total} bytes`, false);
+      }
+      if (range.start !== position || range.end > end) {
+        throw new AttemptError('ESERVER', `server sent bytes ${range.start}-${range.end - 1} for a request of ${position}-${end - 1}`, true);
+      }
+      const changed = validatorsChanged(res.headers);
+      if (changed) throw new AttemptError('ECHANGED', `the remote file changed: ${changed}`, false);
+    } else if (ranged && status === 200) {
+      const changed = validatorsChanged(res.headers);
+      if (changed) throw new AttemptError('ECHANGED', `the remote file changed: ${changed}`, false);
+      const length = Number(header(res.headers, 'content-length') ?? NaN);
+      // A 200 is the same bytes when it starts where the range starts.
+      if (!(position === 0 && length === init.size)) {
+        if ('if-range' in conditional && !ifRangeBroken && isStrongEtag(init.etag) && init.lastModified) {
+          ifRangeBroken = true; // same validators, Range dropped: retry without the ETag
+          throw new AttemptError('ESERVER', 'server ignored Range with If-Range; retrying with the Last-Modified date', true, 0);
+        }
+        throw new NoRangesError('the server answered a range request with the whole file (200)');
+      }
+    } else if (!ranged && status === 200) {
+      const changed = validatorsChanged(res.headers);
+      if (changed) throw new AttemptError('ECHANGED', `the remote file changed: ${changed}`, false);
+    } else {
+      const retryAfter = parseRetryAfter(header(res.headers, 'retry-after'), Date.now());
+      const retryable = retryableStatuses.has(status);
+      throw new AttemptError(
+        status === 416 ? 'EHTTP' : retryable ? 'ENETWORK' : 'EHTTP',
+        `server answered HTTP ${status} for ${ranged ? `bytes ${position}-${end - 1} of ` : ''}${url.href}`,
+        retryable,
+        retryAfter,
+        status,
+      );
+    }
+    await writeBody(slot, res.body, signal);
+  } finally {
+    discard(res.body);
+  }
+}
+
+/**
+ * Copy a body into the file at the slot's position, coalescing chunks into writes of
+ * about `writeBuffer` bytes (or whatever arrived within `flushInterval`), and stop at
+ * the slot's end, which the main thread may move closer while we run.
+ */
+async function writeBody(slot: number, body: AsyncIterable<Buffer>, signal: AbortSignal): Promise<void> {
+  const chunks: Buffer[] = [];
+  let buffered = 0;
+  let lastFlush = performance.now();
+
+  /** Write the buffer; returns true when the slot's end is reached. */
+  const flush = (): boolean => {
+    const position = table.position(slot);
+    const end = table.end(slot);
+    let length = Math.min(buffered, end - position);
+    if (length > 0) {
+      let parts = chunks;
+      if (length < buffered) {
+        parts = [];
+        let left = length;
+        for (const chunk of chunks) {
+          if (left <= 0) break;
+          parts.push(chunk.length <= left ? chunk : chunk.subarray(0, left));
+          left -= chunk.length;
+        }
+      }
+      writeFully(parts, position, length);
+      table.setPosition(slot, position + length);
+    } else {
+      length = 0;
+    }
+    chunks.length = 0;
+    buffered = 0;
+    lastFlush = performance.now();
+    return position + length >= end;
+  };
+
+  try {
+    for await (const chunk of body) {
+      chunks.push(chunk);
+      buffered += chunk.length;
+      if (limiter) await limiter.take(chunk.length, signal);
+      if (buffered >= init.writeBuffer || performance.now() - lastFlush >= init.flushInterval) {
+        if (flush()) return;
+      }
+    }
+  } finally {
+    // Bytes already received are good: keep them, even when the attempt failed or stopped.
+    if (buffered > 0) flush();
+  }
+}
+
+function writeFully(parts: Buffer[], position: number, length: number): void {
+  try {
+    let offset = 0;
+    while (offset < length) {
+      const written = writevSync(fd, parts, position + offset);
+      offset += written;
+      if (offset < length) parts = dropBytes(parts, written); // rare short write
+    }
+  } catch (err) {
+    const failure = fileError(err, init.partPath);
+    throw new AttemptError(failure.code, failure.message, false);
+  }
+}
+
+function dropBytes(parts: Buffer[], count: number): Buffer[] {
+  const rest: Buffer[] = [];
+  let skip = count;
+  for (const part of parts) {
+    if (skip >= part.length) {
+      skip -= part.length;
+      continue;
+    }
+    rest.push(skip > 0 ? part.subarray(skip) : part);
+    skip = 0;
+  }
+  return rest;
+}

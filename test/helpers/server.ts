@@ -1,0 +1,459 @@
+/**
+ * A fault-injecting HTTP/1.1 test server (node:http only, loopback only) serving generated
+ * content from {@link fill}. See {@link FileSpec} and {@link Faults} for what it can do.
+ */
+import * as http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { contentOf, fill, sha256Of } from './content.js';
+
+export interface FileSpec {
+  /** Size in bytes. */
+  size: number;
+  /** Content seed; default derived from the path (FNV-1a). */
+  seed?: number;
+  /** Default true: honour single `Range`, answer 206 + Content-Range, send Accept-Ranges. False: ignore Range, no Accept-Ranges. */
+  ranges?: boolean;
+  /** Default true; false: HEAD answers 405; a number: HEAD answers with that status. */
+  head?: boolean | number;
+  /** Default true; false: no Content-Length (chunked), and `bytes a-b/*` in Content-Range. */
+  length?: boolean;
+  /** Default `"${seed}-${size}"` (strong); null: none. */
+  etag?: string | null;
+  /** Default an HTTP-date derived from the seed (changes when the seed changes); null: none. */
+  lastModified?: string | null;
+  /** Sent verbatim as Content-Disposition on GET and HEAD. */
+  contentDisposition?: string;
+  /** Sent verbatim as Content-Encoding; the bytes are not transformed. */
+  contentEncoding?: string;
+  /** Answer GET and HEAD with this status and a short text body. */
+  status?: number;
+  /** Answer `redirectStatus` (default 302) with `Location: redirect`. */
+  redirect?: string;
+  redirectStatus?: number;
+  /** Bytes per second per response, sent smoothly. */
+  throttle?: number;
+  /** Default true: honour If-Range (ETag or date); a mismatch answers 200 with the full body. */
+  ifRange?: boolean;
+  faults?: Faults;
+}
+
+export interface Faults {
+  /** Seeds the fault RNG (default 1). */
+  seed?: number;
+  /** Probability that a GET body is cut (connection closed) at a random point. */
+  dropRate?: number;
+  /** Probability that a GET answers `errorStatus`. */
+  errorRate?: number;
+  /** Default 503. */
+  errorStatus?: number;
+  /** Retry-After value sent with `errorStatus` (only sent when set). */
+  retryAfter?: string;
+  /** The first N GETs answer `errorStatus`. */
+  failFirst?: number;
+  /** The first GET (every GET with `stallEvery`) sends this many body bytes, then goes silent. */
+  stallAfter?: number;
+  stallEvery?: boolean;
+  /** The first N GETs announce the full length but close after half the body. */
+  shortBody?: number;
+  /** The first N range GETs answer 206 with Content-Range and bytes shifted by +1. */
+  wrongContentRange?: number;
+  /** After N GETs, Range is ignored: 200 + full body. */
+  ignoreRangeAfter?: number;
+  /** HEAD reports this Content-Length instead of `size`. */
+  headSize?: number;
+}
+
+export interface RequestRecord {
+  method: string;
+  /** The request target as received (path and query). */
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  /** Status sent (0 until the head is written). */
+  status: number;
+  /** Content bytes written for this response. */
+  bytes: number;
+}
+
+export interface TestServer {
+  readonly origin: string;
+  readonly port: number;
+  url(path: string): string;
+  set(path: string, spec: FileSpec): void;
+  sha256(path: string): string;
+  content(path: string): Buffer;
+  readonly stats: { requests: number; bytesSent: number; log: RequestRecord[] };
+  resetStats(): void;
+  close(): Promise<void>;
+}
+
+const CHUNK = 64 * 1024;
+const LOG_LIMIT = 10_000;
+const BASE_DATE = Date.UTC(2024, 0, 1);
+
+/** FNV-1a of a string, as an unsigned 32-bit integer. */
+export function seedOfPath(path: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < path.length; i++) {
+    h ^= path.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** mulberry32: small deterministic PRNG giving floats in [0, 1). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Entry {
+  spec: FileSpec;
+  seed: number;
+  size: number;
+  etag: string | null;
+  lastModified: string | null;
+  gets: number;
+  rangeGets: number;
+  random: () => number;
+}
+
+type Range = { start: number; end: number } | 'unsatisfiable' | null;
+
+/**
+ * Parse a Range header for a representation of `size` bytes (RFC 9110 §14.1.2, one range).
+ * Returns null when the header must be ignored (unknown unit, invalid syntax),
+ * 'unsatisfiable' for a multi-range or a range outside the content.
+ */
+export function parseRange(header: string, size: number): Range {
+  const m = /^\s*bytes\s*=\s*(.*)$/i.exec(header);
+  if (!m) return null;
+  const set = (m[1] ?? '').trim();
+  const specs = set.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (specs.length === 0) return null;
+  const parsed: Array<{ first?: number; last?: number; suffix?: number }> = [];
+  for (const s of specs) {
+    let r: RegExpExecArray | null;
+    if ((r = /^(\d+)-(\d*)$/.exec(s))) {
+      const first = Number(r[1]);
+      const last = r[2] === '' ? undefined : Number(r[2]);
+      if (!Number.isSafeInteger(first) || (last !== undefined && (!Number.isSafeInteger(last) || last < first))) return null;
+      parsed.push(last === undefined ? { first } : { first, last });
+    } else if ((r = /^-(\d+)$/.exec(s))) {
+      const suffix = Number(r[1]);
+      if (!Number.isSafeInteger(suffix)) return null;
+      parsed.push({ suffix });
+    } else {
+      return null;
+    }
+  }
+  const only = parsed[0];
+  if (parsed.length !== 1 || only === undefined) return 'unsatisfiable';
+  if (only.suffix !== undefined) {
+    if (only.suffix === 0 || size === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - only.suffix), end: size - 1 };
+  }
+  const first = only.first ?? 0;
+  if (first >= size) return 'unsatisfiable';
+  return { start: first, end: Math.min(size - 1, only.last ?? size - 1) };
+}
+
+function ifRangeMatches(value: string, entry: Entry): boolean {
+  const v = value.trim();
+  if (v.startsWith('"') || v.startsWith('W/')) {
+    // Strong comparison: weak tags never match.
+    return entry.etag !== null && !v.startsWith('W/') && !entry.etag.startsWith('W/') && v === entry.etag;
+  }
+  if (entry.lastModified === null) return false;
+  const a = Date.parse(v);
+  const b = Date.parse(entry.lastModified);
+  return Number.isFinite(a) && a === b;
+}
+
+export async function startServer(files: Record<string, FileSpec> = {}): Promise<TestServer> {
+  const entries = new Map<string, Entry>();
+  const stats = { requests: 0, bytesSent: 0, log: [] as RequestRecord[] };
+  const timers = new Set<NodeJS.Timeout>();
+  const sockets = new Set<Socket>();
+  let closed = false;
+
+  function makeEntry(path: string, spec: FileSpec): Entry {
+    if (!Number.isSafeInteger(spec.size) || spec.size < 0) throw new RangeError(`bad size for ${path}: ${spec.size}`);
+    const seed = spec.seed ?? seedOfPath(path);
+    return {
+      spec,
+      seed,
+      size: spec.size,
+      etag: spec.etag === undefined ? `"${seed}-${spec.size}"` : spec.etag,
+      lastModified:
+        spec.lastModified === undefined
+          ? new Date(BASE_DATE + (Math.abs(seed) % 31_536_000) * 1000).toUTCString()
+          : spec.lastModified,
+      gets: 0,
+      rangeGets: 0,
+      random: rng(spec.faults?.seed ?? 1),
+    };
+  }
+
+  function lookup(target: string): Entry | undefined {
+    const exact = entries.get(target);
+    if (exact) return exact;
+    const q = target.indexOf('?');
+    return q >= 0 ? entries.get(target.slice(0, q)) : undefined;
+  }
+
+  function entryFor(path: string): Entry {
+    const e = entries.get(path);
+    if (!e) throw new Error(`test server: no file at ${path}`);
+    return e;
+  }
+
+  for (const [path, spec] of Object.entries(files)) entries.set(path, makeEntry(path, spec));
+
+  function sleep(ms: number, res: http.ServerResponse): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        timers.delete(timer);
+        res.off('close', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timers.add(timer);
+      res.once('close', done);
+    });
+  }
+
+  function waitDrainOrClose(res: http.ServerResponse): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.once('drain', done);
+      res.once('close', done);
+    });
+  }
+
+  /** Close the connection after everything written so far has been flushed (the peer sees a premature EOF). */
+  function cut(res: http.ServerResponse): void {
+    const socket = res.socket;
+    if (!socket || socket.destroyed) return;
+    socket.end();
+    socket.once('finish', () => socket.destroy());
+  }
+
+  function sendText(res: http.ServerResponse, rec: RequestRecord, status: number, text: string, headers: http.OutgoingHttpHeaders = {}): void {
+    const body = Buffer.from(text + '\n');
+    rec.status = status;
+    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length, ...headers });
+    res.end(body);
+  }
+
+  async function sendBody(
+    res: http.ServerResponse,
+    rec: RequestRecord,
+    entry: Entry,
+    start: number,
+    limit: number,
+    after: 'end' | 'cut' | 'stall',
+  ): Promise<void> {
+    let gone = false;
+    res.once('close', () => (gone = true));
+    const throttle = entry.spec.throttle;
+    const slice = throttle && throttle > 0 ? Math.max(1, Math.min(16 * 1024, Math.floor(throttle / 50))) : CHUNK;
+    const t0 = Date.now();
+    let pos = 0;
+    while (pos < limit && !gone && !res.destroyed) {
+      const n = Math.min(slice, limit - pos);
+      if (throttle && throttle > 0) {
+        const due = ((pos + n) / throttle) * 1000 - (Date.now() - t0);
+        if (due > 1) {
+          await sleep(due, res);
+          if (gone || res.destroyed) break;
+        }
+      }
+      const buf = Buffer.allocUnsafe(n);
+      fill(entry.seed, start + pos, buf);
+      const ok = res.write(buf);
+      pos += n;
+      rec.bytes += n;
+      stats.bytesSent += n;
+      if (!ok && pos < limit) await waitDrainOrClose(res);
+    }
+    if (gone || res.destroyed) return;
+    if (after === 'end') res.end();
+    else if (after === 'cut') cut(res);
+    // 'stall': stay silent; the connection stays open until the client or close() ends it.
+  }
+
+  function commonHeaders(entry: Entry): http.OutgoingHttpHeaders {
+    const h: http.OutgoingHttpHeaders = { 'Content-Type': 'application/octet-stream' };
+    if (entry.spec.ranges !== false) h['Accept-Ranges'] = 'bytes';
+    if (entry.etag !== null) h['ETag'] = entry.etag;
+    if (entry.lastModified !== null) h['Last-Modified'] = entry.lastModified;
+    if (entry.spec.contentDisposition !== undefined) h['Content-Disposition'] = entry.spec.contentDisposition;
+    if (entry.spec.contentEncoding !== undefined) h['Content-Encoding'] = entry.spec.contentEncoding;
+    return h;
+  }
+
+  function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const method = req.method ?? 'GET';
+    const target = req.url ?? '/';
+    const rec: RequestRecord = { method, path: target, headers: req.headers, status: 0, bytes: 0 };
+    stats.requests++;
+    stats.log.push(rec);
+    if (stats.log.length > LOG_LIMIT) stats.log.splice(0, stats.log.length - LOG_LIMIT);
+    req.resume();
+
+    const entry = lookup(target);
+    if (!entry) return sendText(res, rec, 404, 'Not Found');
+    const spec = entry.spec;
+    const faults = spec.faults ?? {};
+
+    if (spec.redirect !== undefined) {
+      return sendText(res, rec, spec.redirectStatus ?? 302, `Redirecting to ${spec.redirect}`, { Location: spec.redirect });
+    }
+    if (spec.status !== undefined) return sendText(res, rec, spec.status, `Status ${spec.status}`);
+
+    if (method === 'HEAD') {
+      if (spec.head === false) return sendText(res, rec, 405, 'Method Not Allowed', { Allow: 'GET' });
+      if (typeof spec.head === 'number') return sendText(res, rec, spec.head, `Status ${spec.head}`);
+      const headers = commonHeaders(entry);
+      if (spec.length !== false) headers['Content-Length'] = faults.headSize ?? entry.size;
+      rec.status = 200;
+      res.writeHead(200, headers);
+      res.end();
+      return;
+    }
+    if (method !== 'GET') return sendText(res, rec, 405, 'Method Not Allowed', { Allow: 'GET, HEAD' });
+
+    const n = entry.gets++;
+    const errorStatus = faults.errorStatus ?? 503;
+    const errorHeaders: http.OutgoingHttpHeaders = faults.retryAfter !== undefined ? { 'Retry-After': faults.retryAfter } : {};
+    if (faults.failFirst !== undefined && n < faults.failFirst) return sendText(res, rec, errorStatus, `Injected failure ${n + 1}`, errorHeaders);
+    if (faults.errorRate !== undefined && faults.errorRate > 0 && entry.random() < faults.errorRate) {
+      return sendText(res, rec, errorStatus, 'Injected random failure', errorHeaders);
+    }
+
+    const size = entry.size;
+    let range: Range = null;
+    const rangeHeader = req.headers.range;
+    const ignoreRange = faults.ignoreRangeAfter !== undefined && n >= faults.ignoreRangeAfter;
+    if (spec.ranges !== false && !ignoreRange && rangeHeader !== undefined) {
+      const raw = req.headers['if-range'];
+      const ifRange = Array.isArray(raw) ? raw.join(', ') : raw;
+      const honoured = spec.ifRange === false || ifRange === undefined || ifRangeMatches(ifRange, entry);
+      if (honoured) range = parseRange(rangeHeader, size);
+    }
+
+    const headers = commonHeaders(entry);
+    if (range === 'unsatisfiable') {
+      rec.status = 416;
+      res.writeHead(416, { ...headers, 'Content-Range': `bytes */${size}`, 'Content-Length': 0 });
+      res.end();
+      return;
+    }
+
+    let status = 200;
+    let start = 0;
+    let length = size;
+    if (range) {
+      status = 206;
+      start = range.start;
+      let end = range.end;
+      const r = entry.rangeGets++;
+      if (faults.wrongContentRange !== undefined && r < faults.wrongContentRange && start + 1 < size) {
+        start += 1;
+        end = Math.min(size - 1, end + 1);
+      }
+      length = end - start + 1;
+      headers['Content-Range'] = `bytes ${start}-${end}/${spec.length === false ? '*' : size}`;
+    }
+    if (spec.length !== false) headers['Content-Length'] = length;
+
+    let limit = length;
+    let after: 'end' | 'cut' | 'stall' = 'end';
+    if (faults.stallAfter !== undefined && (n === 0 || faults.stallEvery)) {
+      if (faults.stallAfter < limit) {
+        limit = faults.stallAfter;
+        after = 'stall';
+      }
+    } else if (faults.shortBody !== undefined && n < faults.shortBody) {
+      limit = Math.floor(length / 2);
+      after = 'cut';
+    } else if (faults.dropRate !== undefined && faults.dropRate > 0 && entry.random() < faults.dropRate) {
+      limit = Math.floor(entry.random() * length);
+      after = 'cut';
+    }
+
+    rec.status = status;
+    res.writeHead(status, headers);
+    if (limit === 0 && after !== 'end') {
+      res.flushHeaders();
+      if (after === 'cut') cut(res);
+      return;
+    }
+    sendBody(res, rec, entry, start, limit, after).catch((err: unknown) => {
+      res.destroy(err instanceof Error ? err : new Error(String(err)));
+    });
+  }
+
+  const server = http.createServer({ keepAliveTimeout: 5000 }, handle);
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('clientError', (_err, socket) => {
+    if (!socket.destroyed) socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const origin = `http://127.0.0.1:${port}`;
+
+  return {
+    origin,
+    port,
+    url: (path: string) => origin + path,
+    set(path: string, spec: FileSpec) {
+      entries.set(path, makeEntry(path, spec));
+    },
+    sha256: (path: string) => {
+      const e = entryFor(path);
+      return sha256Of(e.seed, e.size);
+    },
+    content: (path: string) => {
+      const e = entryFor(path);
+      return contentOf(e.seed, e.size);
+    },
+    stats,
+    resetStats() {
+      stats.requests = 0;
+      stats.bytesSent = 0;
+      stats.log.length = 0;
+    },
+    close() {
+      if (closed) return Promise.resolve();
+      closed = true;
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      const done = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      for (const s of sockets) s.destroy();
+      return done;
+    },
+  };
+}
