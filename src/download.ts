@@ -12,6 +12,7 @@ import { resolveOptions, type DownloadOptions, type ResolvedOptions } from './op
 import { planRanges, totalLength, type Segment } from './plan.js';
 import { Pool, RangesUnsupported } from './pool.js';
 import { probe, type ProbeResult } from './probe.js';
+import { RateLimiter } from './rate.js';
 import { UNKNOWN_END } from './slots.js';
 import { chooseFileName, resolveTarget, type Target } from './target.js';
 
@@ -45,9 +46,11 @@ class Download {
   private readonly opts: ResolvedOptions;
   private readonly started = performance.now();
   private readonly dispatcher: Dispatcher;
+  private readonly rate: RateLimiter | undefined;
 
   constructor(opts: ResolvedOptions) {
     this.opts = opts;
+    this.rate = opts.maxSpeed !== undefined ? new RateLimiter(opts.maxSpeed) : undefined;
     this.dispatcher = createDispatcher(opts.request.connection, 2);
   }
 
@@ -266,7 +269,7 @@ class Download {
         const ranges: Segment[] = ranged
           ? planRanges({ size: size!, connections: opts.connections, minRangeSize: opts.minRangeSize, done })
           : [{ start: 0, end: size ?? UNKNOWN_END }];
-        if (!ranged) connections = 1;
+        connections = ranged ? Math.min(opts.connections, Math.max(1, ranges.length)) : 1;
         pool = new Pool({
           connections: ranged ? opts.connections : 1,
           threads: ranged ? opts.threads : 1,
@@ -281,6 +284,7 @@ class Download {
           writeBuffer: WRITE_BUFFER,
           flushInterval: FLUSH_INTERVAL,
           minRangeSize: opts.minRangeSize,
+          ...(this.rate ? { rate: this.rate } : {}),
           done,
           onRetry: (r) => this.emit({ type: 'retry', attempt: r.attempt, delay: r.delay, reason: r.reason }),
           onRangeDone: () => void save(),

@@ -42,6 +42,8 @@ export interface DownloadOptions {
   timeout?: number;
   /** Redirects to follow at most (`--max-redirects`). Default 10. */
   maxRedirects?: number;
+  /** Limit of the total rate in bytes per second, shared by all connections (`--max-speed`). */
+  maxSpeed?: number;
   /** Skip TLS certificate checks (`--insecure`). Default false. */
   insecure?: boolean;
   /** File with extra CA certificates in PEM (`--ca-cert`). */
@@ -73,6 +75,7 @@ export interface ResolvedOptions {
   request: RequestSettings;
   retry: RetrySettings;
   progressInterval: number;
+  maxSpeed?: number;
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;
   onEvent?: (event: DownloadEvent) => void;
@@ -164,6 +167,12 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Res
   if (options.dir !== undefined) resolved.dir = options.dir;
   if (options.checksum !== undefined) {
     resolved.checksum = typeof options.checksum === 'string' ? parseChecksum(options.checksum) : parseChecksum(`${options.checksum.algorithm}=${options.checksum.hex}`);
+  }
+  if (options.maxSpeed !== undefined) {
+    if (!(options.maxSpeed >= 1) || !Number.isFinite(options.maxSpeed)) {
+      throw new UsageError(`maxSpeed: ${options.maxSpeed} must be a number of bytes per second above 0`);
+    }
+    resolved.maxSpeed = options.maxSpeed;
   }
   if (options.signal) resolved.signal = options.signal;
   if (options.onProgress) resolved.onProgress = options.onProgress;
