@@ -6,7 +6,7 @@ import type { Dispatcher } from 'undici';
 import { assemble, exists, FileHasher } from './assemble.js';
 import { readControl, removeControl, resumeProblem, writeControl, writtenSegments, CONTROL_VERSION, type ControlState } from './control.js';
 import { AbortError, ChecksumError, FileExistsError, SizeError, NoSpaceError, RemoteChangedError, fileError } from './errors.js';
-import type { DownloadEvent, DownloadResult, Progress } from './events.js';
+import type { DownloadEvent, DownloadResult, Inspection, Progress } from './events.js';
 import { createDispatcher } from './http.js';
 import { resolveOptions, type DownloadOptions, type ResolvedOptions } from './options.js';
 import { planRanges, totalLength, type Segment } from './plan.js';
@@ -24,6 +24,14 @@ const FLUSH_INTERVAL = 200;
 const SAVE_INTERVAL = 500;
 /** Times a download starts over because the remote file changed, before it gives up. */
 const MAX_RESTARTS = 3;
+
+/**
+ * Probe a URL and plan its download without fetching it (the CLI's `--dry-run`).
+ * Nothing is written.
+ */
+export async function inspect(url: string | URL, options: DownloadOptions = {}): Promise<Inspection> {
+  return new Download(resolveOptions(url, options)).inspect();
+}
 
 /**
  * Download `url` to a file over several connections.
@@ -121,14 +129,19 @@ class Download {
     }
   }
 
-  /** Output paths; refuses an existing file unless `overwrite`. */
-  private async target(info: ProbeResult): Promise<Target> {
+  /** Output paths for a probed file. */
+  targetOf(info: ProbeResult): Target {
     const fileName = chooseFileName(new URL(info.finalUrl), info.contentDisposition);
-    const target = resolveTarget({
+    return resolveTarget({
       fileName,
       ...(this.opts.output !== undefined ? { output: this.opts.output } : {}),
       ...(this.opts.dir !== undefined ? { dir: this.opts.dir } : {}),
     });
+  }
+
+  /** Output paths; creates `dir`; refuses an existing file unless `overwrite`. */
+  private async target(info: ProbeResult): Promise<Target> {
+    const target = this.targetOf(info);
     if (this.opts.dir !== undefined) {
       await mkdir(this.opts.dir, { recursive: true }).catch((err: unknown) => {
         throw fileError(err, this.opts.dir!);
@@ -138,43 +151,80 @@ class Download {
     return target;
   }
 
-  /** Bytes that can be kept from an earlier run, or none (with a warning saying why). */
-  private async resumable(info: ProbeResult, target: Target): Promise<Segment[]> {
-    if (!this.opts.resume) {
-      await removeControl(target.controlPath);
-      return [];
-    }
+  /**
+   * What an earlier run left that can be kept. Reads only: the caller acts on `problem`.
+   */
+  async resumeState(info: ProbeResult, target: Target): Promise<{ done: Segment[]; problem?: string; corrupt?: boolean; short?: boolean }> {
+    if (!this.opts.resume) return { done: [] };
     const control = await readControl(target.controlPath);
     if (control.kind === 'missing') {
-      if (await exists(target.partPath)) {
-        this.warn(`${target.partPath} has no control file, so its bytes cannot be trusted; starting over`);
-      }
-      return [];
+      return (await exists(target.partPath))
+        ? { done: [], problem: `${target.partPath} has no control file, so its bytes cannot be trusted` }
+        : { done: [] };
     }
     if (control.kind === 'corrupt') {
-      this.warn(`control file ${target.controlPath} is unreadable (${control.reason}); starting over`);
-      await removeControl(target.controlPath);
-      return [];
+      return { done: [], corrupt: true, problem: `control file ${target.controlPath} is unreadable (${control.reason})` };
     }
     const problem = resumeProblem(control.state, info);
-    if (problem) {
-      if (!this.opts.restart) {
-        throw new RemoteChangedError(`cannot resume: ${problem}; run with --no-resume to start over`);
-      }
-      this.warn(`cannot resume: ${problem}; starting over`);
-      await removeControl(target.controlPath);
-      return [];
-    }
+    if (problem) return { done: [], problem: `cannot resume: ${problem}` };
     const partSize = await stat(target.partPath).then(
       (s) => s.size,
       () => 0,
     );
     const done = writtenSegments(control.state, partSize);
     const claimed = control.state.written.reduce((sum, [a, b]) => sum + b - a, 0);
-    if (totalLength(done) < claimed) {
-      this.warn(`${target.partPath} is shorter than its control file claims; fetching the missing bytes again`);
+    return totalLength(done) < claimed ? { done, short: true } : { done };
+  }
+
+  /** Bytes that can be kept from an earlier run, or none (with a warning saying why). */
+  private async resumable(info: ProbeResult, target: Target): Promise<Segment[]> {
+    if (!this.opts.resume) {
+      await removeControl(target.controlPath);
+      return [];
     }
-    return done;
+    const state = await this.resumeState(info, target);
+    if (state.problem) {
+      if (!state.corrupt && state.problem.startsWith('cannot resume') && !this.opts.restart) {
+        throw new RemoteChangedError(`${state.problem}; run with --no-resume to start over`);
+      }
+      this.warn(`${state.problem}; starting over`);
+      await removeControl(target.controlPath);
+    }
+    if (state.short) this.warn(`${target.partPath} is shorter than its control file claims; fetching the missing bytes again`);
+    return state.done;
+  }
+
+  /** Probe and plan without downloading (`--dry-run`). */
+  async inspect(): Promise<Inspection> {
+    const info = await probe(this.dispatcher, this.opts.url, this.opts.request, this.opts.signal);
+    try {
+      const target = this.targetOf(info);
+      const state = await this.resumeState(info, target);
+      const ranged = info.ranges && info.size !== undefined && info.size > 0;
+      const ranges = ranged
+        ? planRanges({ size: info.size!, connections: this.opts.connections, minRangeSize: this.opts.minRangeSize, done: state.done })
+        : info.size === 0
+          ? []
+          : [{ start: 0, end: info.size ?? UNKNOWN_END }];
+      const result: Inspection = {
+        url: info.url,
+        finalUrl: info.finalUrl,
+        size: info.size,
+        ranges,
+        rangeSupport: info.ranges,
+        resumable: ranged && Boolean(info.etag || info.lastModified),
+        path: target.path,
+        exists: await exists(target.path),
+        have: totalLength(state.done),
+      };
+      if (info.etag) result.etag = info.etag;
+      if (info.lastModified) result.lastModified = info.lastModified;
+      if (info.noRangesReason) result.reason = info.noRangesReason;
+      else if (ranged && !result.resumable) result.reason = 'the server gives no ETag or Last-Modified, so an interrupted download would start over';
+      return result;
+    } finally {
+      await this.dispatcher.close().catch(() => undefined);
+    }
   }
 
   /** Refuse clearly, before any byte, when the disk cannot hold what is left. */
@@ -288,6 +338,8 @@ class Download {
           done,
           onRetry: (r) => this.emit({ type: 'retry', attempt: r.attempt, delay: r.delay, reason: r.reason }),
           onRangeDone: () => void save(),
+          trace: opts.trace,
+          onTrace: (trace) => this.emit({ type: 'http', ...trace }),
         });
         this.emit({ type: 'start', path: target.path, size, connections, ranges: ranges.length });
         const running = pool;

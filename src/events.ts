@@ -1,3 +1,5 @@
+import type { HttpTrace } from './trace.js';
+
 /**
  * What a download reports while it runs. The CLI prints these (bars or `--json` lines);
  * library users get them through `onEvent` and `onProgress`.
@@ -54,4 +56,29 @@ export type DownloadEvent =
   | ({ type: 'progress' } & Progress)
   | { type: 'retry'; attempt: number; delay: number; reason: string }
   | { type: 'warning'; message: string }
+  /** A request or response, with `trace: true` (`-v`). */
+  | ({ type: 'http' } & HttpTrace)
   | ({ type: 'done' } & DownloadResult);
+
+/** What {@link inspect} learnt: the plan of a download that was not started. */
+export interface Inspection {
+  url: string;
+  finalUrl: string;
+  size: number | undefined;
+  /** Byte ranges still to fetch, `[start, end)`, as the download would start them. */
+  ranges: Array<{ start: number; end: number }>;
+  /** The server supports byte ranges. */
+  rangeSupport: boolean;
+  /** An interrupted download could resume (ranges and a validator). */
+  resumable: boolean;
+  /** Why ranges or resuming are not possible. */
+  reason?: string;
+  etag?: string;
+  lastModified?: string;
+  /** Where the file would be saved. */
+  path: string;
+  /** Something already exists at `path`. */
+  exists: boolean;
+  /** Bytes an earlier run left that would be kept. */
+  have: number;
+}

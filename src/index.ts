@@ -5,9 +5,9 @@
  * import { download } from 'rangeget';
  * const result = await download('https://example.com/file.iso', { output: 'file.iso', connections: 16 });
  */
-export { download } from './download.js';
+export { download, inspect } from './download.js';
 export type { DownloadOptions } from './options.js';
-export type { DownloadEvent, DownloadResult, Progress } from './events.js';
+export type { DownloadEvent, DownloadResult, Inspection, Progress } from './events.js';
 export type { Checksum, ChecksumAlgorithm } from './parse.js';
 export * from './errors.js';
 export { planRanges, type Segment, type PlanInput } from './plan.js';

@@ -4,6 +4,7 @@
  */
 import type { ErrorCode } from './errors.js';
 import type { RequestSettings } from './http.js';
+import type { HttpTrace } from './trace.js';
 
 /** How a worker fetches: byte ranges (206), or one plain stream from the start (200). */
 export type FetchMode = 'ranges' | 'stream';
@@ -39,6 +40,8 @@ export interface WorkerInit {
   writeBuffer: number;
   /** Longest time in ms bytes wait in a buffer before they are written. */
   flushInterval: number;
+  /** Report every request and response (`-v`). */
+  trace?: boolean;
 }
 
 /** Main → worker. */
@@ -61,4 +64,5 @@ export type FromWorker =
   /** The server answered a range request with the whole file: ranges do not work after all. */
   | { type: 'no-ranges'; slot: number; reason: string }
   | { type: 'retry'; slot: number; attempt: number; delay: number; reason: string }
+  | { type: 'http'; trace: HttpTrace }
   | { type: 'stopped' };

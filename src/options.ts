@@ -56,6 +56,8 @@ export interface DownloadOptions {
   onProgress?: (progress: Progress) => void;
   /** Called for every event (probe, resume, retry, warning, progress, done). */
   onEvent?: (event: DownloadEvent) => void;
+  /** Emit an `http` event for every request and response, credentials masked (`-v`). */
+  trace?: boolean;
   /** Milliseconds between progress reports. Default 250. */
   progressInterval?: number;
 }
@@ -76,6 +78,7 @@ export interface ResolvedOptions {
   retry: RetrySettings;
   progressInterval: number;
   maxSpeed?: number;
+  trace: boolean;
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;
   onEvent?: (event: DownloadEvent) => void;
@@ -157,6 +160,7 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Res
     },
     retry: { retries, retryWait, maxRetryWait: Math.max(retryWait, 60_000) },
     progressInterval,
+    trace: options.trace ?? false,
   };
   if (options.caCert !== undefined) resolved.request.connection.ca = readCaFile(options.caCert);
   if (options.proxy !== undefined) resolved.request.connection.proxy = options.proxy;

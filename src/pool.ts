@@ -18,6 +18,7 @@ import type { FetchMode, FromWorker, RetrySettings, ToWorker, WireError, WorkerI
 import { chooseSteal, normalize, type Segment } from './plan.js';
 import type { RateLimiter } from './rate.js';
 import { SlotTable } from './slots.js';
+import type { HttpTrace } from './trace.js';
 
 /** Settings of a pool. */
 export interface PoolOptions {
@@ -42,6 +43,9 @@ export interface PoolOptions {
   done?: readonly Segment[];
   /** Called when a range is complete (the control file is saved then). */
   onRangeDone?: () => void;
+  /** Called for every request and response when `trace` is set. */
+  onTrace?: (trace: HttpTrace) => void;
+  trace?: boolean;
   /** Called when a range is retried. */
   onRetry?: (info: { attempt: number; delay: number; reason: string }) => void;
 }
@@ -110,6 +114,7 @@ export class Pool {
       if (options.etag) init.etag = options.etag;
       if (options.lastModified) init.lastModified = options.lastModified;
       if (options.rate) init.rateBuffer = options.rate.buffer;
+      if (options.trace) init.trace = true;
       const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
       worker.on('message', (message: FromWorker) => this.onMessage(message));
       worker.on('error', (err) => this.fail(new InternalError(`worker thread failed: ${err.message}`, { cause: err })));
@@ -170,6 +175,10 @@ export class Pool {
 
   private onMessage(message: FromWorker): void {
     if (message.type === 'stopped') return;
+    if (message.type === 'http') {
+      this.options.onTrace?.(message.trace);
+      return;
+    }
     if (message.type === 'retry') {
       this.options.onRetry?.(message);
       return;

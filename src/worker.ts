@@ -12,6 +12,7 @@ import type { FromWorker, ToWorker, WireError, WorkerInit } from './messages.js'
 import { RateLimiter } from './rate.js';
 import { SlotTable, UNKNOWN_END } from './slots.js';
 import { backoffDelay, parseRetryAfter } from './retry.js';
+import { traceThread } from './trace.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -20,6 +21,7 @@ const limiter = init.rateBuffer ? new RateLimiter(init.rateBuffer) : undefined;
 const fd = openSync(init.partPath, 'r+');
 const dispatcher: Dispatcher = createDispatcher(init.request.connection, init.connections);
 const running = new Map<number, AbortController>();
+const untrace = init.trace ? traceThread((trace) => post({ type: 'http', trace })) : undefined;
 let stopping = false;
 /** Set when a server drops Range on `If-Range` although the file did not change (some CDNs). */
 let ifRangeBroken = false;
@@ -58,6 +60,7 @@ async function stop(): Promise<void> {
   // Wait for every slot to flush its buffer before the file is closed.
   while (running.size > 0) await sleep(5);
   await dispatcher.destroy().catch(() => undefined);
+  untrace?.();
   closeSync(fd);
   post({ type: 'stopped' });
   port.close();
