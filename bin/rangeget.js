@@ -1,10 +1,17 @@
 #!/usr/bin/env node
 // Thin launcher: the CLI lives in dist/src/cli.js (built by `npm install` via `prepare`).
-import { main } from '../dist/src/cli.js';
+const args = process.argv.slice(2);
 
+// Start the worker threads first: they load while the main thread loads the CLI and probes.
+if (args.length > 0 && !args.some((a) => /^(-h|--help|-V|--version|--dry-run)$/.test(a))) {
+  const { prewarm } = await import('../dist/src/prewarm.js');
+  prewarm(2);
+}
+
+const { main } = await import('../dist/src/cli.js');
 // rangeget prints no colour at all, so NO_COLOR needs nothing; a dumb terminal gets no bars.
 const dumb = process.env.TERM === 'dumb';
-const code = await main(process.argv.slice(2), {
+const code = await main(args, {
   stdout: process.stdout,
   stderr: process.stderr,
   isTTY: Boolean(process.stdout.isTTY && process.stderr.isTTY) && !dumb,

@@ -5,12 +5,13 @@ import { mkdir, open, stat, statfs, type FileHandle } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
 import { assemble, exists, FileHasher } from './assemble.js';
 import { readControl, removeControl, resumeProblem, writeControl, writtenSegments, CONTROL_VERSION, type ControlState } from './control.js';
-import { AbortError, ChecksumError, FileExistsError, SizeError, NoSpaceError, RemoteChangedError, fileError } from './errors.js';
+import { AbortError, ChecksumError, FileExistsError, HttpError, SizeError, NoSpaceError, RemoteChangedError, fileError } from './errors.js';
 import type { DownloadEvent, DownloadResult, Inspection, Progress } from './events.js';
 import { createDispatcher } from './http.js';
 import { resolveOptions, type DownloadOptions, type ResolvedOptions } from './options.js';
 import { planRanges, totalLength, type Segment } from './plan.js';
-import { Pool, RangesUnsupported } from './pool.js';
+import type { Source } from './messages.js';
+import { Pool, RangesUnsupported, type PoolJob } from './pool.js';
 import { probe, type ProbeResult } from './probe.js';
 import { RateLimiter } from './rate.js';
 import { UNKNOWN_END } from './slots.js';
@@ -50,11 +51,21 @@ export async function download(url: string | URL, options: DownloadOptions = {})
   return run.start();
 }
 
+function sourceOf(info: ProbeResult): Source {
+  const source: Source = { url: info.finalUrl };
+  if (info.etag) source.etag = info.etag;
+  if (info.lastModified) source.lastModified = info.lastModified;
+  return source;
+}
+
 class Download {
   private readonly opts: ResolvedOptions;
   private readonly started = performance.now();
   private readonly dispatcher: Dispatcher;
   private readonly rate: RateLimiter | undefined;
+  /** The pool for the next run; a run that ends stops it. */
+  private pool: Pool | undefined;
+  private onRangeDone: (() => void) | undefined;
 
   constructor(opts: ResolvedOptions) {
     this.opts = opts;
@@ -70,17 +81,48 @@ class Download {
     this.emit({ type: 'warning', message });
   }
 
+  /** A pool with its workers started, so they load while the probe runs. */
+  private newPool(): Pool {
+    const { opts } = this;
+    return new Pool({
+      connections: opts.connections,
+      threads: opts.threads,
+      request: opts.request,
+      retry: opts.retry,
+      writeBuffer: WRITE_BUFFER,
+      flushInterval: FLUSH_INTERVAL,
+      ...(this.rate ? { rate: this.rate } : {}),
+      trace: opts.trace,
+      onTrace: (trace) => this.emit({ type: 'http', ...trace }),
+      onRetry: (r) => this.emit({ type: 'retry', attempt: r.attempt, delay: r.delay, reason: r.reason }),
+      onRangeDone: () => this.onRangeDone?.(),
+      onSourceDropped: (url, reason) => this.warn(`mirror ${url} dropped for the rest of the download: ${reason}`),
+    });
+  }
+
   async start(): Promise<DownloadResult> {
+    this.pool = this.newPool();
     try {
+      let reprobed = false;
+      let startOver = false;
       for (let restarts = 0; ; restarts++) {
         try {
-          return await this.attempt(restarts > 0);
+          return await this.attempt(startOver);
         } catch (err) {
+          // An expired signed URL: the original URL may redirect to a fresh one. Once.
+          if (err instanceof HttpError && (err.status === 403 || err.status === 410) && !reprobed && err.url !== this.opts.url.href) {
+            reprobed = true;
+            startOver = false;
+            this.warn(`${err.message}; probing ${this.opts.url.href} again`);
+            continue;
+          }
           if (!(err instanceof RemoteChangedError) || !this.opts.restart || restarts >= MAX_RESTARTS) throw err;
+          startOver = true;
           this.warn(`${err.message}; starting over from zero`);
         }
       }
     } finally {
+      await this.pool?.stop();
       await this.dispatcher.close().catch(() => undefined);
     }
   }
@@ -227,6 +269,29 @@ class Download {
     }
   }
 
+  /** The URL and the mirrors that serve the same file; the others are dropped with a warning. */
+  private async sources(info: ProbeResult): Promise<Source[]> {
+    const mirrors = await Promise.all(
+      this.opts.mirrors.map(async (url) => {
+        try {
+          const m = await probe(this.dispatcher, url, this.opts.request, this.opts.signal);
+          if (m.size !== info.size) return `serves ${m.size ?? 'an unknown number of'} bytes, not ${info.size}`;
+          if (!m.ranges) return 'does not support ranges';
+          if (m.etag && info.etag && m.etag !== info.etag) return `has ETag ${m.etag}, not ${info.etag}`;
+          return sourceOf(m);
+        } catch (err) {
+          return (err as Error).message;
+        }
+      }),
+    );
+    const sources = [sourceOf(info)];
+    mirrors.forEach((m, i) => {
+      if (typeof m === 'string') this.warn(`mirror ${this.opts.mirrors[i]!.href} dropped: ${m}`);
+      else sources.push(m);
+    });
+    return sources;
+  }
+
   /** Refuse clearly, before any byte, when the disk cannot hold what is left. */
   private async checkSpace(target: Target, needed: number): Promise<void> {
     if (needed <= 0) return;
@@ -268,6 +333,7 @@ class Download {
       : undefined;
 
     let pool: Pool | undefined;
+    this.onRangeDone = () => void save();
     let connections = ranged ? opts.connections : 1;
     const samples: Array<{ t: number; bytes: number }> = [];
     let saving: Promise<void> = Promise.resolve();
@@ -311,6 +377,7 @@ class Download {
       this.emit({ type: 'progress', ...p });
     };
 
+    const sources = ranged ? await this.sources(info) : [sourceOf(info)];
     const ticker = setInterval(report, opts.progressInterval);
     const saver = state ? setInterval(() => void save(), SAVE_INTERVAL) : undefined;
     let onAbort: (() => void) | undefined;
@@ -320,27 +387,17 @@ class Download {
           ? planRanges({ size: size!, connections: opts.connections, minRangeSize: opts.minRangeSize, done })
           : [{ start: 0, end: size ?? UNKNOWN_END }];
         connections = ranged ? Math.min(opts.connections, Math.max(1, ranges.length)) : 1;
-        pool = new Pool({
-          connections: ranged ? opts.connections : 1,
-          threads: ranged ? opts.threads : 1,
+        pool = this.pool ?? this.newPool();
+        this.pool = undefined;
+        const job: PoolJob = {
           partPath: target.partPath,
-          urls: [info.finalUrl],
-          request: opts.request,
+          sources,
           mode: ranged ? 'ranges' : 'stream',
           size,
-          ...(info.etag ? { etag: info.etag } : {}),
-          ...(info.lastModified ? { lastModified: info.lastModified } : {}),
-          retry: opts.retry,
-          writeBuffer: WRITE_BUFFER,
-          flushInterval: FLUSH_INTERVAL,
-          minRangeSize: opts.minRangeSize,
-          ...(this.rate ? { rate: this.rate } : {}),
           done,
-          onRetry: (r) => this.emit({ type: 'retry', attempt: r.attempt, delay: r.delay, reason: r.reason }),
-          onRangeDone: () => void save(),
-          trace: opts.trace,
-          onTrace: (trace) => this.emit({ type: 'http', ...trace }),
-        });
+          minRangeSize: opts.minRangeSize,
+          connections,
+        };
         this.emit({ type: 'start', path: target.path, size, connections, ranges: ranges.length });
         const running = pool;
         const aborted = new Promise<never>((_, reject) => {
@@ -349,7 +406,7 @@ class Download {
           else opts.signal?.addEventListener('abort', onAbort, { once: true });
         });
         try {
-          await Promise.race([running.run(ranges), aborted]);
+          await Promise.race([running.run(job, ranges), aborted]);
           await running.stop();
           break;
         } catch (err) {
@@ -360,7 +417,6 @@ class Download {
             state = undefined;
             done = [];
             await removeControl(target.controlPath);
-            pool = undefined;
             continue;
           }
           await save();

@@ -19,22 +19,14 @@ export interface RetrySettings {
   maxRetryWait: number;
 }
 
-/** Everything a worker needs, given once as `workerData`. */
+/** Settings of a worker for its whole life (one download), sent once in an `init` message. */
 export interface WorkerInit {
   slotBuffer: SharedArrayBuffer;
   /** Shared token bucket for `--max-speed`, when set. */
   rateBuffer?: SharedArrayBuffer;
-  partPath: string;
-  /** URLs to fetch from, by mirror index (the final URL of each after its probe). */
-  urls: string[];
   request: RequestSettings;
   /** Connections this worker drives (sizes its dispatcher). */
   connections: number;
-  mode: FetchMode;
-  /** Size of the file, when known. */
-  size: number | undefined;
-  etag?: string;
-  lastModified?: string;
   retry: RetrySettings;
   /** Bytes buffered per connection before one positional write. */
   writeBuffer: number;
@@ -44,8 +36,28 @@ export interface WorkerInit {
   trace?: boolean;
 }
 
-/** Main → worker. */
+/** The file being fetched: known after the probe, sent in a `job` message. */
+export interface Job {
+  partPath: string;
+  /** Where to fetch from, by mirror index: the URL first, then `--mirror`s. */
+  sources: Source[];
+  mode: FetchMode;
+  /** Size of the file, when known. */
+  size: number | undefined;
+}
+
+/** One server of the file, as its probe found it. */
+export interface Source {
+  /** Final URL, after redirects. */
+  url: string;
+  etag?: string;
+  lastModified?: string;
+}
+
+/** Main → worker. Workers start before the probe; `init` and `job` come before any `run`. */
 export type ToWorker =
+  | { type: 'init'; init: WorkerInit }
+  | { type: 'job'; job: Job }
   | { type: 'run'; slot: number; mirror: number }
   | { type: 'stop' };
 

@@ -42,6 +42,8 @@ export interface DownloadOptions {
   timeout?: number;
   /** Redirects to follow at most (`--max-redirects`). Default 10. */
   maxRedirects?: number;
+  /** Other URLs of the same file (`--mirror`); ranges are spread over all of them. */
+  mirrors?: ReadonlyArray<string | URL>;
   /** Limit of the total rate in bytes per second, shared by all connections (`--max-speed`). */
   maxSpeed?: number;
   /** Skip TLS certificate checks (`--insecure`). Default false. */
@@ -78,6 +80,7 @@ export interface ResolvedOptions {
   retry: RetrySettings;
   progressInterval: number;
   maxSpeed?: number;
+  mirrors: URL[];
   trace: boolean;
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;
@@ -161,6 +164,13 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Res
     retry: { retries, retryWait, maxRetryWait: Math.max(retryWait, 60_000) },
     progressInterval,
     trace: options.trace ?? false,
+    mirrors: (options.mirrors ?? []).map((m) => {
+      const mirror = parseUrl(typeof m === 'string' ? m : m.href);
+      if (mirror.username || mirror.password) {
+        throw new UsageError(`--mirror: credentials in a mirror URL are not supported (${mirror.host}); use --user or -H for the main URL`);
+      }
+      return mirror;
+    }),
   };
   if (options.caCert !== undefined) resolved.request.connection.ca = readCaFile(options.caCert);
   if (options.proxy !== undefined) resolved.request.connection.proxy = options.proxy;

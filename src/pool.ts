@@ -3,7 +3,7 @@
  * connections, splits the largest running range when one runs dry (work stealing), and
  * knows at every moment which bytes are written.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import {
   HttpError,
   InternalError,
@@ -14,40 +14,43 @@ import {
   TimeoutError,
 } from './errors.js';
 import type { RequestSettings } from './http.js';
-import type { FetchMode, FromWorker, RetrySettings, ToWorker, WireError, WorkerInit } from './messages.js';
+import type { FromWorker, Job, RetrySettings, ToWorker, WireError, WorkerInit } from './messages.js';
+import { takeWorker } from './prewarm.js';
 import { chooseSteal, normalize, type Segment } from './plan.js';
 import type { RateLimiter } from './rate.js';
 import { SlotTable } from './slots.js';
 import type { HttpTrace } from './trace.js';
 
-/** Settings of a pool. */
+/** Settings of a pool for its whole life (one download). */
 export interface PoolOptions {
   /** Connections (slots) at once. */
   connections: number;
   /** Worker threads; each drives `connections / threads` connections. */
   threads: number;
-  partPath: string;
-  urls: string[];
   request: RequestSettings;
-  mode: FetchMode;
-  size: number | undefined;
-  etag?: string;
-  lastModified?: string;
   retry: RetrySettings;
   writeBuffer: number;
   flushInterval: number;
-  /** Work stealing never makes a range smaller than this. */
-  minRangeSize: number;
   rate?: RateLimiter;
-  /** Byte ranges already written before this pool (a resume). */
-  done?: readonly Segment[];
-  /** Called when a range is complete (the control file is saved then). */
-  onRangeDone?: () => void;
-  /** Called for every request and response when `trace` is set. */
-  onTrace?: (trace: HttpTrace) => void;
+  /** Report every request and response through `onTrace`. */
   trace?: boolean;
+  onTrace?: (trace: HttpTrace) => void;
   /** Called when a range is retried. */
   onRetry?: (info: { attempt: number; delay: number; reason: string }) => void;
+  /** Called when a range is complete (the control file is saved then). */
+  onRangeDone?: () => void;
+  /** Called when a mirror is dropped for the rest of the download. */
+  onSourceDropped?: (url: string, reason: string) => void;
+}
+
+/** One file for the pool to fetch. */
+export interface PoolJob extends Job {
+  /** Byte ranges already written before this run (a resume). */
+  done?: readonly Segment[];
+  /** Work stealing never makes a range smaller than this. */
+  minRangeSize: number;
+  /** Connections to use for this file, at most the pool's. */
+  connections: number;
 }
 
 /** Thrown by {@link Pool.run} when the server turned out to ignore ranges. */
@@ -77,7 +80,12 @@ export function errorFromWire(error: WireError): RangegetError {
 interface Slot {
   worker: Worker;
   busy: boolean;
+  /** Index of the source (URL or mirror) of the running range. */
+  source?: number;
 }
+
+/** Failures that drop a mirror rather than end the download. */
+const mirrorFailure = new Set(['EHTTP', 'ENETWORK', 'ETIMEOUT', 'ESERVER']);
 
 export class Pool {
   private readonly options: PoolOptions;
@@ -88,12 +96,14 @@ export class Pool {
   /** Segments written by ranges that are no longer running. */
   private readonly finished: Segment[] = [];
   private settle?: { resolve: () => void; reject: (err: Error) => void };
-  private failure?: Error;
+  private failure: Error | undefined;
+  private job: PoolJob | undefined;
+  /** Sources that failed during this job. */
+  private readonly deadSources = new Set<number>();
   private stopping?: Promise<void>;
 
   constructor(options: PoolOptions) {
     this.options = options;
-    this.finished.push(...(options.done ?? []));
     const connections = Math.max(1, options.connections);
     const threads = Math.max(1, Math.min(options.threads, connections));
     this.table = new SlotTable(connections);
@@ -101,34 +111,37 @@ export class Pool {
       const owned = Math.floor(connections / threads) + (t < connections % threads ? 1 : 0);
       const init: WorkerInit = {
         slotBuffer: this.table.buffer,
-        partPath: options.partPath,
-        urls: options.urls,
         request: options.request,
         connections: owned,
-        mode: options.mode,
-        size: options.size,
         retry: options.retry,
         writeBuffer: options.writeBuffer,
         flushInterval: options.flushInterval,
       };
-      if (options.etag) init.etag = options.etag;
-      if (options.lastModified) init.lastModified = options.lastModified;
       if (options.rate) init.rateBuffer = options.rate.buffer;
       if (options.trace) init.trace = true;
-      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
+      const worker = takeWorker();
       worker.on('message', (message: FromWorker) => this.onMessage(message));
       worker.on('error', (err) => this.fail(new InternalError(`worker thread failed: ${err.message}`, { cause: err })));
       worker.on('exit', (code) => {
         if (!this.stopping && code !== 0) this.fail(new InternalError(`worker thread exited with code ${code}`));
       });
+      worker.postMessage({ type: 'init', init } satisfies ToWorker);
       this.workers.push(worker);
     }
     for (let s = 0; s < connections; s++) this.slots.push({ worker: this.workers[s % threads]!, busy: false });
   }
 
-  /** Fetch these ranges; resolves when every byte of them is written. */
-  run(ranges: readonly Segment[]): Promise<void> {
+  /** Fetch these ranges of a file; resolves when every byte of them is written. */
+  run(job: PoolJob, ranges: readonly Segment[]): Promise<void> {
+    this.job = job;
+    this.failure = undefined;
+    this.finished.length = 0;
+    this.finished.push(...(job.done ?? []));
+    this.queue.length = 0;
     this.queue.push(...ranges.filter((r) => r.end > r.start));
+    const wire: Job = { partPath: job.partPath, sources: job.sources, mode: job.mode, size: job.size };
+    this.deadSources.clear();
+    for (const worker of this.workers) worker.postMessage({ type: 'job', job: wire } satisfies ToWorker);
     return new Promise<void>((resolve, reject) => {
       this.settle = { resolve, reject };
       this.schedule();
@@ -183,6 +196,10 @@ export class Pool {
       this.options.onRetry?.(message);
       return;
     }
+    if (message.type === 'failed' && message.slot < 0) {
+      this.fail(errorFromWire(message.error));
+      return;
+    }
     const slot = this.slots[message.slot];
     if (!slot) return;
     if (message.type === 'done') {
@@ -193,18 +210,33 @@ export class Pool {
       this.release(message.slot);
       this.fail(new RangesUnsupported(message.reason));
     } else {
-      this.release(message.slot);
-      this.fail(errorFromWire(message.error));
+      const error = errorFromWire(message.error);
+      const rest = this.release(message.slot);
+      // With mirrors, a server that fails is dropped and its range goes to the others.
+      const sources = this.job?.sources.length ?? 1;
+      if (sources > 1 && mirrorFailure.has(error.code) && slot.source !== undefined) {
+        this.deadSources.add(slot.source);
+        if (this.deadSources.size < sources) {
+          this.options.onSourceDropped?.(this.job!.sources[slot.source]!.url, error.message);
+          if (rest) this.queue.unshift(rest);
+          this.schedule();
+          return;
+        }
+      }
+      this.fail(error);
     }
   }
 
-  private release(index: number): void {
+  /** Free a slot; returns what was left of its range. */
+  private release(index: number): Segment | undefined {
     const slot = this.slots[index]!;
-    if (!slot.busy) return;
+    if (!slot.busy) return undefined;
     slot.busy = false;
     const start = this.table.start(index);
     const position = this.table.position(index);
+    const end = this.table.end(index);
     if (position > start) this.finished.push({ start, end: position });
+    return position < end ? { start: position, end } : undefined;
   }
 
   private fail(err: Error): void {
@@ -215,8 +247,9 @@ export class Pool {
 
   private schedule(): void {
     if (this.failure || this.stopping) return;
+    const usable = Math.min(this.slots.length, this.job?.connections ?? this.slots.length);
     this.slots.forEach((slot, index) => {
-      if (slot.busy) return;
+      if (slot.busy || index >= usable) return;
       const next = this.queue.shift() ?? this.steal();
       if (next) this.start(index, next);
     });
@@ -225,11 +258,11 @@ export class Pool {
 
   /** Split the running range with the most left, giving its far half to a free connection. */
   private steal(): Segment | undefined {
-    if (this.options.mode !== 'ranges') return undefined;
+    if (this.job?.mode !== 'ranges') return undefined;
     const busy = this.slots.flatMap((slot, index) => (slot.busy ? [index] : []));
     const running = busy.map((i) => ({ position: this.table.position(i), end: this.table.end(i) }));
     // Bytes just past the position may sit in the worker's buffer already.
-    const steal = chooseSteal(running, this.options.minRangeSize, this.options.writeBuffer);
+    const steal = chooseSteal(running, this.job.minRangeSize, this.options.writeBuffer);
     if (!steal) return undefined;
     const victim = busy[steal.index]!;
     const end = running[steal.index]!.end;
@@ -241,6 +274,10 @@ export class Pool {
     const slot = this.slots[index]!;
     slot.busy = true;
     this.table.assign(index, range.start, range.end);
-    slot.worker.postMessage({ type: 'run', slot: index, mirror: index % this.options.urls.length } satisfies ToWorker);
+    // Spread connections over the live sources (the URL and its mirrors).
+    const sources = this.job?.sources.length ?? 1;
+    const live = [...Array(sources).keys()].filter((i) => !this.deadSources.has(i));
+    slot.source = live[index % live.length] ?? 0;
+    slot.worker.postMessage({ type: 'run', slot: index, mirror: slot.source } satisfies ToWorker);
   }
 }

@@ -4,24 +4,26 @@
  */
 import { closeSync, openSync, writevSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { request, type Dispatcher } from 'undici';
 import { fileError, RangegetError, type ErrorCode } from './errors.js';
 import { createDispatcher, describeNetworkError, discard, header, headersFor, isStrongEtag, parseContentRange } from './http.js';
-import type { FromWorker, ToWorker, WireError, WorkerInit } from './messages.js';
+import type { FromWorker, Job, Source, ToWorker, WireError, WorkerInit } from './messages.js';
 import { RateLimiter } from './rate.js';
 import { SlotTable, UNKNOWN_END } from './slots.js';
 import { backoffDelay, parseRetryAfter } from './retry.js';
 import { traceThread } from './trace.js';
 
-const init = workerData as WorkerInit;
 const port = parentPort!;
-const table = new SlotTable(init.slotBuffer);
-const limiter = init.rateBuffer ? new RateLimiter(init.rateBuffer) : undefined;
-const fd = openSync(init.partPath, 'r+');
-const dispatcher: Dispatcher = createDispatcher(init.request.connection, init.connections);
+// Set by the `init` message (once) and the `job` message (per file).
+let init: WorkerInit;
+let job: Job;
+let table: SlotTable;
+let limiter: RateLimiter | undefined;
+let dispatcher: Dispatcher;
+let fd = -1;
+let untrace: (() => void) | undefined;
 const running = new Map<number, AbortController>();
-const untrace = init.trace ? traceThread((trace) => post({ type: 'http', trace })) : undefined;
 let stopping = false;
 /** Set when a server drops Range on `If-Range` although the file did not change (some CDNs). */
 let ifRangeBroken = false;
@@ -39,6 +41,7 @@ class AttemptError extends Error {
     readonly retryable: boolean,
     readonly retryAfter?: number,
     readonly status?: number,
+    readonly url?: string,
   ) {
     super(message);
   }
@@ -50,8 +53,33 @@ class NoRangesError extends Error {}
 const retryableStatuses = new Set([408, 425, 429, 500, 502, 503, 504]);
 
 port.on('message', (message: ToWorker) => {
-  if (message.type === 'run') void runSlot(message.slot, message.mirror);
-  else void stop();
+  switch (message.type) {
+    case 'init':
+      init = message.init;
+      table = new SlotTable(init.slotBuffer);
+      limiter = init.rateBuffer ? new RateLimiter(init.rateBuffer) : undefined;
+      dispatcher = createDispatcher(init.request.connection, init.connections);
+      if (init.trace) untrace = traceThread((trace) => post({ type: 'http', trace }));
+      break;
+    case 'job':
+      if (fd >= 0) closeSync(fd);
+      job = message.job;
+      ifRangeBroken = false;
+      try {
+        fd = openSync(job.partPath, 'r+');
+      } catch (err) {
+        fd = -1;
+        const failure = fileError(err, job.partPath);
+        post({ type: 'failed', slot: -1, error: { code: failure.code, message: failure.message } });
+      }
+      break;
+    case 'run':
+      void runSlot(message.slot, message.mirror);
+      break;
+    case 'stop':
+      void stop();
+      break;
+  }
 });
 
 async function stop(): Promise<void> {
@@ -59,9 +87,9 @@ async function stop(): Promise<void> {
   for (const controller of running.values()) controller.abort();
   // Wait for every slot to flush its buffer before the file is closed.
   while (running.size > 0) await sleep(5);
-  await dispatcher.destroy().catch(() => undefined);
+  await dispatcher?.destroy().catch(() => undefined);
   untrace?.();
-  closeSync(fd);
+  if (fd >= 0) closeSync(fd);
   post({ type: 'stopped' });
   port.close();
 }
@@ -77,7 +105,7 @@ async function runSlot(slot: number, mirror: number): Promise<void> {
       try {
         await fetchOnce(slot, mirror, controller.signal);
         if (table.position(slot) >= table.end(slot)) break;
-        if (init.mode === 'stream' && table.end(slot) === UNKNOWN_END) break; // a stream of unknown length ends when the body does
+        if (job.mode === 'stream' && table.end(slot) === UNKNOWN_END) break; // a stream of unknown length ends when the body does
         throw new AttemptError('ENETWORK', 'connection closed before the range was complete', true);
       } catch (err) {
         if (stopping) break;
@@ -90,8 +118,8 @@ async function runSlot(slot: number, mirror: number): Promise<void> {
           post({ type: 'failed', slot, error: wire(failure) });
           return;
         }
-        if (init.mode === 'stream') table.setPosition(slot, 0); // a plain stream can only start over
-        failures = table.position(slot) > before && init.mode === 'ranges' ? 1 : failures + 1;
+        if (job.mode === 'stream') table.setPosition(slot, 0); // a plain stream can only start over
+        failures = table.position(slot) > before && job.mode === 'ranges' ? 1 : failures + 1;
         if (failures > init.retry.retries) {
           post({ type: 'failed', slot, error: wire(failure, `after ${init.retry.retries} retries`) });
           return;
@@ -114,6 +142,7 @@ async function runSlot(slot: number, mirror: number): Promise<void> {
 function wire(err: AttemptError, suffix?: string): WireError {
   const out: WireError = { code: err.code, message: suffix ? `${err.message} ${suffix}` : err.message };
   if (err.status !== undefined) out.status = err.status;
+  if (err.url !== undefined) out.url = err.url;
   return out;
 }
 
@@ -131,33 +160,34 @@ function toAttemptError(err: unknown): AttemptError {
 }
 
 /** Headers that tie a range request to the version of the file that was probed. */
-function conditionalHeaders(): Record<string, string> {
-  if (!ifRangeBroken && isStrongEtag(init.etag)) return { 'if-range': init.etag };
-  if (init.lastModified) return { 'if-range': init.lastModified };
+function conditionalHeaders(source: Source): Record<string, string> {
+  if (!ifRangeBroken && isStrongEtag(source.etag)) return { 'if-range': source.etag };
+  if (source.lastModified) return { 'if-range': source.lastModified };
   return {};
 }
 
 /** True when the response carries validators that contradict the probed ones. */
-function validatorsChanged(headers: Record<string, string | string[] | undefined>): string | undefined {
+function validatorsChanged(source: Source, headers: Record<string, string | string[] | undefined>): string | undefined {
   const etag = header(headers, 'etag');
-  if (init.etag && etag && etag !== init.etag) return `ETag changed from ${init.etag} to ${etag}`;
+  if (source.etag && etag && etag !== source.etag) return `ETag changed from ${source.etag} to ${etag}`;
   const lastModified = header(headers, 'last-modified');
-  if (init.lastModified && lastModified && lastModified !== init.lastModified) {
-    return `Last-Modified changed from ${init.lastModified} to ${lastModified}`;
+  if (source.lastModified && lastModified && lastModified !== source.lastModified) {
+    return `Last-Modified changed from ${source.lastModified} to ${lastModified}`;
   }
   return undefined;
 }
 
 /** One request: fetch from the slot's position towards its end and write what arrives. */
 async function fetchOnce(slot: number, mirror: number, signal: AbortSignal): Promise<void> {
-  const url = new URL(init.urls[mirror] ?? init.urls[0]!);
+  const source = job.sources[mirror] ?? job.sources[0]!;
+  const url = new URL(source.url);
   const position = table.position(slot);
   const end = table.end(slot);
   const headers = headersFor(url, init.request);
-  const ranged = init.mode === 'ranges';
+  const ranged = job.mode === 'ranges';
   let conditional: Record<string, string> = {};
   if (ranged) {
-    conditional = conditionalHeaders();
+    conditional = conditionalHeaders(source);
     Object.assign(headers, { range: `bytes=${position}-${end - 1}` }, conditional);
   }
   const res = await request(url, { dispatcher, method: 'GET', headers, signal });
@@ -168,28 +198,28 @@ async function fetchOnce(slot: number, mirror: number, signal: AbortSignal): Pro
       if (!range || 'unsatisfied' in range) {
         throw new AttemptError('ESERVER', `invalid Content-Range ${JSON.stringify(header(res.headers, 'content-range'))}`, true);
       }
-      if (range.total !== undefined && init.size !== undefined && range.total !== init.size) {
-        throw new AttemptError('ECHANGED', `the remote file changed size from ${init.size} to ${range.total} bytes`, false);
+      if (range.total !== undefined && job.size !== undefined && range.total !== job.size) {
+        throw new AttemptError('ECHANGED', `the remote file changed size from ${job.size} to ${range.total} bytes`, false);
       }
       if (range.start !== position || range.end > end) {
         throw new AttemptError('ESERVER', `server sent bytes ${range.start}-${range.end - 1} for a request of ${position}-${end - 1}`, true);
       }
-      const changed = validatorsChanged(res.headers);
+      const changed = validatorsChanged(source, res.headers);
       if (changed) throw new AttemptError('ECHANGED', `the remote file changed: ${changed}`, false);
     } else if (ranged && status === 200) {
-      const changed = validatorsChanged(res.headers);
+      const changed = validatorsChanged(source, res.headers);
       if (changed) throw new AttemptError('ECHANGED', `the remote file changed: ${changed}`, false);
       const length = Number(header(res.headers, 'content-length') ?? NaN);
       // A 200 is the same bytes when it starts where the range starts.
-      if (!(position === 0 && length === init.size)) {
-        if ('if-range' in conditional && !ifRangeBroken && isStrongEtag(init.etag) && init.lastModified) {
+      if (!(position === 0 && length === job.size)) {
+        if ('if-range' in conditional && !ifRangeBroken && isStrongEtag(source.etag) && source.lastModified) {
           ifRangeBroken = true; // same validators, Range dropped: retry without the ETag
           throw new AttemptError('ESERVER', 'server ignored Range with If-Range; retrying with the Last-Modified date', true, 0);
         }
         throw new NoRangesError('the server answered a range request with the whole file (200)');
       }
     } else if (!ranged && status === 200) {
-      const changed = validatorsChanged(res.headers);
+      const changed = validatorsChanged(source, res.headers);
       if (changed) throw new AttemptError('ECHANGED', `the remote file changed: ${changed}`, false);
     } else {
       const retryAfter = parseRetryAfter(header(res.headers, 'retry-after'), Date.now());
@@ -200,6 +230,7 @@ async function fetchOnce(slot: number, mirror: number, signal: AbortSignal): Pro
         retryable,
         retryAfter,
         status,
+        url.href,
       );
     }
     await writeBody(slot, res.body, signal);
@@ -269,7 +300,7 @@ function writeFully(parts: Buffer[], position: number, length: number): void {
       if (offset < length) parts = dropBytes(parts, written); // rare short write
     }
   } catch (err) {
-    const failure = fileError(err, init.partPath);
+    const failure = fileError(err, job.partPath);
     throw new AttemptError(failure.code, failure.message, false);
   }
 }
