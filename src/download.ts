@@ -101,6 +101,7 @@ class Download {
   }
 
   async start(): Promise<DownloadResult> {
+    this.checkAborted();
     this.pool = this.newPool();
     try {
       let reprobed = false;

@@ -15,7 +15,10 @@ export interface Segment {
 export interface PlanInput {
   /** Size of the remote file in bytes. */
   size: number;
-  /** Connections wanted; the plan never has more ranges than this. */
+  /**
+   * Connections wanted: the plan has at most this many ranges, or one per hole when a
+   * resume left more holes than that (the pool runs them `connections` at a time).
+   */
   connections: number;
   /** No range is made smaller than this, except a whole hole that is smaller. */
   minRangeSize: number;
@@ -56,7 +59,8 @@ export function totalLength(segments: readonly Segment[]): number {
 }
 
 /**
- * Split what is left to fetch into at most `connections` ranges of at least
+ * Split what is left to fetch into at most `connections` ranges (but at least one per
+ * hole) of at least
  * `minRangeSize` bytes (a hole smaller than that stays whole), as even as possible.
  *
  * Pieces are handed out one at a time to the hole whose pieces would otherwise be

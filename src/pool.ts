@@ -100,6 +100,7 @@ export class Pool {
   private job: PoolJob | undefined;
   /** Sources that failed during this job. */
   private readonly deadSources = new Set<number>();
+  private readonly exited = new Set<Worker>();
   private stopping?: Promise<void>;
 
   constructor(options: PoolOptions) {
@@ -123,6 +124,7 @@ export class Pool {
       worker.on('message', (message: FromWorker) => this.onMessage(message));
       worker.on('error', (err) => this.fail(new InternalError(`worker thread failed: ${err.message}`, { cause: err })));
       worker.on('exit', (code) => {
+        this.exited.add(worker);
         if (!this.stopping && code !== 0) this.fail(new InternalError(`worker thread exited with code ${code}`));
       });
       worker.postMessage({ type: 'init', init } satisfies ToWorker);
@@ -169,10 +171,18 @@ export class Pool {
 
   /** Stop every worker; buffered bytes are written first. Safe to call more than once. */
   stop(): Promise<void> {
+    if (!this.job && !this.stopping) {
+      // Nothing ran (the probe failed, or an abort came first): no buffers to flush.
+      this.stopping = Promise.all(this.workers.map((w) => w.terminate())).then(() => undefined);
+    }
     this.stopping ??= Promise.all(
       this.workers.map(
         (worker) =>
           new Promise<void>((resolve) => {
+            if (this.exited.has(worker)) {
+              resolve();
+              return;
+            }
             // A worker that does not answer in time is ended: its positions are still true.
             const timer = setTimeout(() => void worker.terminate(), 10_000);
             worker.once('exit', () => {

@@ -1,0 +1,367 @@
+/**
+ * The planner (src/plan.ts) is pure: these tests check exact plans for hand-picked cases and
+ * the coverage invariants over a few hundred seeded random cases.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  chooseSteal,
+  holes,
+  normalize,
+  planRanges,
+  splitEvenly,
+  totalLength,
+  type PlanInput,
+  type RunningRange,
+  type Segment,
+} from '../src/plan.js';
+
+const seg = (start: number, end: number): Segment => ({ start, end });
+const lengths = (segments: readonly Segment[]): number[] => segments.map((s) => s.end - s.start);
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/**
+ * Every invariant a plan must keep, whatever the input. Returns the holes for further checks.
+ * `label` goes into every message so a failing random case can be replayed.
+ */
+function checkPlan(input: PlanInput, ranges: readonly Segment[], label: string): Segment[] {
+  const { size, connections, minRangeSize } = input;
+  const gaps = holes(size, input.done ?? []);
+  const left = totalLength(gaps);
+
+  // Each range is non-empty, inside [0, size), sorted and disjoint from the next.
+  ranges.forEach((r, i) => {
+    assert.ok(Number.isInteger(r.start) && Number.isInteger(r.end), `${label}: range ${i} not integral`);
+    assert.ok(r.start >= 0 && r.end <= size && r.end > r.start, `${label}: range ${i} ${r.start}-${r.end} bad`);
+    const next = ranges[i + 1];
+    if (next) assert.ok(r.end <= next.start, `${label}: ranges ${i} and ${i + 1} overlap or unsorted`);
+  });
+  // Together they are exactly the holes: every missing byte once, no done byte.
+  assert.equal(totalLength(ranges), left, `${label}: bytes planned`);
+  assert.deepEqual(normalize(ranges, size), gaps, `${label}: union of ranges is not the holes`);
+  for (const d of normalize(input.done ?? [], size)) {
+    for (const r of ranges) {
+      assert.ok(r.end <= d.start || r.start >= d.end, `${label}: range ${r.start}-${r.end} refetches done ${d.start}-${d.end}`);
+    }
+  }
+
+  // Per hole: the pieces of one hole differ by at most one byte and respect the minimum.
+  const perHole = gaps.map((g) => ranges.filter((r) => r.start >= g.start && r.end <= g.end));
+  assert.equal(perHole.reduce((n, p) => n + p.length, 0), ranges.length, `${label}: a range spans a done byte`);
+  perHole.forEach((pieces, i) => {
+    const g = gaps[i]!;
+    assert.ok(pieces.length >= 1, `${label}: hole ${g.start}-${g.end} has no range`);
+    const ls = lengths(pieces);
+    assert.ok(Math.max(...ls) - Math.min(...ls) <= 1, `${label}: uneven pieces ${ls.join(',')}`);
+    if (pieces.length > 1) {
+      assert.ok(Math.min(...ls) >= minRangeSize, `${label}: piece of ${Math.min(...ls)} < min ${minRangeSize}`);
+    }
+  });
+
+  // Never more ranges than connections, except that every hole gets one range.
+  assert.ok(ranges.length <= Math.max(connections, gaps.length), `${label}: ${ranges.length} ranges for ${connections} connections`);
+  // Connections are not left idle when a hole could still be split above the minimum.
+  if (ranges.length < connections) {
+    perHole.forEach((pieces, i) => {
+      const g = gaps[i]!;
+      assert.ok(
+        (g.end - g.start) / (pieces.length + 1) < minRangeSize,
+        `${label}: hole ${g.start}-${g.end} could take piece ${pieces.length + 1} but a connection is idle`,
+      );
+    });
+  }
+  return gaps;
+}
+
+describe('normalize', () => {
+  it('sorts, merges overlapping and touching segments, and clips to [0, size)', () => {
+    assert.deepEqual(
+      normalize([seg(50, 60), seg(0, 10), seg(5, 20), seg(20, 25), seg(90, 200), seg(-10, 2)], 100),
+      [seg(0, 25), seg(50, 60), seg(90, 100)],
+    );
+  });
+
+  it('drops empty, inverted and out-of-range segments', () => {
+    assert.deepEqual(normalize([seg(5, 5), seg(9, 3), seg(100, 120), seg(-5, 0)], 100), []);
+    assert.deepEqual(normalize([], 100), []);
+    assert.deepEqual(normalize([seg(0, 10)], 0), []);
+  });
+
+  it('keeps a segment contained in another', () => {
+    assert.deepEqual(normalize([seg(0, 100), seg(10, 20), seg(30, 40)], 1000), [seg(0, 100)]);
+  });
+
+  it('does not modify its input', () => {
+    const input = [seg(10, 20), seg(0, 15)];
+    normalize(input, 100);
+    assert.deepEqual(input, [seg(10, 20), seg(0, 15)]);
+  });
+});
+
+describe('holes', () => {
+  it('is the whole file when nothing is done, and nothing for an empty file', () => {
+    assert.deepEqual(holes(100), [seg(0, 100)]);
+    assert.deepEqual(holes(1, []), [seg(0, 1)]);
+    assert.deepEqual(holes(0), []);
+    assert.deepEqual(holes(0, [seg(0, 10)]), []);
+  });
+
+  it('is the complement of unsorted, overlapping done segments', () => {
+    assert.deepEqual(holes(100, [seg(70, 80), seg(10, 20), seg(15, 30), seg(30, 40)]), [seg(0, 10), seg(40, 70), seg(80, 100)]);
+    assert.deepEqual(holes(100, [seg(0, 100)]), []);
+    assert.deepEqual(holes(100, [seg(0, 50), seg(50, 100)]), []);
+    assert.deepEqual(holes(100, [seg(0, 99)]), [seg(99, 100)]);
+    assert.deepEqual(holes(100, [seg(1, 100)]), [seg(0, 1)]);
+    assert.deepEqual(holes(100, [seg(-50, 10), seg(95, 500)]), [seg(10, 95)]);
+  });
+});
+
+describe('splitEvenly', () => {
+  it('splits into contiguous parts whose lengths differ by at most one, longer ones first', () => {
+    assert.deepEqual(splitEvenly(seg(0, 10), 3), [seg(0, 4), seg(4, 7), seg(7, 10)]);
+    assert.deepEqual(splitEvenly(seg(100, 111), 4), [seg(100, 103), seg(103, 106), seg(106, 109), seg(109, 111)]);
+    assert.deepEqual(splitEvenly(seg(5, 17), 4), [seg(5, 8), seg(8, 11), seg(11, 14), seg(14, 17)]);
+    assert.deepEqual(splitEvenly(seg(7, 8), 1), [seg(7, 8)]);
+  });
+
+  it('covers large odd segments exactly', () => {
+    const size = 64 * MiB + 7;
+    const parts = splitEvenly(seg(0, size), 16);
+    assert.equal(parts.length, 16);
+    assert.equal(parts[0]!.start, 0);
+    assert.equal(parts[15]!.end, size);
+    assert.deepEqual(lengths(parts), [...Array(7).fill(4 * MiB + 1), ...Array(9).fill(4 * MiB)]);
+  });
+});
+
+describe('planRanges', () => {
+  const plan = (size: number, connections: number, minRangeSize: number, done?: Segment[]): Segment[] => {
+    const input: PlanInput = done ? { size, connections, minRangeSize, done } : { size, connections, minRangeSize };
+    const ranges = planRanges(input);
+    checkPlan(input, ranges, `size=${size} c=${connections} min=${minRangeSize}`);
+    return ranges;
+  };
+
+  it('plans nothing for an empty file', () => {
+    assert.deepEqual(plan(0, 8, 1), []);
+    assert.deepEqual(plan(0, 1, MiB), []);
+  });
+
+  it('plans one byte as one range', () => {
+    assert.deepEqual(plan(1, 8, 1), [seg(0, 1)]);
+    assert.deepEqual(plan(1, 1, MiB), [seg(0, 1)]);
+  });
+
+  it('splits evenly when the size does not divide by the connections', () => {
+    assert.deepEqual(plan(10, 3, 1), [seg(0, 4), seg(4, 7), seg(7, 10)]);
+    assert.deepEqual(plan(1001, 4, 1), [seg(0, 251), seg(251, 501), seg(501, 751), seg(751, 1001)]);
+    const odd = plan(MiB + 7, 4, 64 * KiB);
+    assert.deepEqual(lengths(odd), [262_146, 262_146, 262_146, 262_145]);
+  });
+
+  it('gives one byte per range when the file is smaller than the connection count', () => {
+    assert.deepEqual(plan(3, 8, 1), [seg(0, 1), seg(1, 2), seg(2, 3)]);
+    assert.deepEqual(plan(5, 64, 1).length, 5);
+  });
+
+  it('never makes a range smaller than the minimum, nor more ranges than connections', () => {
+    // 10 MiB at a 1 MiB minimum with 64 connections: 10 ranges, not 64.
+    const ten = plan(10 * MiB, 64, MiB);
+    assert.equal(ten.length, 10);
+    assert.deepEqual(lengths(ten), Array(10).fill(MiB));
+    // Just under 3 MiB: only 2 ranges of at least 1 MiB fit.
+    assert.deepEqual(lengths(plan(3 * MiB - 1, 8, MiB)), [1.5 * MiB, 1.5 * MiB - 1]);
+    // A file smaller than the minimum is one range.
+    assert.deepEqual(plan(MiB - 1, 8, MiB), [seg(0, MiB - 1)]);
+    // Exactly twice the minimum: two ranges.
+    assert.deepEqual(plan(2 * MiB, 8, MiB), [seg(0, MiB), seg(MiB, 2 * MiB)]);
+    // Plenty of bytes: exactly `connections` ranges.
+    assert.equal(plan(64 * MiB, 16, MiB).length, 16);
+    assert.equal(plan(1000 * MiB, 64, MiB).length, 64);
+    assert.equal(plan(1000 * MiB, 1, MiB).length, 1);
+  });
+
+  it('uses min(connections, floor(size / min)) ranges for a fresh download', () => {
+    for (const [size, c, min] of [
+      [100, 8, 7],
+      [100, 8, 13],
+      [100, 8, 100],
+      [100, 8, 101],
+      [12_345_678, 16, 1_000_000],
+      [12_345_678, 12, 1_000_000],
+      [1, 64, 1],
+      [64, 64, 1],
+      [65, 64, 1],
+    ] as const) {
+      const expected = Math.min(c, Math.max(1, Math.floor(size / min)));
+      assert.equal(plan(size, c, min).length, expected, `size=${size} c=${c} min=${min}`);
+    }
+  });
+
+  it('plans only the holes of a resume, from unsorted overlapping done segments', () => {
+    const done = [seg(600, 1000), seg(0, 100), seg(50, 300)];
+    assert.deepEqual(plan(1000, 4, 50), [seg(0, 250), seg(250, 500), seg(500, 750), seg(750, 1000)]);
+    assert.deepEqual(plan(1000, 4, 50, done), [seg(300, 375), seg(375, 450), seg(450, 525), seg(525, 600)]);
+    assert.deepEqual(plan(1000, 8, 1, [seg(0, 1000)]), []);
+    assert.deepEqual(plan(1000, 8, 1, [seg(0, 2000)]), []);
+    assert.deepEqual(plan(1000, 8, 1, [seg(0, 999)]), [seg(999, 1000)]);
+  });
+
+  it('puts the spare connections on the big hole when there are many small ones', () => {
+    const size = 100 * MiB;
+    // Five 10 KiB holes at the front, one 50 MiB hole at the end.
+    const done: Segment[] = [];
+    let at = 0;
+    for (let i = 0; i < 5; i++) {
+      done.push(seg(at + 10 * KiB, at + MiB));
+      at += MiB;
+    }
+    done.push(seg(at, 50 * MiB));
+    const ranges = plan(size, 8, MiB, done);
+    assert.equal(ranges.length, 8);
+    const small = ranges.slice(0, 5);
+    assert.deepEqual(lengths(small), Array(5).fill(10 * KiB), 'each small hole whole, in one range');
+    const big = ranges.slice(5);
+    assert.deepEqual(big, splitEvenly(seg(50 * MiB, 100 * MiB), 3));
+  });
+
+  it('shares connections between holes by size', () => {
+    // Holes of 30 and 10 bytes with 4 connections: 3 + 1 pieces of 10.
+    assert.deepEqual(plan(50, 4, 1, [seg(30, 40)]), [seg(0, 10), seg(10, 20), seg(20, 30), seg(40, 50)]);
+    // Two equal holes with 4 connections: 2 + 2.
+    assert.deepEqual(lengths(plan(40, 4, 1, [seg(10, 30)])), [5, 5, 5, 5]);
+    // A tie goes to the earlier hole: two equal holes with 3 connections.
+    assert.deepEqual(plan(40, 3, 1, [seg(10, 30)]), [seg(0, 5), seg(5, 10), seg(30, 40)]);
+  });
+
+  it('gives every hole a range even when there are more holes than connections', () => {
+    const done = Array.from({ length: 9 }, (_, i) => seg(i * 10 + 5, i * 10 + 10));
+    const ranges = plan(100, 4, 1, done);
+    assert.equal(ranges.length, 10);
+    assert.deepEqual(lengths(ranges), [5, 5, 5, 5, 5, 5, 5, 5, 5, 10]);
+  });
+
+  it('rejects invalid input with RangeError', () => {
+    for (const bad of [
+      { size: -1, connections: 1, minRangeSize: 1 },
+      { size: 1.5, connections: 1, minRangeSize: 1 },
+      { size: Number.NaN, connections: 1, minRangeSize: 1 },
+      { size: 2 ** 53, connections: 1, minRangeSize: 1 },
+      { size: 10, connections: 0, minRangeSize: 1 },
+      { size: 10, connections: 2.5, minRangeSize: 1 },
+      { size: 10, connections: 1, minRangeSize: 0 },
+      { size: 10, connections: 1, minRangeSize: Number.NaN },
+    ]) {
+      assert.throws(() => planRanges(bad), RangeError, JSON.stringify(bad));
+    }
+  });
+
+  it('keeps its invariants over 400 seeded random cases', () => {
+    const random = mulberry32(0x5eed);
+    const int = (lo: number, hi: number): number => lo + Math.floor(random() * (hi - lo + 1));
+    for (let n = 0; n < 400; n++) {
+      const size = random() < 0.1 ? int(0, 3) : random() < 0.5 ? int(0, 5000) : int(0, 200 * MiB);
+      const connections = random() < 0.2 ? 1 : int(1, 64);
+      const minRangeSize = random() < 0.3 ? 1 : int(1, Math.max(1, Math.floor(size / int(1, 20))));
+      const done: Segment[] = [];
+      const pieces = random() < 0.3 ? 0 : int(1, 30);
+      for (let i = 0; i < pieces; i++) {
+        const a = int(-10, size + 10);
+        const b = a + int(-5, Math.max(1, Math.floor(size / 4)));
+        done.push(seg(a, b)); // unsorted, overlapping, sometimes empty or out of range
+      }
+      const input: PlanInput = { size, connections, minRangeSize, done };
+      const label = `case ${n} ${JSON.stringify({ size, connections, minRangeSize, done })}`;
+      const ranges = planRanges(input);
+      const gaps = checkPlan(input, ranges, label);
+      if (done.length === 0 || gaps.length === 1) {
+        const g = gaps[0];
+        const expected = g ? Math.min(connections, Math.max(1, Math.floor((g.end - g.start) / minRangeSize))) : 0;
+        assert.equal(ranges.length, expected, label);
+      }
+      // The input is not modified.
+      assert.deepEqual(input.done, done, label);
+    }
+  });
+});
+
+describe('chooseSteal', () => {
+  const run = (position: number, end: number): RunningRange => ({ position, end });
+
+  it('splits the range with the most bytes left at the middle of what is left', () => {
+    assert.deepEqual(chooseSteal([run(0, 100), run(50, 300), run(10, 200)], 10), { index: 1, at: 175 });
+    // Odd remainder: the running connection keeps the larger half.
+    assert.deepEqual(chooseSteal([run(0, 21)], 10), { index: 0, at: 11 });
+  });
+
+  it('measures what is left from the position, not from the start', () => {
+    // 0-1000 has 100 left; 500-700 has 200 left.
+    assert.deepEqual(chooseSteal([run(900, 1000), run(500, 700)], 1), { index: 1, at: 600 });
+  });
+
+  it('prefers the first of equal candidates', () => {
+    assert.deepEqual(chooseSteal([run(0, 100), run(100, 200)], 10), { index: 0, at: 50 });
+  });
+
+  it('respects the minimum range size for both halves', () => {
+    assert.equal(chooseSteal([run(0, 19)], 10), undefined);
+    assert.deepEqual(chooseSteal([run(0, 20)], 10), { index: 0, at: 10 });
+    assert.equal(chooseSteal([run(80, 99), run(0, 19)], 10), undefined);
+    // The largest qualifies even if a smaller one does not.
+    assert.deepEqual(chooseSteal([run(0, 15), run(0, 40)], 10), { index: 1, at: 20 });
+  });
+
+  it('keeps the margin after the position with the running connection', () => {
+    assert.deepEqual(chooseSteal([run(50, 300)], 10, 20), { index: 0, at: 185 });
+    // 100 left, but 85 of them are margin: 15 < 2 * 10.
+    assert.equal(chooseSteal([run(0, 100)], 10, 85), undefined);
+    assert.deepEqual(chooseSteal([run(0, 100)], 10, 80), { index: 0, at: 90 });
+    // A margin past the end leaves nothing to steal.
+    assert.equal(chooseSteal([run(0, 100)], 1, 200), undefined);
+  });
+
+  it('returns undefined when nothing runs or everything is finished', () => {
+    assert.equal(chooseSteal([], 1), undefined);
+    assert.equal(chooseSteal([run(100, 100), run(5, 5)], 1), undefined);
+  });
+
+  it('always returns a split point strictly inside the stealable part (random cases)', () => {
+    const random = mulberry32(42);
+    for (let n = 0; n < 300; n++) {
+      const running = Array.from({ length: 1 + Math.floor(random() * 8) }, () => {
+        const position = Math.floor(random() * 10_000);
+        return run(position, position + Math.floor(random() * 10_000));
+      });
+      const min = 1 + Math.floor(random() * 2000);
+      const margin = Math.floor(random() * 3000);
+      const steal = chooseSteal(running, min, margin);
+      const lefts = running.map((r) => r.end - r.position - margin);
+      const best = Math.max(...lefts);
+      const label = JSON.stringify({ running, min, margin });
+      if (best < 2 * min) {
+        assert.equal(steal, undefined, label);
+        continue;
+      }
+      assert.ok(steal, label);
+      const r = running[steal.index]!;
+      assert.equal(r.end - r.position - margin, best, `${label}: not the largest`);
+      assert.equal(steal.index, lefts.indexOf(best), `${label}: not the first largest`);
+      assert.ok(steal.at - (r.position + margin) >= min, `${label}: kept part < min`);
+      assert.ok(r.end - steal.at >= min, `${label}: stolen part < min`);
+      assert.equal(steal.at, r.position + margin + Math.ceil(best / 2), label);
+    }
+  });
+});
+
+/** mulberry32: a small seeded PRNG, floats in [0, 1). */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
