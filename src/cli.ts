@@ -1,13 +1,15 @@
 /**
  * The command line: options and display over the library. No download logic lives here.
  */
+import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
+import { batchExitCode, downloadMany, inspectMany, parseInputFile, DEFAULT_JOBS, type BatchItem } from './batch.js';
 import { runDemo } from './demo.js';
-import { download } from './download.js';
+import { download, inspect } from './download.js';
 import { ExitCode, RangegetError, UsageError } from './errors.js';
 import { MAX_CONNECTIONS, VERSION, type DownloadOptions } from './options.js';
-import { parseDuration, parseHeader, parseIntInRange, parseSize } from './parse.js';
-import { Display, type DisplayMode, type DisplayStreams } from './progress.js';
+import { parseDuration, parseHeader, parseIntInRange, parseSize, parseUrl } from './parse.js';
+import { BatchDisplay, Display, formatPlan, type DisplayMode, type DisplayStreams } from './progress.js';
 
 /** Raw option values as commander gives them. */
 interface RawOptions {
@@ -17,7 +19,7 @@ interface RawOptions {
   threads?: string;
   minRange?: string;
   checksum?: string;
-  header: string[];
+  header?: string[];
   userAgent?: string;
   user?: string;
   overwrite?: boolean;
@@ -33,16 +35,41 @@ interface RawOptions {
   proxy?: string;
   quiet?: boolean;
   json?: boolean;
+  inputFile?: string;
+  jobs?: string;
+  dryRun?: boolean;
+  verbose?: boolean;
+  referer?: string;
+  cookie?: string;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** A header value from a dedicated flag (`--referer`, `--cookie`): one line of bytes. */
+function headerValue(value: string, flag: string): string {
+  const v = value.trim();
+  if (v === '') throw new UsageError(`${flag}: the value is empty`);
+  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(v)) throw new UsageError(`${flag}: the value must not contain CR, LF or other control characters`);
+  if (/[^\u0000-\u00ff]/.test(v)) throw new UsageError(`${flag}: the value has characters that cannot be sent in an HTTP header; percent-encode them`);
+  return v;
 }
 
 /** Turn flags into library options; every bad value is a {@link UsageError}. */
 export function toDownloadOptions(raw: RawOptions, env: NodeJS.ProcessEnv = process.env): DownloadOptions {
+  const headers: Array<[string, string]> = (raw.header ?? []).map(parseHeader);
+  // After -H, so that the dedicated flags win over a -H of the same header.
+  if (raw.referer !== undefined) headers.push(['Referer', headerValue(raw.referer, '--referer')]);
+  if (raw.cookie !== undefined) {
+    const cookie = headerValue(raw.cookie, '--cookie');
+    if (!cookie.includes('=')) {
+      throw new UsageError("--cookie: expected 'name=value' or 'a=b; c=d' (cookie files are not supported)");
+    }
+    headers.push(['Cookie', cookie]);
+  }
   const options: DownloadOptions = {
-    headers: raw.header.map(parseHeader),
+    headers,
     overwrite: raw.overwrite ?? false,
     resume: raw.resume,
     restart: raw.restart,
@@ -70,19 +97,23 @@ export function toDownloadOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proc
   if (raw.insecure) options.insecure = true;
   if (raw.caCert !== undefined) options.caCert = raw.caCert;
   if (raw.proxy !== undefined) options.proxy = raw.proxy;
+  if (raw.verbose) options.trace = true;
   return options;
 }
 
 function displayMode(raw: RawOptions, streams: CliStreams): DisplayMode {
   if (raw.json) return 'json';
   if (raw.quiet) return 'quiet';
-  return streams.isTTY ? 'bar' : 'plain';
+  // -v prints requests as they happen; a bar redrawn between them would only garble both.
+  return streams.isTTY && !raw.verbose ? 'bar' : 'plain';
 }
 
 /** Streams and terminal facts the CLI runs with. */
 export interface CliStreams extends DisplayStreams {
-  /** Bars only when both stdout and stderr are terminals and NO_COLOR/TERM=dumb do not say otherwise. */
+  /** Bars only when both stdout and stderr are terminals and TERM=dumb does not say otherwise. */
   isTTY: boolean;
+  /** Where `-i -` reads the URL list; default `process.stdin`. */
+  stdin?: NodeJS.ReadableStream;
 }
 
 function buildProgram(streams: CliStreams, run: (urls: string[], raw: RawOptions) => Promise<number>): Command {
@@ -90,18 +121,23 @@ function buildProgram(streams: CliStreams, run: (urls: string[], raw: RawOptions
   let result = 0;
   program
     .name('rangeget')
-    .description('Download a file over several HTTP connections at once; resumable and verified.')
-    .usage('[options] <url>')
-    .argument('[url]', 'http or https URL to download')
-    .option('-o, --output <file>', 'save as this file (default: name from the server or the URL)')
+    .description('Download files over several HTTP connections each; resumable and verified.')
+    .usage('[options] <url...>')
+    .argument('[url...]', 'http or https URLs to download')
+    .option('-o, --output <file>', 'save as this file (one URL only; default: name from the server or the URL)')
     .option('-d, --dir <dir>', 'save into this directory, created if missing (default: current directory)')
-    .option('-c, --connections <n>', `connections at once, 1-${MAX_CONNECTIONS} (default: 8)`)
+    .option('-i, --input-file <file>', "download the URLs listed in this file, '-' for stdin (format below)")
+    .option('-j, --jobs <n>', `files downloaded at once, each with its own connections (default: ${DEFAULT_JOBS})`)
+    .option('-c, --connections <n>', `connections at once per file, 1-${MAX_CONNECTIONS} (default: 8)`)
     .option('--threads <n>', 'worker threads that drive the connections (default: 2, at most the connections)')
     .option('--min-range <size>', 'smallest byte range per connection, e.g. 512K, 4M (default: 1M)')
     .option('--checksum <algo=hex>', 'verify the file: sha256, sha1, md5 or sha512, e.g. sha256=9f86d0...')
-    .option('-H, --header <header>', "extra request header 'Name: value' (repeatable)", collect, [])
+    .option('--dry-run', 'probe and print the plan (size, ranges, resumable, output path) without downloading')
+    .option('-H, --header <header>', "extra request header 'Name: value' (repeatable)", collect)
     .option('--user-agent <ua>', 'User-Agent header (default: rangeget/VERSION)')
-    .option('--user <user[:password]>', 'basic-auth credentials (default: $RANGEGET_USER)')
+    .option('--referer <url>', 'Referer header')
+    .option('--cookie <cookies>', "Cookie header, e.g. 'a=b; c=d' (sent only to the URL's origin)")
+    .option('--user <user[:password]>', "basic-auth credentials, sent only to the URL's origin (default: $RANGEGET_USER)")
     .option('--overwrite', 'replace an existing file at the output path')
     .option('--no-resume', 'ignore an earlier partial download and start over')
     .option('--no-restart', 'fail instead of starting over when the remote file changed')
@@ -109,23 +145,33 @@ function buildProgram(streams: CliStreams, run: (urls: string[], raw: RawOptions
     .option('--retry-wait <seconds>', 'first retry delay, doubled each time, e.g. 1, 500ms (default: 1)')
     .option('--timeout <seconds>', 'connect, response and stall timeout (default: 30)')
     .option('--max-redirects <n>', 'redirects to follow at most (default: 10)')
-    .option('--max-speed <rate>', 'limit the total download rate, e.g. 500K, 2M (K = 1024)')
+    .option('--max-speed <rate>', 'limit the total download rate per file, e.g. 500K, 2M (K = 1024)')
     .option('--insecure', 'do not verify TLS certificates')
     .option('--ca-cert <file>', 'trust the CA certificates in this PEM file')
     .option('--proxy <url>', 'HTTP proxy (default: $HTTPS_PROXY / $HTTP_PROXY, minus $NO_PROXY)')
-    .addOption(new Option('-q, --quiet', 'print nothing but errors').conflicts('json'))
+    .addOption(new Option('-q, --quiet', 'print nothing but errors').conflicts(['json', 'verbose']))
+    .option('-v, --verbose', 'print every request and response with its headers (credentials masked) on stderr')
     .option('--json', 'print newline-delimited JSON events on stdout instead of bars')
     .version(VERSION, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show this help')
     .addHelpText(
       'after',
       `
-Commands:
-  demo            download from a built-in throttled server on 127.0.0.1 and compare
-                  one connection with many (no internet needed)
+Input file (-i), aria2's format: one URL a line; lines that start with a space or
+a tab hold options of the URL above them; blank lines and # comments are skipped.
+  https://example.com/a.iso
+    out=a-renamed.iso        save as this name (relative to -d or dir=)
+    dir=isos                 save into this directory instead of -d
+    checksum=sha256=9f86...  verify this file
+  https://example.com/b.iso
+
+Credentials: --user, user:password@ in the URL, or $RANGEGET_USER (keeps the
+secret off the command line). Authorization and Cookie never follow a redirect to
+another origin. -v shows them as ***.
 
 Exit codes: 0 ok, 2 usage, 3 HTTP error, 4 network, 5 verification failed,
-6 local file error, 7 remote file changed, 130 interrupted (SIGINT), 143 (SIGTERM).`,
+6 local file error, 7 remote file changed, 8 some downloads of a batch (several
+URLs or -i) failed (the summary names each), 130 interrupted (SIGINT), 143 (SIGTERM).`,
     )
     .showHelpAfterError(false)
     .exitOverride()
@@ -134,15 +180,12 @@ Exit codes: 0 ok, 2 usage, 3 HTTP error, 4 network, 5 verification failed,
       writeErr: (s) => streams.stderr.write(s),
       outputError: (s, write) => write(`rangeget: ${s.trim()} (see rangeget --help)\n`),
     })
-    .action(async (url: string | undefined, raw: RawOptions) => {
-      if (url === undefined) {
-        throw new UsageError('missing URL (usage: rangeget [options] <url>; see rangeget --help)');
-      }
-      result = await run([url], raw);
+    .action(async (urls: string[], raw: RawOptions) => {
+      result = await run(urls, raw);
     });
   program
     .command('demo')
-    .description('download from a built-in throttled loopback server and compare one connection with many')
+    .description('download from a built-in throttled server on 127.0.0.1 and compare one connection with many (no internet needed)')
     .option('-c, --connections <n>', 'connections for the multi-connection run (default: 8)')
     .action(async (raw: { connections?: string }) => {
       const connections = raw.connections ? parseIntInRange(raw.connections, '-c', 1, MAX_CONNECTIONS) : 8;
@@ -154,15 +197,61 @@ Exit codes: 0 ok, 2 usage, 3 HTTP error, 4 network, 5 verification failed,
   return program;
 }
 
+/** The text of `-i FILE` (`-` is stdin). */
+async function readInput(file: string, stdin: NodeJS.ReadableStream): Promise<string> {
+  if (file === '-') {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+    return Buffer.concat(chunks).toString('utf8');
+  }
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`-i: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** What to download: the URLs on the command line, then those of the input file. */
+async function collectItems(urls: string[], raw: RawOptions, stdin: NodeJS.ReadableStream): Promise<BatchItem[]> {
+  if (raw.output !== undefined && (urls.length > 1 || raw.inputFile !== undefined)) {
+    throw new UsageError('-o names one file, but several URLs were given; use -d for the directory, and out=NAME lines in an input file (-i) for names');
+  }
+  const items: BatchItem[] = [];
+  for (const url of urls) {
+    parseUrl(url); // a bad URL is a usage error before anything is sent
+    items.push(url);
+  }
+  if (raw.inputFile !== undefined) {
+    const source = raw.inputFile === '-' ? 'stdin' : raw.inputFile;
+    const entries = parseInputFile(await readInput(raw.inputFile, stdin), source);
+    if (entries.length === 0 && items.length === 0) throw new UsageError(`-i: no URLs in ${source}`);
+    for (const e of entries) {
+      items.push({
+        url: e.url,
+        ...(e.output !== undefined ? { output: e.output } : {}),
+        ...(e.dir !== undefined ? { dir: e.dir } : {}),
+        ...(e.checksum !== undefined ? { checksum: e.checksum } : {}),
+      });
+    }
+  }
+  if (items.length === 0) throw new UsageError('missing URL (usage: rangeget [options] <url...> or -i FILE; see rangeget --help)');
+  return items;
+}
+
 /**
  * Run the CLI with `argv` (without `node` and the script). Resolves to the exit code;
- * never calls `process.exit`, so the caller decides.
+ * never calls `process.exit`, except on a second Ctrl-C.
  */
 export async function main(argv: string[], streams: CliStreams, signals: NodeJS.EventEmitter = process): Promise<number> {
-  let display: Display | undefined;
+  let display: Display | BatchDisplay | undefined;
+
   const run = async (urls: string[], raw: RawOptions): Promise<number> => {
     const options = toDownloadOptions(raw);
-    display = new Display(displayMode(raw, streams), streams);
+    const jobs = raw.jobs !== undefined ? parseIntInRange(raw.jobs, '-j', 1, MAX_CONNECTIONS) : undefined;
+    const items = await collectItems(urls, raw, streams.stdin ?? process.stdin);
+    const batch = items.length > 1 || raw.inputFile !== undefined;
+    const mode = displayMode(raw, streams);
+
     const controller = new AbortController();
     let exitOnSignal: number = ExitCode.sigint;
     let interrupted = 0;
@@ -170,23 +259,83 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
       interrupted++;
       exitOnSignal = code;
       // A second Ctrl-C leaves at once: the control file on disk is true at every instant.
-      if (interrupted > 1) process.exit(code);
+      if (interrupted > 1) {
+        // Bars hide the cursor; give it back before leaving.
+        if (display instanceof BatchDisplay) display.stop();
+        else display?.stopBar();
+        process.exit(code);
+      }
       controller.abort();
     };
     const onInt = onSignal(ExitCode.sigint);
     const onTerm = onSignal(ExitCode.sigterm);
     signals.on('SIGINT', onInt);
     signals.on('SIGTERM', onTerm);
-    const shown = display;
+    const signal = controller.signal;
+    const interruptedMessage = 'interrupted; the partial downloads are kept: run the same command again to resume them';
+
     try {
-      await download(urls[0]!, { ...options, signal: controller.signal, onEvent: (e) => shown.event(e) });
-      return ExitCode.ok;
-    } catch (err) {
-      if (err instanceof RangegetError && err.code === 'EABORTED') {
-        shown.error({ code: err.code, message: 'interrupted; the partial download is kept: run the same command again to resume', exitCode: exitOnSignal });
-        return exitOnSignal;
+      if (raw.dryRun) {
+        if (!batch) {
+          // One URL: a failure is reported like any other single failure, with its own exit code.
+          const plan = await inspect(urls[0]!, { ...options, signal }).catch((err: unknown) => {
+            if (signal.aborted) return undefined;
+            throw err;
+          });
+          if (plan === undefined) {
+            new Display(mode, streams).error({ code: 'EABORTED', message: 'interrupted', exitCode: exitOnSignal });
+            return exitOnSignal;
+          }
+          if (mode === 'json') streams.stdout.write(JSON.stringify({ type: 'plan', ...plan }) + '\n');
+          else streams.stdout.write(formatPlan(plan, { overwrite: options.overwrite ?? false }));
+          return ExitCode.ok;
+        }
+        const shown = new BatchDisplay(mode === 'bar' ? 'plain' : mode, streams, items.length);
+        display = shown;
+        const results = await inspectMany(items, { ...options, ...(jobs !== undefined ? { jobs } : {}), signal });
+        for (const r of results) shown.plan(r, { overwrite: options.overwrite ?? false });
+        const code = signal.aborted ? exitOnSignal : batchExitCode(results);
+        if (signal.aborted) shown.message('interrupted');
+        shown.summary(results, code);
+        return code;
       }
-      throw err;
+
+      if (!batch) {
+        const single = new Display(mode, streams);
+        display = single;
+        try {
+          await download(urls[0]!, { ...options, signal, onEvent: (e) => single.event(e) });
+          return ExitCode.ok;
+        } catch (err) {
+          if (err instanceof RangegetError && err.code === 'EABORTED') {
+            single.error({
+              code: err.code,
+              message: 'interrupted; the partial download is kept: run the same command again to resume',
+              exitCode: exitOnSignal,
+            });
+            return exitOnSignal;
+          }
+          throw err;
+        }
+      }
+
+      const shown = new BatchDisplay(mode, streams, items.length);
+      display = shown;
+      try {
+        const results = await downloadMany(items, {
+          ...options,
+          ...(jobs !== undefined ? { jobs } : {}),
+          signal,
+          onEvent: (event, index) => shown.event(event, index),
+          onItemEnd: (result) => shown.itemEnd(result),
+        });
+        const code = signal.aborted ? exitOnSignal : batchExitCode(results);
+        if (signal.aborted) shown.message(interruptedMessage);
+        shown.summary(results, code);
+        return code;
+      } finally {
+        shown.stop();
+      }
     } finally {
       signals.off('SIGINT', onInt);
       signals.off('SIGTERM', onTerm);
@@ -203,7 +352,8 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
       return err.exitCode === 0 ? 0 : ExitCode.usage;
     }
     const e = err instanceof RangegetError ? err : undefined;
-    const report = display ?? new Display(argv.includes('--json') ? 'json' : 'plain', streams);
+    const report = display instanceof Display ? display : new Display(argv.includes('--json') ? 'json' : 'plain', streams);
+    if (display instanceof BatchDisplay) display.stop();
     report.error({
       code: e?.code ?? 'EINTERNAL',
       message: e ? e.message : `unexpected failure: ${(err as Error)?.stack ?? String(err)}`,

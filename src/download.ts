@@ -12,6 +12,8 @@ import { resolveOptions, type DownloadOptions, type ResolvedOptions } from './op
 import { planRanges, totalLength, type Segment } from './plan.js';
 import type { Source } from './messages.js';
 import { Pool, RangesUnsupported, type PoolJob } from './pool.js';
+import { lockOutput } from './lock.js';
+import { keepWarm } from './prewarm.js';
 import { probe, type ProbeResult } from './probe.js';
 import { RateLimiter } from './rate.js';
 import { UNKNOWN_END } from './slots.js';
@@ -23,6 +25,8 @@ const WRITE_BUFFER = 1024 * 1024;
 const FLUSH_INTERVAL = 200;
 /** The control file is saved this often while bytes arrive. */
 const SAVE_INTERVAL = 500;
+/** Files up to this size are fetched in the main thread: a worker would take longer to start. */
+const INLINE_MAX_SIZE = 4 * 1024 * 1024;
 /** Times a download starts over because the remote file changed, before it gives up. */
 const MAX_RESTARTS = 3;
 
@@ -63,8 +67,6 @@ class Download {
   private readonly started = performance.now();
   private readonly dispatcher: Dispatcher;
   private readonly rate: RateLimiter | undefined;
-  /** The pool for the next run; a run that ends stops it. */
-  private pool: Pool | undefined;
   private onRangeDone: (() => void) | undefined;
 
   constructor(opts: ResolvedOptions) {
@@ -81,12 +83,13 @@ class Download {
     this.emit({ type: 'warning', message });
   }
 
-  /** A pool with its workers started, so they load while the probe runs. */
-  private newPool(): Pool {
+  /** A pool of worker threads (taken warm when possible), or inline fetchers for a small file. */
+  private newPool(inline: boolean): Pool {
     const { opts } = this;
     return new Pool({
+      inline,
       connections: opts.connections,
-      threads: opts.threads,
+      threads: inline ? 1 : opts.threads,
       request: opts.request,
       retry: opts.retry,
       writeBuffer: WRITE_BUFFER,
@@ -102,7 +105,8 @@ class Download {
 
   async start(): Promise<DownloadResult> {
     this.checkAborted();
-    this.pool = this.newPool();
+    // Threads load while the probe runs; a small file will not need them (the next may).
+    keepWarm(this.opts.threads);
     try {
       let reprobed = false;
       let startOver = false;
@@ -123,7 +127,6 @@ class Download {
         }
       }
     } finally {
-      await this.pool?.stop();
       await this.dispatcher.close().catch(() => undefined);
     }
   }
@@ -152,6 +155,17 @@ class Download {
       path: target.path,
     });
     if (!info.ranges && info.noRangesReason) this.warn(`using one connection: ${info.noRangesReason}`);
+    const unlock = await lockOutput(target.path, `${target.partPath}.lock`);
+    try {
+      return await this.locked(info, target, startOver);
+    } finally {
+      await unlock();
+    }
+  }
+
+  /** The rest of an attempt, holding the output's lock. */
+  private async locked(info: ProbeResult, target: Target, startOver: boolean): Promise<DownloadResult> {
+    const { opts } = this;
 
     const done = startOver ? [] : await this.resumable(info, target);
     const have = totalLength(done);
@@ -388,8 +402,7 @@ class Download {
           ? planRanges({ size: size!, connections: opts.connections, minRangeSize: opts.minRangeSize, done })
           : [{ start: 0, end: size ?? UNKNOWN_END }];
         connections = ranged ? Math.min(opts.connections, Math.max(1, ranges.length)) : 1;
-        pool = this.pool ?? this.newPool();
-        this.pool = undefined;
+        pool = this.newPool(size !== undefined && size <= INLINE_MAX_SIZE);
         const job: PoolJob = {
           partPath: target.partPath,
           sources,

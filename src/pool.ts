@@ -4,6 +4,10 @@
  * knows at every moment which bytes are written.
  */
 import type { Worker } from 'node:worker_threads';
+import { InlineWorker } from './inline.js';
+
+/** A worker thread, or its in-thread stand-in. */
+type PoolWorker = Worker | InlineWorker;
 import {
   HttpError,
   InternalError,
@@ -39,6 +43,8 @@ export interface PoolOptions {
   onRetry?: (info: { attempt: number; delay: number; reason: string }) => void;
   /** Called when a range is complete (the control file is saved then). */
   onRangeDone?: () => void;
+  /** Run the fetchers in the main thread instead of worker threads (small files). */
+  inline?: boolean;
   /** Called when a mirror is dropped for the rest of the download. */
   onSourceDropped?: (url: string, reason: string) => void;
 }
@@ -78,7 +84,7 @@ export function errorFromWire(error: WireError): RangegetError {
 }
 
 interface Slot {
-  worker: Worker;
+  worker: PoolWorker;
   busy: boolean;
   /** Index of the source (URL or mirror) of the running range. */
   source?: number;
@@ -90,7 +96,7 @@ const mirrorFailure = new Set(['EHTTP', 'ENETWORK', 'ETIMEOUT', 'ESERVER']);
 export class Pool {
   private readonly options: PoolOptions;
   private readonly table: SlotTable;
-  private readonly workers: Worker[] = [];
+  private readonly workers: PoolWorker[] = [];
   private readonly slots: Slot[] = [];
   private readonly queue: Segment[] = [];
   /** Segments written by ranges that are no longer running. */
@@ -100,7 +106,7 @@ export class Pool {
   private job: PoolJob | undefined;
   /** Sources that failed during this job. */
   private readonly deadSources = new Set<number>();
-  private readonly exited = new Set<Worker>();
+  private readonly exited = new Set<PoolWorker>();
   private stopping?: Promise<void>;
 
   constructor(options: PoolOptions) {
@@ -120,7 +126,7 @@ export class Pool {
       };
       if (options.rate) init.rateBuffer = options.rate.buffer;
       if (options.trace) init.trace = true;
-      const worker = takeWorker();
+      const worker: PoolWorker = options.inline ? new InlineWorker() : takeWorker();
       worker.on('message', (message: FromWorker) => this.onMessage(message));
       worker.on('error', (err) => this.fail(new InternalError(`worker thread failed: ${err.message}`, { cause: err })));
       worker.on('exit', (code) => {

@@ -32,3 +32,8 @@ export function takeWorker(): Worker {
   worker.ref();
   return worker;
 }
+
+/** Park workers until `count` are parked (a download calls this before its probe). */
+export function keepWarm(count: number): void {
+  if (parked.length < count) prewarm(count - parked.length);
+}

@@ -1,9 +1,54 @@
 /**
  * What the CLI shows: a progress bar on a terminal, JSON lines with `--json`, a one-line
  * summary otherwise. Display only; the download itself knows nothing of it.
+ *
+ * rangeget prints no colour at all (so NO_COLOR needs nothing), and bars (the only escape
+ * codes it writes) only when both stdout and stderr are terminals.
+ *
+ * ## `--json`: newline-delimited JSON on stdout
+ *
+ * One JSON object a line, each with a `type`. Fields marked `?` are left out when they do
+ * not apply (JSON has no `undefined`). Sizes and offsets are bytes, times milliseconds.
+ * Nothing but these lines goes to stdout, and stderr stays empty, with one exception: a
+ * mistake commander finds in the flags themselves (unknown option, missing value,
+ * conflicting flags) is one line of text on stderr, exit code 2.
+ *
+ * In a batch (several URLs, or `-i`), every line of one item also carries `index`: the
+ * item's 0-based position (URLs on the command line first, then the input file's, in order).
+ *
+ * - `probe`    url, finalUrl (after redirects), size?, ranges (the server supports byte
+ *              ranges), etag?, lastModified?, path (absolute output path)
+ * - `resume`   have (bytes kept from an earlier run), left (bytes still to fetch)
+ * - `start`    path, size?, connections, ranges (number of byte ranges planned); again
+ *              after a fallback to one connection
+ * - `progress` downloaded (bytes in the file so far, resumed ones included), total?, speed
+ *              (bytes/s over the last seconds), connections (fetching now), elapsed;
+ *              at most 2 a second per download
+ * - `retry`    attempt (1, 2, ...), delay (ms before the retry), reason
+ * - `warning`  message
+ * - `http`     with `-v` only: kind ('request' | 'response' | 'error'), method, url,
+ *              status? (response), headers? (request or response headers, names
+ *              lower-case, Authorization / Proxy-Authorization / Cookie / Set-Cookie shown
+ *              as '***'), message? (error)
+ * - `done`     path, url (credentials removed), finalUrl, size, duration, resumed (bytes
+ *              that were already on disk), connections, digest? (hex, with --checksum)
+ * - `error`    code (EHTTP, ENETWORK, ECHECKSUM, ... see errors.ts), message, exitCode;
+ *              the last line of a failed single download; in a batch one per failed
+ *              item, with index and url (an item stopped by Ctrl-C gets none: the
+ *              summary lists it with code EABORTED)
+ * - `summary`  batch only, the last line: total, ok, failed (counts), exitCode, failures
+ *              (array of { index, url, code, message, exitCode })
+ * - `plan`     `--dry-run` only, one per URL instead of all the above: url, finalUrl,
+ *              size?, ranges (array of { start, end }, end exclusive; end is
+ *              9007199254740991 when the size is unknown), rangeSupport, resumable,
+ *              reason? (why not ranged or not resumable), etag?, lastModified?, path,
+ *              exists (something is at path already), have (bytes an earlier run left that
+ *              would be kept)
  */
+import path from 'node:path';
 import cliProgress from 'cli-progress';
-import type { DownloadEvent, DownloadResult, Progress } from './events.js';
+import type { BatchItemResult, InspectItemResult } from './batch.js';
+import type { DownloadEvent, DownloadResult, Inspection, Progress } from './events.js';
 
 /** `1536` → `1.5 KiB`. */
 export function formatBytes(bytes: number): string {
@@ -51,7 +96,66 @@ export interface DisplayStreams {
   stderr: NodeJS.WritableStream;
 }
 
-/** Display of one download (or one line of a batch). */
+/** What an `http` event carries. */
+type HttpEvent = Extract<DownloadEvent, { type: 'http' }>;
+
+/**
+ * `-v` lines of one request or response, curl-style, one write so that concurrent
+ * connections do not interleave inside it:
+ * `> GET URL` / `< 206 GET URL` / `! GET URL: error`, each header on its own line below,
+ * indented four spaces.
+ */
+export function formatHttp(event: HttpEvent, label = ''): string {
+  let head: string;
+  if (event.kind === 'request') head = `> ${event.method} ${event.url}`;
+  else if (event.kind === 'response') head = `< ${event.status ?? '?'} ${event.method} ${event.url}`;
+  else head = `! ${event.method} ${event.url}: ${event.message ?? 'failed'}`;
+  const lines = [`${label}${head}`];
+  for (const [name, value] of Object.entries(event.headers ?? {})) lines.push(`    ${name}: ${value}`);
+  return lines.join('\n') + '\n';
+}
+
+/** Inclusive byte range text, `0-1048575`, or `0-end` when the size is unknown. */
+function rangeText(r: { start: number; end: number }): string {
+  return r.end >= Number.MAX_SAFE_INTEGER ? `${r.start}-end` : `${r.start}-${r.end - 1}`;
+}
+
+/** `--dry-run` in words: what would be fetched, where it would go, and what is kept. */
+export function formatPlan(plan: Inspection, options: { overwrite?: boolean } = {}): string {
+  const rows: Array<[string, string]> = [['url', plan.url]];
+  if (plan.finalUrl !== plan.url) rows.push(['final url', plan.finalUrl]);
+  rows.push(['size', plan.size === undefined ? 'unknown' : `${formatBytes(plan.size)} (${plan.size} bytes)`]);
+  rows.push(['ranges', plan.rangeSupport ? 'supported' : `not supported${plan.reason ? `: ${plan.reason}` : ''}`]);
+  const bytes = plan.ranges.reduce((sum, r) => sum + (r.end >= Number.MAX_SAFE_INTEGER ? 0 : r.end - r.start), 0);
+  const shown = plan.ranges.slice(0, 8).map(rangeText).join(', ');
+  const more = plan.ranges.length > 8 ? `, ... (${plan.ranges.length - 8} more)` : '';
+  rows.push([
+    'plan',
+    plan.ranges.length === 0
+      ? 'nothing to fetch'
+      : `${plan.ranges.length} range${plan.ranges.length === 1 ? '' : 's'}` +
+        (plan.size === undefined ? '' : `, ${formatBytes(bytes)} to fetch`) +
+        `: ${shown}${more}`,
+  ]);
+  const validator = plan.etag ? `ETag ${plan.etag}` : plan.lastModified ? `Last-Modified ${plan.lastModified}` : '';
+  rows.push([
+    'resumable',
+    plan.resumable ? `yes (${validator})` : `no${plan.reason ? `: ${plan.reason}` : ''}`,
+  ]);
+  rows.push([
+    'output',
+    `${plan.path}${plan.exists ? (options.overwrite ? ' (exists; --overwrite replaces it)' : ' (exists; the download would stop unless --overwrite is given)') : ''}`,
+  ]);
+  rows.push([
+    'kept',
+    plan.have > 0
+      ? `${formatBytes(plan.have)} (${plan.have} bytes) from an earlier run`
+      : 'nothing from an earlier run',
+  ]);
+  return rows.map(([k, v]) => `${`${k}:`.padEnd(11)}${v}`).join('\n') + '\n';
+}
+
+/** Display of one download. */
 export class Display {
   private bar: cliProgress.SingleBar | undefined;
   private lastJsonProgress = 0;
@@ -84,6 +188,12 @@ export class Display {
         break;
       case 'retry':
         if (this.mode !== 'quiet') this.message(`retry ${event.attempt} in ${(event.delay / 1000).toFixed(1)}s: ${event.reason}`);
+        break;
+      case 'http':
+        if (this.mode !== 'quiet') {
+          this.stopBar();
+          this.streams.stderr.write(formatHttp(event, this.label));
+        }
         break;
       case 'progress':
         this.progress(event);
@@ -128,17 +238,11 @@ export class Display {
   private progress(p: Progress): void {
     if (this.mode !== 'bar') return;
     const total = p.total ?? 0;
-    const payload = {
-      have: formatBytes(p.downloaded),
-      size: p.total === undefined ? '?' : formatBytes(p.total),
-      speed: `${formatBytes(p.speed)}/s`,
-      eta: p.total !== undefined && p.speed > 0 ? formatDuration((p.total - p.downloaded) / p.speed) : '--',
-      conns: p.connections,
-    };
+    const payload = barPayload(p);
     if (!this.bar) {
       this.bar = new cliProgress.SingleBar(
         {
-          format: `${this.label}{bar} {percentage}% | {have}/{size} | {speed} | ETA {eta} | {conns} conn`,
+          format: `${this.label}{bar} {percentage}% | {have}/{size} | {speed} | ETA {left} | {conns} conn`,
           stream: this.streams.stderr,
           hideCursor: true,
           clearOnComplete: true,
@@ -151,5 +255,203 @@ export class Display {
     }
     this.bar.setTotal(Math.max(total, p.downloaded, 1));
     this.bar.update(p.downloaded, payload);
+  }
+}
+
+function barPayload(p: Progress): Record<string, string | number> {
+  return {
+    have: formatBytes(p.downloaded),
+    size: p.total === undefined ? '?' : formatBytes(p.total),
+    speed: `${formatBytes(p.speed)}/s`,
+    // Not 'eta': cli-progress fills {eta} itself (whole seconds, 'INF') and that wins over a payload field.
+    left: p.total !== undefined && p.speed > 0 ? formatDuration((p.total - p.downloaded) / p.speed) : '--',
+    conns: p.connections,
+  };
+}
+
+/** A short display name for a bar: the file name, at most `width` characters. */
+function barName(file: string, width: number): string {
+  const name = path.basename(file);
+  const chars = Array.from(name);
+  const short = chars.length > width ? `${chars.slice(0, width - 1).join('')}~` : name;
+  return short.padEnd(width);
+}
+
+/**
+ * Display of a batch: one bar per running file on a terminal (a cli-progress MultiBar, a
+ * line above the bars for each file that ends), one line per file otherwise, JSON lines
+ * with an `index` in `json` mode, and a summary at the end.
+ */
+export class BatchDisplay {
+  private multibar: cliProgress.MultiBar | undefined;
+  private readonly bars = new Map<number, cliProgress.SingleBar>();
+  private readonly names = new Map<number, string>();
+  private readonly lastJsonProgress = new Map<number, number>();
+
+  constructor(
+    private readonly mode: DisplayMode,
+    private readonly streams: DisplayStreams,
+    /** Number of items, for the `[i/N]` labels. */
+    private readonly total: number,
+    /** False for a single URL (`--dry-run` of one URL): no labels, no `index` in JSON. */
+    private readonly batch = true,
+  ) {}
+
+  private label(index: number): string {
+    return this.batch ? `[${index + 1}/${this.total}] ` : '';
+  }
+
+  /** A line on stderr, above the bars when they run. */
+  private line(text: string): void {
+    if (this.multibar) {
+      this.multibar.log(text);
+      this.multibar.update();
+    } else {
+      this.streams.stderr.write(text);
+    }
+  }
+
+  private json(value: object): void {
+    this.streams.stdout.write(JSON.stringify(value) + '\n');
+  }
+
+  /** One event of item `index`. */
+  event(event: DownloadEvent, index: number): void {
+    if (this.mode === 'json') {
+      if (event.type === 'progress') {
+        const now = performance.now();
+        if (now - (this.lastJsonProgress.get(index) ?? -Infinity) < 500) return;
+        this.lastJsonProgress.set(index, now);
+      }
+      this.json({ ...event, index });
+      return;
+    }
+    const label = this.label(index);
+    const quiet = this.mode === 'quiet';
+    switch (event.type) {
+      case 'probe':
+      case 'start':
+        this.names.set(index, event.path);
+        break;
+      case 'warning':
+        this.line(`rangeget: ${label}warning: ${event.message}\n`);
+        break;
+      case 'resume':
+        if (!quiet) this.line(`rangeget: ${label}resuming: ${formatBytes(event.have)} already downloaded, ${formatBytes(event.left)} left\n`);
+        break;
+      case 'retry':
+        if (!quiet) this.line(`rangeget: ${label}retry ${event.attempt} in ${(event.delay / 1000).toFixed(1)}s: ${event.reason}\n`);
+        break;
+      case 'http':
+        if (!quiet) this.line(formatHttp(event, label));
+        break;
+      case 'progress':
+        this.progress(event, index);
+        break;
+      case 'done':
+        this.removeBar(index);
+        if (!quiet) this.line(`${label}${summary(event)}\n`);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** An item has finished or failed. */
+  itemEnd(result: BatchItemResult | InspectItemResult): void {
+    if (result.ok) return;
+    this.removeBar(result.index);
+    const { error } = result;
+    // An interruption is reported once for the whole batch, not per item.
+    if (error.code === 'EABORTED') return;
+    if (this.mode === 'json') {
+      this.json({ type: 'error', index: result.index, url: result.url, code: error.code, message: error.message, exitCode: error.exitCode });
+    } else {
+      this.line(`rangeget: ${this.label(result.index)}error: ${result.url}: ${error.message}\n`);
+    }
+  }
+
+  /** The `--dry-run` plan of one item. */
+  plan(result: InspectItemResult, options: { overwrite?: boolean } = {}): void {
+    if (!result.ok) return this.itemEnd(result);
+    if (this.mode === 'json') {
+      this.json({ type: 'plan', ...(this.batch ? { index: result.index } : {}), ...result.inspection });
+      return;
+    }
+    const text = formatPlan(result.inspection, options);
+    this.streams.stdout.write(this.batch ? `${this.label(result.index).trimEnd()}\n${text}\n` : text);
+  }
+
+  /** The end of the batch: what succeeded, what failed and why. */
+  summary(results: ReadonlyArray<BatchItemResult | InspectItemResult>, exitCode: number): void {
+    this.stop();
+    const failures = results.filter((r): r is Extract<typeof r, { ok: false }> => !r.ok);
+    const ok = results.length - failures.length;
+    if (this.mode === 'json') {
+      this.json({
+        type: 'summary',
+        total: results.length,
+        ok,
+        failed: failures.length,
+        exitCode,
+        failures: failures.map((f) => ({ index: f.index, url: f.url, code: f.error.code, message: f.error.message, exitCode: f.error.exitCode })),
+      });
+      return;
+    }
+    if (failures.length === 0) {
+      if (this.mode !== 'quiet') this.streams.stderr.write(`rangeget: all ${results.length} downloads ok\n`);
+      return;
+    }
+    const lines = [`rangeget: ${ok} ok, ${failures.length} failed:`];
+    for (const f of failures) lines.push(`  ${f.url}: ${f.error.message} (${f.error.code})`);
+    this.streams.stderr.write(lines.join('\n') + '\n');
+  }
+
+  /** A message for the whole batch (an interruption), above any bar. */
+  message(text: string): void {
+    this.stop();
+    if (this.mode === 'json') return;
+    this.streams.stderr.write(`rangeget: ${text}\n`);
+  }
+
+  /** Stop the bars (at the end, and before a message for the whole batch). */
+  stop(): void {
+    if (!this.multibar) return;
+    this.multibar.stop();
+    this.multibar = undefined;
+    this.bars.clear();
+  }
+
+  private removeBar(index: number): void {
+    const bar = this.bars.get(index);
+    if (!bar || !this.multibar) return;
+    this.bars.delete(index);
+    this.multibar.remove(bar);
+    // No bar left: end the bars, so that lines go straight to stderr until the next one.
+    if (this.bars.size === 0) this.stop();
+  }
+
+  private progress(p: Progress, index: number): void {
+    if (this.mode !== 'bar') return;
+    this.multibar ??= new cliProgress.MultiBar(
+      {
+        format: `{label}{name} {bar} {percentage}% | {have}/{size} | {speed} | ETA {left}`,
+        stream: this.streams.stderr,
+        hideCursor: true,
+        clearOnComplete: true,
+        barsize: 20,
+        fps: 10,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    const payload = { ...barPayload(p), label: this.label(index), name: barName(this.names.get(index) ?? '', 24) };
+    const total = Math.max(p.total ?? 0, p.downloaded, 1);
+    const bar = this.bars.get(index);
+    if (!bar) {
+      this.bars.set(index, this.multibar.create(total, p.downloaded, payload));
+      return;
+    }
+    bar.setTotal(total);
+    bar.update(p.downloaded, payload);
   }
 }

@@ -1,0 +1,256 @@
+/**
+ * Several downloads at once: `downloadMany()` runs a list of URLs with at most `jobs` files
+ * in flight, each with its own connections. One failure never stops the others; the result
+ * is a typed list with one entry per item, in the order given.
+ */
+import path from 'node:path';
+import pLimit from 'p-limit';
+import { download, inspect } from './download.js';
+import { AbortError, FileError, InternalError, RangegetError, UsageError, ExitCode } from './errors.js';
+import type { DownloadEvent, DownloadResult, Inspection, Progress } from './events.js';
+import { MAX_CONNECTIONS, type DownloadOptions } from './options.js';
+import { parseChecksum, parseUrl } from './parse.js';
+
+/** Options of one item that may differ from the batch's (its output name, checksum, headers ...). */
+export type BatchItemOptions = Omit<DownloadOptions, 'signal' | 'onEvent' | 'onProgress'>;
+
+/** One download of a batch: a URL, or a URL with its own options (they replace the batch's, field by field). */
+export type BatchItem = string | URL | ({ url: string | URL } & BatchItemOptions);
+
+/** Options of {@link downloadMany}: every {@link DownloadOptions} field but `output`, for all items. */
+export interface BatchOptions extends Omit<DownloadOptions, 'output' | 'onEvent' | 'onProgress'> {
+  /** Files downloaded at once, 1 to 64; each has its own `connections`. Default 2. */
+  jobs?: number;
+  /** Every event of every item, with the item's index in `items`. */
+  onEvent?: (event: DownloadEvent, index: number) => void;
+  /** Progress of every item, with the item's index in `items`. */
+  onProgress?: (progress: Progress, index: number) => void;
+  /** Called once per item when it has finished or failed, before the batch is over. */
+  onItemEnd?: (result: BatchItemResult) => void;
+}
+
+/** The outcome of one item. `url` is the URL as given, without credentials. */
+export type BatchItemResult =
+  | { index: number; url: string; ok: true; result: DownloadResult }
+  | { index: number; url: string; ok: false; error: RangegetError };
+
+/** The outcome of one item of {@link inspectMany}. */
+export type InspectItemResult =
+  | { index: number; url: string; ok: true; inspection: Inspection }
+  | { index: number; url: string; ok: false; error: RangegetError };
+
+/** Default of {@link BatchOptions.jobs}: with 8 connections each, 16 connections in all. */
+export const DEFAULT_JOBS = 2;
+
+/** A URL for results and messages: user name and password removed. */
+export function publicUrl(url: string | URL): string {
+  try {
+    const clean = new URL(typeof url === 'string' ? url.trim() : url.href);
+    clean.username = '';
+    clean.password = '';
+    return clean.href;
+  } catch {
+    // Not a URL: still never echo what looks like a password.
+    return String(url).replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i, '$1***@');
+  }
+}
+
+function toRangegetError(err: unknown): RangegetError {
+  if (err instanceof RangegetError) return err;
+  return new InternalError(`unexpected failure: ${(err as Error | undefined)?.message ?? String(err)}`, { cause: err });
+}
+
+function split(item: BatchItem): { url: string | URL; options: BatchItemOptions } {
+  if (typeof item === 'string' || item instanceof URL) return { url: item, options: {} };
+  const { url, ...options } = item;
+  return { url, options };
+}
+
+function checkJobs(jobs: number | undefined): number {
+  if (jobs === undefined) return DEFAULT_JOBS;
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > MAX_CONNECTIONS) {
+    throw new UsageError(`jobs: ${jobs} must be an integer from 1 to ${MAX_CONNECTIONS}`);
+  }
+  return jobs;
+}
+
+/**
+ * The exit code the CLI gives a finished batch: 0 when every item succeeded; 130 (or the
+ * abort's own code) when it was interrupted; else 8 ({@link ExitCode.batch}), whatever the
+ * failures were: the summary names each one.
+ */
+export function batchExitCode(results: ReadonlyArray<{ ok: boolean; error?: RangegetError }>): number {
+  const failed = results.filter((r) => !r.ok);
+  if (failed.length === 0) return ExitCode.ok;
+  if (failed.some((r) => r.error?.code === 'EABORTED')) return ExitCode.sigint;
+  return ExitCode.batch;
+}
+
+/**
+ * Download several files, at most `jobs` at once, each over its own `connections`.
+ *
+ * Resolves with one result per item, in the order of `items`, once every item has finished
+ * or failed; it never rejects because an item failed (only for invalid batch options, such
+ * as `jobs: 0`). An invalid URL or per-item option fails that item only.
+ *
+ * Aborting `signal` stops every running download (their `.part` and control files are kept
+ * for a resume) and fails the items not started yet; all of them get an `EABORTED` error.
+ *
+ * Two items of one batch never write the same file: when an item's output path (known
+ * after its probe, before its `.part` file is opened) is already taken by another item of
+ * the batch, the item that probed later fails with `EFILE` and the other is unharmed.
+ *
+ * @example
+ * const results = await downloadMany(
+ *   ['https://example.com/a.iso', { url: 'https://example.com/b.iso', output: 'b-copy.iso' }],
+ *   { jobs: 2, connections: 8, dir: 'downloads', onEvent: (e, i) => console.log(i, e.type) },
+ * );
+ * for (const r of results) console.log(r.url, r.ok ? r.result.path : r.error.message);
+ */
+export async function downloadMany(items: ReadonlyArray<BatchItem>, options: BatchOptions = {}): Promise<BatchItemResult[]> {
+  const { jobs: rawJobs, onEvent, onProgress, onItemEnd, signal, ...shared } = options;
+  const jobs = checkJobs(rawJobs);
+  if ((shared as DownloadOptions).output !== undefined) {
+    throw new UsageError('output: give each item its own output name ({ url, output }); a batch has no common output file');
+  }
+  const limit = pLimit(jobs);
+  /** Output path → index of the item that claimed it first. */
+  const claims = new Map<string, number>();
+
+  const run = async (item: BatchItem, index: number): Promise<BatchItemResult> => {
+    const { url, options: own } = split(item);
+    const shown = publicUrl(url);
+    const end = (result: BatchItemResult): BatchItemResult => {
+      onItemEnd?.(result);
+      return result;
+    };
+    if (signal?.aborted) return end({ index, url: shown, ok: false, error: new AbortError() });
+    try {
+      const result = await download(url, {
+        ...shared,
+        ...own,
+        ...(signal ? { signal } : {}),
+        onEvent: (event) => {
+          if (event.type === 'probe') {
+            // The probe event comes before the download opens or truncates any file, so a
+            // throw here fails this item without touching the file of the item that owns it.
+            const key = path.resolve(event.path);
+            const owner = claims.get(key);
+            if (owner !== undefined && owner !== index) {
+              throw new FileError(
+                `${event.path} is already the output of item ${owner + 1} of this batch; give one of them another name`,
+              );
+            }
+            claims.set(key, index);
+          }
+          onEvent?.(event, index);
+        },
+        ...(onProgress ? { onProgress: (p: Progress) => onProgress(p, index) } : {}),
+      });
+      return end({ index, url: shown, ok: true, result });
+    } catch (err) {
+      return end({ index, url: shown, ok: false, error: toRangegetError(err) });
+    }
+  };
+
+  return Promise.all(items.map((item, index) => limit(run, item, index)));
+}
+
+/**
+ * Probe and plan several downloads without fetching them (the CLI's `--dry-run` with several
+ * URLs), at most `jobs` at once. Never rejects for one item; results are in the order given.
+ */
+export async function inspectMany(
+  items: ReadonlyArray<BatchItem>,
+  options: Omit<BatchOptions, 'onEvent' | 'onProgress' | 'onItemEnd'> = {},
+): Promise<InspectItemResult[]> {
+  const { jobs: rawJobs, ...shared } = options;
+  const limit = pLimit(checkJobs(rawJobs));
+  const run = async (item: BatchItem, index: number): Promise<InspectItemResult> => {
+    const { url, options: own } = split(item);
+    const shown = publicUrl(url);
+    if (shared.signal?.aborted) return { index, url: shown, ok: false, error: new AbortError() };
+    try {
+      return { index, url: shown, ok: true, inspection: await inspect(url, { ...shared, ...own }) };
+    } catch (err) {
+      // An abort surfaces as whatever the HTTP client threw at that moment.
+      const error = shared.signal?.aborted ? new AbortError() : toRangegetError(err);
+      return { index, url: shown, ok: false, error };
+    }
+  };
+  return Promise.all(items.map((item, index) => limit(run, item, index)));
+}
+
+/** One entry of an input file (`-i`), with the line it came from. */
+export interface InputEntry {
+  url: string;
+  /** 1-based line of the URL. */
+  line: number;
+  /** `out=`: save as this name (relative to `dir`). */
+  output?: string;
+  /** `dir=`: save into this directory instead of the batch's. */
+  dir?: string;
+  /** `checksum=`: expected digest, e.g. `sha-256=HEX`. */
+  checksum?: string;
+}
+
+const INPUT_OPTIONS: Record<string, 'output' | 'dir' | 'checksum'> = { out: 'output', dir: 'dir', checksum: 'checksum' };
+
+/**
+ * Parse an input file in aria2's format: one URL a line; a line that starts with white space
+ * holds an option of the URL above it (`  out=NAME`, `  dir=DIR`, `  checksum=sha-256=HEX`);
+ * blank lines and lines whose first non-blank character is `#` are skipped.
+ *
+ * ```
+ * # comment
+ * https://example.com/a.iso
+ *   out=a-renamed.iso
+ * https://example.com/b.iso
+ * ```
+ *
+ * @param source name for messages (the file name, or `-` for stdin)
+ * @throws UsageError naming `source:line` for an option before any URL, an unknown option,
+ * an empty value, several tab-separated URLs on one line (aria2 mirrors), or a bad URL.
+ */
+export function parseInputFile(text: string, source: string): InputEntry[] {
+  const entries: InputEntry[] = [];
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  lines.forEach((raw, i) => {
+    const line = i + 1;
+    const where = `${source}:${line}`;
+    const trimmed = raw.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) return;
+    if (/^[ \t]/.test(raw)) {
+      const current = entries[entries.length - 1];
+      if (!current) throw new UsageError(`${where}: an option line (indented) must follow a URL line`);
+      const eq = trimmed.indexOf('=');
+      const key = eq > 0 ? trimmed.slice(0, eq).trim() : '';
+      const field = Object.hasOwn(INPUT_OPTIONS, key) ? INPUT_OPTIONS[key] : undefined;
+      if (field === undefined) {
+        const shown = trimmed.length > 40 ? `${trimmed.slice(0, 37)}...` : trimmed;
+        throw new UsageError(`${where}: unknown option '${shown}' (accepted: out=NAME, dir=DIR, checksum=ALGO=HEX)`);
+      }
+      const value = trimmed.slice(eq + 1).trim();
+      if (value === '') throw new UsageError(`${where}: ${key}= needs a value`);
+      if (field === 'checksum') {
+        try {
+          parseChecksum(value);
+        } catch (err) {
+          throw new UsageError(`${where}: ${(err as Error).message.replace(/^--checksum: /, 'checksum=: ')}`);
+        }
+      }
+      current[field] = value;
+      return;
+    }
+    if (/\t/.test(trimmed)) {
+      throw new UsageError(`${where}: several URLs on one line (aria2 mirrors) are not supported; put each URL on its own line`);
+    }
+    try {
+      parseUrl(trimmed);
+    } catch (err) {
+      throw new UsageError(`${where}: ${(err as Error).message}`);
+    }
+    entries.push({ url: trimmed, line });
+  });
+  return entries;
+}

@@ -1,0 +1,48 @@
+/**
+ * One download per output file: a lock file `<output>.part.lock` holding the owner's pid.
+ * Two runs writing one `.part` file would corrupt each other's control file; a lock left
+ * by a killed run is stale (its pid is gone) and is taken over.
+ */
+import { open, readFile, rm } from 'node:fs/promises';
+import { FileError, fileError } from './errors.js';
+
+/** Locks held by this process (its own pid in a lock file does not tell two calls apart). */
+const held = new Set<string>();
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Take the lock of `path`; resolves to the function that releases it. */
+export async function lockOutput(path: string, lockPath: string): Promise<() => Promise<void>> {
+  for (let attempt = 0; ; attempt++) {
+    if (held.has(lockPath)) {
+      throw new FileError(`${path} is already being downloaded by this process; wait for that download to finish`);
+    }
+    try {
+      const handle = await open(lockPath, 'wx');
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      held.add(lockPath);
+      return async () => {
+        held.delete(lockPath);
+        await rm(lockPath, { force: true });
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fileError(err, lockPath);
+    }
+    const pid = Number((await readFile(lockPath, 'utf8').catch(() => '')).trim());
+    if (attempt === 0 && (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || !alive(pid))) {
+      await rm(lockPath, { force: true }); // stale: its owner is gone
+      continue;
+    }
+    throw new FileError(
+      `${path} is being downloaded by another rangeget (pid ${pid}); wait for it, or delete ${lockPath} if that process is not rangeget`,
+    );
+  }
+}
