@@ -8,6 +8,7 @@
  * renamed over the old one, so a crash at any instant leaves a true state, merely behind.
  */
 import { open, readFile, rename, rm } from 'node:fs/promises';
+import { isStrongEtag } from './http.js';
 import { normalize, type Segment } from './plan.js';
 
 /** Format version; a control file of another version is not trusted. */
@@ -131,8 +132,11 @@ export function resumeProblem(state: ControlState, remote: RemoteIdentity): stri
   if (remote.size !== state.size) {
     return `the remote file changed size (${state.size} → ${remote.size ?? 'unknown'} bytes)`;
   }
-  if (!state.etag && !state.lastModified) {
-    return 'the server gives no ETag or Last-Modified, so an unchanged remote file cannot be confirmed';
+  // A weak ETag may stay the same while the bytes change: it cannot vouch for old bytes.
+  if (!isStrongEtag(state.etag) && !state.lastModified) {
+    return state.etag
+      ? `the server gives only a weak ETag (${state.etag}) and no Last-Modified, so an unchanged remote file cannot be confirmed`
+      : 'the server gives no ETag or Last-Modified, so an unchanged remote file cannot be confirmed';
   }
   if (state.etag && remote.etag !== state.etag) {
     return `the remote file changed (ETag ${state.etag} → ${remote.etag ?? 'none'})`;

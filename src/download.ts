@@ -7,7 +7,7 @@ import { assemble, exists, FileHasher } from './assemble.js';
 import { readControl, removeControl, resumeProblem, writeControl, writtenSegments, CONTROL_VERSION, type ControlState } from './control.js';
 import { AbortError, ChecksumError, FileExistsError, HttpError, SizeError, NoSpaceError, RemoteChangedError, fileError } from './errors.js';
 import type { DownloadEvent, DownloadResult, Inspection, Progress } from './events.js';
-import { createDispatcher } from './http.js';
+import { createDispatcher, isStrongEtag } from './http.js';
 import { resolveOptions, type DownloadOptions, type ResolvedOptions } from './options.js';
 import { planRanges, totalLength, type Segment } from './plan.js';
 import type { Source } from './messages.js';
@@ -222,6 +222,9 @@ class Download {
     if (control.kind === 'corrupt') {
       return { done: [], corrupt: true, problem: `control file ${target.controlPath} is unreadable (${control.reason})` };
     }
+    if (control.state.url !== info.url) {
+      return { done: [], problem: `cannot resume: ${target.partPath} was left by a download of ${control.state.url}` };
+    }
     const problem = resumeProblem(control.state, info);
     if (problem) return { done: [], problem: `cannot resume: ${problem}` };
     const partSize = await stat(target.partPath).then(
@@ -269,7 +272,7 @@ class Download {
         size: info.size,
         ranges,
         rangeSupport: info.ranges,
-        resumable: ranged && Boolean(info.etag || info.lastModified),
+        resumable: ranged && (isStrongEtag(info.etag) || Boolean(info.lastModified)),
         path: target.path,
         exists: await exists(target.path),
         have: totalLength(state.done),
@@ -277,7 +280,7 @@ class Download {
       if (info.etag) result.etag = info.etag;
       if (info.lastModified) result.lastModified = info.lastModified;
       if (info.noRangesReason) result.reason = info.noRangesReason;
-      else if (ranged && !result.resumable) result.reason = 'the server gives no ETag or Last-Modified, so an interrupted download would start over';
+      else if (ranged && !result.resumable) result.reason = 'the server gives no strong ETag or Last-Modified, so an interrupted download would start over';
       return result;
     } finally {
       await this.dispatcher.close().catch(() => undefined);
@@ -355,18 +358,34 @@ class Download {
 
     const written = (): Segment[] => pool?.written() ?? done;
 
-    /** Sync the data, then save the state that claims it. */
-    const save = (): Promise<void> => {
+    /**
+     * Sync the data, then save the state that claims it. One save at a time: a call while
+     * one runs asks for one more after it, with a snapshot taken when it starts, so a slow
+     * disk makes saves rarer, never a queue of old states.
+     */
+    let again = false;
+    let busy = false;
+    const saveOnce = async (): Promise<void> => {
       const current = state;
-      if (!current || !pool) return saving;
+      if (!current || !pool) return;
       const snapshot = pool.written();
-      saving = saving
-        .then(async () => {
-          await file.datasync();
-          current.written = snapshot.map((s) => [s.start, s.end]);
-          await writeControl(target.controlPath, current);
-        })
-        .catch((err: unknown) => this.warn(`cannot save the control file: ${(err as Error).message}`));
+      await file.datasync();
+      current.written = snapshot.map((s) => [s.start, s.end]);
+      await writeControl(target.controlPath, current);
+    };
+    const save = (): Promise<void> => {
+      if (busy) {
+        again = true;
+        return saving;
+      }
+      busy = true;
+      saving = (async () => {
+        do {
+          again = false;
+          await saveOnce().catch((err: unknown) => this.warn(`cannot save the control file: ${(err as Error).message}`));
+        } while (again);
+        busy = false;
+      })();
       return saving;
     };
 
