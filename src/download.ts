@@ -5,7 +5,7 @@ import { mkdir, open, stat, statfs, type FileHandle } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
 import { assemble, exists, FileHasher } from './assemble.js';
 import { readControl, removeControl, resumeProblem, writeControl, writtenSegments, CONTROL_VERSION, type ControlState } from './control.js';
-import { AbortError, ChecksumError, FileExistsError, HttpError, SizeError, NoSpaceError, RemoteChangedError, fileError } from './errors.js';
+import { AbortError, ChecksumError, FileError, FileExistsError, HttpError, SizeError, NoSpaceError, RemoteChangedError, fileError } from './errors.js';
 import type { DownloadEvent, DownloadResult, Inspection, Progress } from './events.js';
 import { createDispatcher, isStrongEtag } from './http.js';
 import { resolveOptions, type DownloadOptions, type ResolvedOptions } from './options.js';
@@ -14,8 +14,9 @@ import type { Source } from './messages.js';
 import { Pool, RangesUnsupported, type PoolJob } from './pool.js';
 import { lockOutput } from './lock.js';
 import { keepWarm } from './prewarm.js';
-import { probe, type ProbeResult } from './probe.js';
+import { probe, type ProbeResult, type ProbeRetry } from './probe.js';
 import { RateLimiter } from './rate.js';
+import type { HttpTrace } from './trace.js';
 import { UNKNOWN_END } from './slots.js';
 import { chooseFileName, resolveTarget, type Target } from './target.js';
 
@@ -103,6 +104,15 @@ class Download {
     });
   }
 
+  /** The probe retries as ranges do, and says so. */
+  private probeRetry(): ProbeRetry {
+    return {
+      ...this.opts.retry,
+      onRetry: (r) => this.emit({ type: 'retry', attempt: r.attempt, delay: r.delay, reason: r.reason }),
+      ...(this.opts.trace ? { onTrace: (trace: HttpTrace) => this.emit({ type: 'http', ...trace }) } : {}),
+    };
+  }
+
   async start(): Promise<DownloadResult> {
     this.checkAborted();
     // Threads load while the probe runs; a small file will not need them (the next may).
@@ -139,7 +149,7 @@ class Download {
   private async attempt(startOver: boolean): Promise<DownloadResult> {
     const { opts } = this;
     this.checkAborted();
-    const info = await probe(this.dispatcher, opts.url, opts.request, opts.signal).catch((err: unknown) => {
+    const info = await probe(this.dispatcher, opts.url, opts.request, opts.signal, this.probeRetry()).catch((err: unknown) => {
       if (opts.signal?.aborted) throw new AbortError();
       throw err;
     });
@@ -204,7 +214,9 @@ class Download {
         throw fileError(err, this.opts.dir!);
       });
     }
-    if (!this.opts.overwrite && (await exists(target.path))) throw new FileExistsError(target.path);
+    const existing = await stat(target.path).catch(() => undefined);
+    if (existing?.isDirectory()) throw new FileError(`${target.path} is a directory; give a file name with -o`);
+    if (!this.opts.overwrite && (existing || (await exists(target.path)))) throw new FileExistsError(target.path);
     return target;
   }
 
@@ -256,7 +268,7 @@ class Download {
 
   /** Probe and plan without downloading (`--dry-run`). */
   async inspect(): Promise<Inspection> {
-    const info = await probe(this.dispatcher, this.opts.url, this.opts.request, this.opts.signal);
+    const info = await probe(this.dispatcher, this.opts.url, this.opts.request, this.opts.signal, this.probeRetry());
     try {
       const target = this.targetOf(info);
       const state = await this.resumeState(info, target);
@@ -292,7 +304,7 @@ class Download {
     const mirrors = await Promise.all(
       this.opts.mirrors.map(async (url) => {
         try {
-          const m = await probe(this.dispatcher, url, this.opts.request, this.opts.signal);
+          const m = await probe(this.dispatcher, url, this.opts.request, this.opts.signal, this.probeRetry());
           if (m.size !== info.size) return `serves ${m.size ?? 'an unknown number of'} bytes, not ${info.size}`;
           if (!m.ranges) return 'does not support ranges';
           if (m.etag && info.etag && m.etag !== info.etag) return `has ETag ${m.etag}, not ${info.etag}`;

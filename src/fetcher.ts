@@ -108,9 +108,14 @@ export class Fetcher {
         if (this.table.position(slot) >= this.table.end(slot) || this.stopping) break;
         const before = this.table.position(slot);
         try {
-          await this.fetchOnce(slot, mirror, controller.signal);
+          const complete = await this.fetchOnce(slot, mirror, controller.signal);
           if (this.table.position(slot) >= this.table.end(slot)) break;
           if (this.job.mode === 'stream' && this.table.end(slot) === UNKNOWN_END) break; // a stream of unknown length ends when the body does
+          if (complete) {
+            // A valid 206 for less than was asked (servers may cap a response): ask for the rest.
+            failures = 0;
+            continue;
+          }
           throw new AttemptError('ENETWORK', 'connection closed before the range was complete', true);
         } catch (err) {
           if (this.stopping || this.table.position(slot) >= this.table.end(slot)) break;
@@ -182,8 +187,11 @@ export class Fetcher {
     return undefined;
   }
 
-  /** One request: fetch from the slot's position towards its end and write what arrives. */
-  private async fetchOnce(slot: number, mirror: number, signal: AbortSignal): Promise<void> {
+  /**
+   * One request: fetch from the slot's position towards its end and write what arrives.
+   * Resolves true when the response delivered every byte it announced.
+   */
+  private async fetchOnce(slot: number, mirror: number, signal: AbortSignal): Promise<boolean> {
     const source = this.job.sources[mirror] ?? this.job.sources[0]!;
     const url = new URL(source.url);
     const position = this.table.position(slot);
@@ -198,6 +206,9 @@ export class Fetcher {
     const res = await request(url, { dispatcher: this.dispatcher, method: 'GET', headers, signal });
     try {
       const status = res.statusCode;
+      const length = contentLength(res.headers);
+      /** Exclusive end of the bytes this response announced: nothing past it is written. */
+      let stopAt = this.job.size ?? UNKNOWN_END;
       if (ranged && status === 206) {
         const range = parseContentRange(header(res.headers, 'content-range'));
         if (!range || 'unsatisfied' in range) {
@@ -211,10 +222,11 @@ export class Fetcher {
         }
         const changed = this.validatorsChanged(source, res.headers);
         if (changed) throw new AttemptError('ECHANGED', `the remote file changed: ${changed}`, false);
+        stopAt = range.end;
       } else if (ranged && status === 200) {
         const changed = this.validatorsChanged(source, res.headers);
         if (changed) throw new AttemptError('ECHANGED', `the remote file changed: ${changed}`, false);
-        const length = Number(header(res.headers, 'content-length') ?? NaN);
+        this.sizeAgrees(length);
         // A 200 is the same bytes when it starts where the range starts.
         if (!(position === 0 && length === this.job.size)) {
           if ('if-range' in conditional && !this.ifRangeBroken && isStrongEtag(source.etag) && source.lastModified) {
@@ -226,6 +238,7 @@ export class Fetcher {
       } else if (!ranged && status === 200) {
         const changed = this.validatorsChanged(source, res.headers);
         if (changed) throw new AttemptError('ECHANGED', `the remote file changed: ${changed}`, false);
+        this.sizeAgrees(length);
       } else {
         const retryAfter = parseRetryAfter(header(res.headers, 'retry-after'), Date.now());
         const retryable = retryableStatuses.has(status);
@@ -238,9 +251,17 @@ export class Fetcher {
           url.href,
         );
       }
-      await this.writeBody(slot, res.body, signal);
+      await this.writeBody(slot, res.body, signal, stopAt);
+      return this.table.position(slot) >= Math.min(stopAt, this.table.end(slot));
     } finally {
       discard(res.body);
+    }
+  }
+
+  /** A 200 must have the size the probe announced: a longer or shorter file is not this one. */
+  private sizeAgrees(length: number | undefined): void {
+    if (length !== undefined && this.job.size !== undefined && length !== this.job.size) {
+      throw new AttemptError('ECHANGED', `the server sends ${length} bytes, not the ${this.job.size} it announced`, false);
     }
   }
 
@@ -249,7 +270,7 @@ export class Fetcher {
    * about `writeBuffer` bytes (or whatever arrived within `flushInterval`), and stop at
    * the slot's end, which the main thread may move closer while we run.
    */
-  private async writeBody(slot: number, body: Dispatcher.ResponseData['body'], signal: AbortSignal): Promise<void> {
+  private async writeBody(slot: number, body: Dispatcher.ResponseData['body'], signal: AbortSignal, stopAt: number): Promise<void> {
     const chunks: Buffer[] = [];
     let buffered = 0;
     let lastFlush = performance.now();
@@ -257,7 +278,7 @@ export class Fetcher {
     /** Write the buffer; returns true when the slot's end is reached. */
     const flush = (): boolean => {
       const position = this.table.position(slot);
-      const end = this.table.end(slot);
+      const end = Math.min(this.table.end(slot), stopAt);
       let length = Math.min(buffered, end - position);
       if (length > 0) {
         let parts = chunks;
@@ -319,6 +340,12 @@ export class Fetcher {
       throw new AttemptError(failure.code, failure.message, false);
     }
   }
+}
+
+/** Content-Length, when present and valid. */
+function contentLength(headers: Record<string, string | string[] | undefined>): number | undefined {
+  const raw = header(headers, 'content-length');
+  return raw !== undefined && /^\d+$/.test(raw.trim()) ? Number(raw) : undefined;
 }
 
 function dropBytes(parts: Buffer[], count: number): Buffer[] {

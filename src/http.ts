@@ -2,15 +2,18 @@
  * HTTP plumbing shared by the probe (main thread) and the workers: the undici dispatcher,
  * the request headers, and redirect following with credentials kept to their origin.
  */
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, ProxyAgent, request, type Dispatcher } from 'undici';
 import { RedirectError, UsageError } from './errors.js';
+import { maskHeaders, type HttpTrace } from './trace.js';
 
 /** Connection settings, plain data so they can be handed to worker threads. */
 export interface ConnectionSettings {
   /** Skip TLS certificate verification (`--insecure`). */
   insecure: boolean;
-  /** PEM text of extra CA certificates (`--ca-cert`). */
+  /** PEM text of extra CA certificates (`--ca-cert`), trusted besides the usual roots. */
   ca?: string;
   /** Proxy URL (`--proxy`); when absent, HTTP_PROXY / HTTPS_PROXY / NO_PROXY apply. */
   proxy?: string;
@@ -71,10 +74,12 @@ export function basicAuth(user: string, password: string): string {
 
 /** The dispatcher for one thread: keep-alive connections, timeouts, TLS and proxy settings. */
 export function createDispatcher(settings: ConnectionSettings, connections: number): Dispatcher {
+  // Node's `ca` replaces the trusted roots; `--ca-cert` adds to them (a private CA for one
+  // host must not break a redirect to a public CDN). One context for every connection.
   const tls = settings.insecure
     ? { rejectUnauthorized: false }
     : settings.ca
-      ? { ca: settings.ca }
+      ? { secureContext: createSecureContext({ ca: [...rootCertificates, settings.ca] }) }
       : {};
   const options = {
     connections,
@@ -83,21 +88,44 @@ export function createDispatcher(settings: ConnectionSettings, connections: numb
     bodyTimeout: settings.stallTimeout,
     keepAliveTimeout: 10_000,
   };
-  if (settings.proxy) return new ProxyAgent({ ...options, uri: settings.proxy, requestTls: tls, proxyTls: tls });
+  // Plain http goes through the proxy as a forwarded request (many proxies refuse CONNECT
+  // to ports other than 443); https is tunnelled.
+  if (settings.proxy) return new ProxyAgent({ ...options, uri: settings.proxy, requestTls: tls, proxyTls: tls, proxyTunnel: false });
   const env = process.env;
   if (env.HTTP_PROXY || env.http_proxy || env.HTTPS_PROXY || env.https_proxy) {
-    return new EnvHttpProxyAgent({ ...options, requestTls: tls, proxyTls: tls });
+    return new EnvHttpProxyAgent({ ...options, requestTls: tls, proxyTls: tls, proxyTunnel: false });
   }
   return new Agent(options);
 }
 
-/** Read a CA bundle for `--ca-cert`, with a clear message when it cannot be read. */
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/**
+ * Read a CA bundle for `--ca-cert`, with a clear message when it cannot be read or holds no
+ * usable certificate (Node would silently ignore it, and every connection would fail later
+ * with a confusing certificate error).
+ */
 export function readCaFile(path: string): string {
+  let text: string;
   try {
-    return readFileSync(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new UsageError(`--ca-cert: cannot read ${path}: ${(err as Error).message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EISDIR' ? 'it is a directory' : code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new UsageError(`--ca-cert: cannot read ${path}: ${why}`);
   }
+  const blocks = text.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) {
+    throw new UsageError(`--ca-cert: ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  }
+  blocks.forEach((pem, i) => {
+    try {
+      new X509Certificate(pem);
+    } catch (err) {
+      throw new UsageError(`--ca-cert: certificate ${i + 1} in ${path} is not valid: ${(err as Error).message}`);
+    }
+  });
+  return text;
 }
 
 /** A response after redirects, with the URL that answered. */
@@ -119,18 +147,22 @@ const redirectStatuses = new Set([301, 302, 303, 307, 308]);
 export async function followRedirects(
   dispatcher: Dispatcher,
   url: URL,
-  init: { method: 'GET' | 'HEAD'; headers?: Record<string, string>; signal?: AbortSignal },
+  init: { method: 'GET' | 'HEAD'; headers?: Record<string, string>; signal?: AbortSignal; onTrace?: (trace: HttpTrace) => void },
   settings: RequestSettings,
 ): Promise<FollowedResponse> {
   const chain: URL[] = [url];
   const seen = new Set([url.href]);
   let current = url;
   for (;;) {
-    const res = await request(current, {
-      dispatcher,
+    const headers = { ...headersFor(current, settings), ...init.headers };
+    init.onTrace?.({ kind: 'request', method: init.method, url: current.href, headers: maskHeaders(headers) });
+    const res = await request(current, { dispatcher, method: init.method, headers, signal: init.signal });
+    init.onTrace?.({
+      kind: 'response',
       method: init.method,
-      headers: { ...headersFor(current, settings), ...init.headers },
-      signal: init.signal,
+      url: current.href,
+      status: res.statusCode,
+      headers: maskHeaders(res.headers as Record<string, unknown>),
     });
     const location = res.headers.location;
     if (!redirectStatuses.has(res.statusCode) || typeof location !== 'string') {
@@ -194,10 +226,37 @@ export function isStrongEtag(etag: string | undefined): etag is string {
   return etag !== undefined && !etag.startsWith('W/');
 }
 
+/** OpenSSL / Node codes of a TLS certificate that could not be verified. */
+const CERTIFICATE_ERRORS = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_CHAIN_TOO_LONG',
+  'INVALID_CA',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** True when `err` (from undici) is a failed TLS certificate check. */
+export function isCertificateError(err: unknown): boolean {
+  const e = err as { code?: string; cause?: { code?: string } } | undefined;
+  return CERTIFICATE_ERRORS.has(e?.cause?.code ?? '') || CERTIFICATE_ERRORS.has(e?.code ?? '');
+}
+
 /** Human text for an error thrown by undici, for messages and retry logs. */
 export function describeNetworkError(err: unknown): string {
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = e.cause?.code ?? e.code;
   const message = e.cause?.message ?? e.message ?? String(err);
-  return code && !message.includes(code) ? `${message} (${code})` : message;
+  const text = code && !message.includes(code) ? `${message} (${code})` : message;
+  if (isCertificateError(err)) {
+    return `TLS certificate verification failed: ${text}; trust its CA with --ca-cert FILE, or skip the check with --insecure`;
+  }
+  return text;
 }

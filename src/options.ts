@@ -5,6 +5,7 @@
 import { UsageError } from './errors.js';
 import { basicAuth, readCaFile, takeUrlCredentials, type RequestSettings } from './http.js';
 import type { RetrySettings } from './messages.js';
+import { resolveTarget } from './target.js';
 import { parseChecksum, parseHeader, parseUrl, parseUserPass, type Checksum } from './parse.js';
 import type { DownloadEvent, Progress } from './events.js';
 
@@ -176,6 +177,8 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Res
   if (options.proxy !== undefined) resolved.request.connection.proxy = options.proxy;
   if (options.output !== undefined) {
     if (options.output === '') throw new UsageError('-o: the output name is empty');
+    // '-o sub/', '-o .' name a directory: refuse now, not after the probe.
+    resolveTarget({ output: options.output, fileName: 'x', ...(options.dir !== undefined ? { dir: options.dir } : {}) });
     resolved.output = options.output;
   }
   if (options.dir !== undefined) resolved.dir = options.dir;

@@ -2,17 +2,22 @@
  * The probe: learn the size, range support, validators and name of a remote file before
  * planning. HEAD first; where HEAD fails or says too little, `GET Range: bytes=0-0`.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
-import { HttpError, NetworkError, RangegetError } from './errors.js';
+import { HttpError, NetworkError, RangegetError, TimeoutError } from './errors.js';
 import {
   describeNetworkError,
   discard,
   followRedirects,
   header,
+  isCertificateError,
   parseContentRange,
   type FollowedResponse,
   type RequestSettings,
 } from './http.js';
+import type { RetrySettings } from './messages.js';
+import { backoffDelay, parseRetryAfter } from './retry.js';
+import type { HttpTrace } from './trace.js';
 
 /** What the probe learnt about a remote file. */
 export interface ProbeResult {
@@ -59,6 +64,14 @@ function contentLength(headers: Headers): number | undefined {
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
+/** Statuses worth asking again, as for ranges. */
+const retryableStatuses = new Set([408, 425, 429, 500, 502, 503, 504]);
+
+/** Failures of the probe that another attempt may cure, with the server's Retry-After. */
+const transient = new WeakMap<Error, { retryAfter?: number }>();
+
+const timeoutCodes = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
 async function send(
   dispatcher: Dispatcher,
   url: URL,
@@ -66,27 +79,78 @@ async function send(
   settings: RequestSettings,
   signal: AbortSignal | undefined,
   extra?: Record<string, string>,
+  onTrace?: (trace: HttpTrace) => void,
 ): Promise<FollowedResponse> {
   try {
-    return await followRedirects(dispatcher, url, { method, headers: extra, signal }, settings);
+    return await followRedirects(dispatcher, url, { method, headers: extra, signal, ...(onTrace ? { onTrace } : {}) }, settings);
   } catch (err) {
     if (err instanceof RangegetError) throw err;
     if (signal?.aborted) throw err;
-    throw new NetworkError(`cannot reach ${url.href}: ${describeNetworkError(err)}`, { cause: err });
+    const code = (err as { code?: string }).code ?? '';
+    const failure = timeoutCodes.has(code)
+      ? new TimeoutError(`cannot reach ${url.href}: ${describeNetworkError(err)}`)
+      : new NetworkError(`cannot reach ${url.href}: ${describeNetworkError(err)}`, { cause: err });
+    // A certificate that fails verification will fail the same way next time.
+    if (!isCertificateError(err)) transient.set(failure, {});
+    throw failure;
   }
+}
+
+/** An HTTP error for a response, marked transient when its status may clear up. */
+function statusError(res: FollowedResponse): HttpError {
+  const err = new HttpError(res.statusCode, res.url.href);
+  if (retryableStatuses.has(res.statusCode)) {
+    const retryAfter = parseRetryAfter(header(res.headers, 'retry-after'), Date.now());
+    transient.set(err, retryAfter === undefined ? {} : { retryAfter });
+  }
+  return err;
+}
+
+/** Retries of the probe (the download's retry settings, a callback per retry) and its trace. */
+export interface ProbeRetry extends RetrySettings {
+  onRetry?: (info: { attempt: number; delay: number; reason: string }) => void;
+  /** Every request and response of the probe (`-v`). */
+  onTrace?: (trace: HttpTrace) => void;
 }
 
 /**
  * Probe a URL. Throws {@link HttpError} when the server refuses the file,
- * {@link NetworkError} when it cannot be reached, and a redirect error for bad redirects.
+ * {@link NetworkError} or {@link TimeoutError} when it cannot be reached, and a redirect
+ * error for bad redirects.
+ *
+ * With `retry`, network failures, timeouts and 408/425/429/5xx answers are tried again
+ * (at most `retry.retries` times, with backoff, honouring Retry-After), as ranges are;
+ * without it, the first failure is final.
  */
 export async function probe(
   dispatcher: Dispatcher,
   url: URL,
   settings: RequestSettings,
   signal?: AbortSignal,
+  retry?: ProbeRetry,
 ): Promise<ProbeResult> {
-  const head = await send(dispatcher, url, 'HEAD', settings, signal);
+  for (let failures = 0; ; ) {
+    try {
+      return await probeOnce(dispatcher, url, settings, signal, retry?.onTrace);
+    } catch (err) {
+      const info = err instanceof Error ? transient.get(err) : undefined;
+      if (!retry || !info || signal?.aborted || failures >= retry.retries) throw err;
+      failures++;
+      const delay = backoffDelay(failures, retry, info.retryAfter);
+      retry.onRetry?.({ attempt: failures, delay, reason: (err as Error).message });
+      await sleep(delay, undefined, signal ? { signal } : undefined);
+    }
+  }
+}
+
+async function probeOnce(
+  dispatcher: Dispatcher,
+  url: URL,
+  settings: RequestSettings,
+  signal: AbortSignal | undefined,
+  onTrace?: (trace: HttpTrace) => void,
+): Promise<ProbeResult> {
+  const head = await send(dispatcher, url, 'HEAD', settings, signal, undefined, onTrace);
   discard(head.body);
   const headSize = contentLength(head.headers);
   const acceptRanges = header(head.headers, 'accept-ranges')?.toLowerCase();
@@ -112,7 +176,7 @@ export async function probe(
 
   // HEAD refused, without a length, or silent about ranges: ask for the first byte.
   const from = headOk ? head.url : url;
-  const get = await send(dispatcher, from, 'GET', settings, signal, { range: 'bytes=0-0' });
+  const get = await send(dispatcher, from, 'GET', settings, signal, { range: 'bytes=0-0' }, onTrace);
   const base = { url: url.href, finalUrl: get.url.href, ...validators(get.headers), method: 'GET' as const };
   try {
     if (get.statusCode === 206) {
@@ -146,7 +210,7 @@ export async function probe(
             : 'the server ignores range requests',
       };
     }
-    throw new HttpError(get.statusCode, get.url.href);
+    throw statusError(get);
   } finally {
     discard(get.body);
   }

@@ -19,15 +19,52 @@ export function backoffDelay(
   return Math.round(exp / 2 + (random() * exp) / 2);
 }
 
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+const MONTH = '(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)';
+const TIME = '(\\d{2}):(\\d{2}):(\\d{2})';
+/** IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`. */
+const IMF_FIXDATE = new RegExp(`^[a-z]{3}, (\\d{2}) ${MONTH} (\\d{4}) ${TIME} GMT$`, 'i');
+/** Obsolete RFC 850 date: `Sunday, 06-Nov-94 08:49:37 GMT`. */
+const RFC850_DATE = new RegExp(`^[a-z]{6,9}, (\\d{2})-${MONTH}-(\\d{2}) ${TIME} GMT$`, 'i');
+/** Obsolete asctime date: `Sun Nov  6 08:49:37 1994` (GMT). */
+const ASCTIME_DATE = new RegExp(`^[a-z]{3} ${MONTH} {1,2}(\\d{1,2}) ${TIME} (\\d{4})$`, 'i');
+
+/** Milliseconds since the epoch of an HTTP-date (RFC 9110 section 5.6.7), or undefined. */
+export function parseHttpDate(value: string, now = Date.now()): number | undefined {
+  const text = value.trim();
+  let fields: { day: string; month: string; year: number; time: [string, string, string] } | undefined;
+  let m: RegExpExecArray | null;
+  if ((m = IMF_FIXDATE.exec(text))) {
+    fields = { day: m[1]!, month: m[2]!, year: Number(m[3]), time: [m[4]!, m[5]!, m[6]!] };
+  } else if ((m = RFC850_DATE.exec(text))) {
+    // A two-digit year more than 50 years ahead is in the past century (RFC 9110).
+    const yy = Number(m[3]);
+    const year = 2000 + yy > new Date(now).getUTCFullYear() + 50 ? 1900 + yy : 2000 + yy;
+    fields = { day: m[1]!, month: m[2]!, year, time: [m[4]!, m[5]!, m[6]!] };
+  } else if ((m = ASCTIME_DATE.exec(text))) {
+    fields = { day: m[2]!, month: m[1]!, year: Number(m[6]), time: [m[3]!, m[4]!, m[5]!] };
+  } else {
+    return undefined;
+  }
+  const day = Number(fields.day);
+  const [hours, minutes, seconds] = fields.time.map(Number) as [number, number, number];
+  if (day < 1 || day > 31 || hours > 23 || minutes > 59 || seconds > 60) return undefined;
+  const time = Date.UTC(fields.year, MONTHS.indexOf(fields.month.toLowerCase()), day, hours, minutes, Math.min(seconds, 59));
+  // 31 Feb would roll over into March: not a date.
+  return new Date(time).getUTCDate() === day ? time : undefined;
+}
+
 /**
- * `Retry-After` as milliseconds from `now`: delay-seconds or an HTTP-date.
- * Undefined when absent or unreadable.
+ * `Retry-After` as milliseconds from `now`: delay-seconds or an HTTP-date (a date in the
+ * past means no wait). Undefined when absent or unreadable: anything else (`1.5`, `-1`,
+ * `10s`, a loosely written date) is ignored rather than guessed at, and the usual backoff
+ * applies.
  */
 export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
   if (value === undefined) return undefined;
   const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const date = Date.parse(text);
-  if (Number.isNaN(date)) return undefined;
+  if (/^\d+$/.test(text)) return Math.min(Number(text) * 1000, Number.MAX_SAFE_INTEGER);
+  const date = parseHttpDate(text, now);
+  if (date === undefined) return undefined;
   return Math.max(0, date - now);
 }

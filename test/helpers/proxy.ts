@@ -4,7 +4,7 @@
  * - Absolute-URI requests (`GET http://127.0.0.1:PORT/path HTTP/1.1`, any method) are
  *   forwarded and their responses streamed back: what a plain-HTTP proxy does.
  * - `CONNECT 127.0.0.1:PORT` opens a TCP tunnel: what undici's ProxyAgent asks for by
- *   default, for https AND plain http targets (its `proxyTunnel` option defaults to true).
+ *   default for https targets; rangeget sets `proxyTunnel: false`, so plain http is forwarded.
  *
  * Only 127.0.0.1 targets are relayed; anything else answers 403, so a test can never reach
  * out through it. Every relayed request and tunnel is counted and logged.

@@ -3,6 +3,7 @@
  * content from {@link fill}. See {@link FileSpec} and {@link Faults} for what it can do.
  */
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { contentOf, fill, sha256Of } from './content.js';
 
@@ -46,8 +47,8 @@ export interface Faults {
   errorRate?: number;
   /** Default 503. */
   errorStatus?: number;
-  /** Retry-After value sent with `errorStatus` (only sent when set). */
-  retryAfter?: string;
+  /** Retry-After value sent with `errorStatus` (only sent when set); a function is called per response. */
+  retryAfter?: string | (() => string);
   /** The first N GETs answer `errorStatus`. */
   failFirst?: number;
   /** The first GET (every GET with `stallEvery`) sends this many body bytes, then goes silent. */
@@ -61,6 +62,23 @@ export interface Faults {
   ignoreRangeAfter?: number;
   /** HEAD reports this Content-Length instead of `size`. */
   headSize?: number;
+  /** The first N GETs send half the body, then reset the connection (TCP RST). */
+  reset?: number;
+  /** The first N GETs are never answered: no status line, no headers (until the client gives up). */
+  noHeaders?: number;
+  /** The first N HEADs answer `errorStatus` (with `retryAfter`). */
+  headFailFirst?: number;
+  /** Every GET that carries a Range header answers this status (416 adds `Content-Range: bytes *\/size`). */
+  rangeStatus?: number;
+  /** Sent verbatim as Accept-Ranges (e.g. `none`) instead of the default. */
+  acceptRanges?: string;
+  /**
+   * Range GETs (206) are sent chunked, without Content-Length, and carry this many junk bytes
+   * (0xEE) after the range their Content-Range announces.
+   */
+  extraBytes?: number;
+  /** A 206 holds at most this many bytes (Content-Range says so), like servers that cap a response. */
+  rangeCap?: number;
 }
 
 export interface RequestRecord {
@@ -119,6 +137,7 @@ interface Entry {
   etag: string | null;
   lastModified: string | null;
   gets: number;
+  heads: number;
   rangeGets: number;
   random: () => number;
 }
@@ -163,6 +182,11 @@ export function parseRange(header: string, size: number): Range {
   return { start: first, end: Math.min(size - 1, only.last ?? size - 1) };
 }
 
+function retryAfterHeader(faults: Faults): http.OutgoingHttpHeaders {
+  const value = typeof faults.retryAfter === 'function' ? faults.retryAfter() : faults.retryAfter;
+  return value !== undefined ? { 'Retry-After': value } : {};
+}
+
 function ifRangeMatches(value: string, entry: Entry): boolean {
   const v = value.trim();
   if (v.startsWith('"') || v.startsWith('W/')) {
@@ -175,7 +199,13 @@ function ifRangeMatches(value: string, entry: Entry): boolean {
   return Number.isFinite(a) && a === b;
 }
 
-export async function startServer(files: Record<string, FileSpec> = {}): Promise<TestServer> {
+/** How the server listens. */
+export interface ServerOptions {
+  /** Serve HTTPS (node:https) with this key and certificate (PEM) instead of plain HTTP. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
+}
+
+export async function startServer(files: Record<string, FileSpec> = {}, options: ServerOptions = {}): Promise<TestServer> {
   const entries = new Map<string, Entry>();
   const stats = { requests: 0, bytesSent: 0, log: [] as RequestRecord[] };
   const timers = new Set<NodeJS.Timeout>();
@@ -195,6 +225,7 @@ export async function startServer(files: Record<string, FileSpec> = {}): Promise
           ? new Date(BASE_DATE + (Math.abs(seed) % 31_536_000) * 1000).toUTCString()
           : spec.lastModified,
       gets: 0,
+      heads: 0,
       rangeGets: 0,
       random: rng(spec.faults?.seed ?? 1),
     };
@@ -249,6 +280,13 @@ export async function startServer(files: Record<string, FileSpec> = {}): Promise
     socket.once('finish', () => socket.destroy());
   }
 
+  /** Abort the connection with a TCP RST. */
+  function reset(res: http.ServerResponse): void {
+    const socket = res.socket;
+    if (!socket || socket.destroyed) return;
+    socket.resetAndDestroy();
+  }
+
   function sendText(res: http.ServerResponse, rec: RequestRecord, status: number, text: string, headers: http.OutgoingHttpHeaders = {}): void {
     const body = Buffer.from(text + '\n');
     rec.status = status;
@@ -262,7 +300,8 @@ export async function startServer(files: Record<string, FileSpec> = {}): Promise
     entry: Entry,
     start: number,
     limit: number,
-    after: 'end' | 'cut' | 'stall',
+    after: 'end' | 'cut' | 'stall' | 'reset',
+    junk = 0,
   ): Promise<void> {
     let gone = false;
     res.once('close', () => (gone = true));
@@ -288,14 +327,24 @@ export async function startServer(files: Record<string, FileSpec> = {}): Promise
       if (!ok && pos < limit) await waitDrainOrClose(res);
     }
     if (gone || res.destroyed) return;
+    if (junk > 0 && after === 'end') {
+      res.write(Buffer.alloc(junk, 0xee));
+      stats.bytesSent += junk;
+    }
     if (after === 'end') res.end();
     else if (after === 'cut') cut(res);
+    else if (after === 'reset') {
+      // Let the bytes written so far reach the client, then reset.
+      if (res.socket && res.socket.writableLength > 0) res.socket.once('drain', () => reset(res));
+      else reset(res);
+    }
     // 'stall': stay silent; the connection stays open until the client or close() ends it.
   }
 
   function commonHeaders(entry: Entry): http.OutgoingHttpHeaders {
     const h: http.OutgoingHttpHeaders = { 'Content-Type': 'application/octet-stream' };
-    if (entry.spec.ranges !== false) h['Accept-Ranges'] = 'bytes';
+    if (entry.spec.faults?.acceptRanges !== undefined) h['Accept-Ranges'] = entry.spec.faults.acceptRanges;
+    else if (entry.spec.ranges !== false) h['Accept-Ranges'] = 'bytes';
     if (entry.etag !== null) h['ETag'] = entry.etag;
     if (entry.lastModified !== null) h['Last-Modified'] = entry.lastModified;
     if (entry.spec.contentDisposition !== undefined) h['Content-Disposition'] = entry.spec.contentDisposition;
@@ -323,6 +372,10 @@ export async function startServer(files: Record<string, FileSpec> = {}): Promise
     if (spec.status !== undefined) return sendText(res, rec, spec.status, `Status ${spec.status}`);
 
     if (method === 'HEAD') {
+      const h = entry.heads++;
+      if (faults.headFailFirst !== undefined && h < faults.headFailFirst) {
+        return sendText(res, rec, faults.errorStatus ?? 503, `Injected HEAD failure ${h + 1}`, retryAfterHeader(faults));
+      }
       if (spec.head === false) return sendText(res, rec, 405, 'Method Not Allowed', { Allow: 'GET' });
       if (typeof spec.head === 'number') return sendText(res, rec, spec.head, `Status ${spec.head}`);
       const headers = commonHeaders(entry);
@@ -336,10 +389,15 @@ export async function startServer(files: Record<string, FileSpec> = {}): Promise
 
     const n = entry.gets++;
     const errorStatus = faults.errorStatus ?? 503;
-    const errorHeaders: http.OutgoingHttpHeaders = faults.retryAfter !== undefined ? { 'Retry-After': faults.retryAfter } : {};
-    if (faults.failFirst !== undefined && n < faults.failFirst) return sendText(res, rec, errorStatus, `Injected failure ${n + 1}`, errorHeaders);
+    const errorHeaders = (): http.OutgoingHttpHeaders => retryAfterHeader(faults);
+    if (faults.failFirst !== undefined && n < faults.failFirst) return sendText(res, rec, errorStatus, `Injected failure ${n + 1}`, errorHeaders());
     if (faults.errorRate !== undefined && faults.errorRate > 0 && entry.random() < faults.errorRate) {
-      return sendText(res, rec, errorStatus, 'Injected random failure', errorHeaders);
+      return sendText(res, rec, errorStatus, 'Injected random failure', errorHeaders());
+    }
+    if (faults.noHeaders !== undefined && n < faults.noHeaders) return; // silent; close() or the client ends it
+    if (faults.rangeStatus !== undefined && req.headers.range !== undefined) {
+      const extra: http.OutgoingHttpHeaders = faults.rangeStatus === 416 ? { 'Content-Range': `bytes */${entry.size}` } : {};
+      return sendText(res, rec, faults.rangeStatus, `Status ${faults.rangeStatus}`, extra);
     }
 
     const size = entry.size;
@@ -373,14 +431,23 @@ export async function startServer(files: Record<string, FileSpec> = {}): Promise
         start += 1;
         end = Math.min(size - 1, end + 1);
       }
+      if (faults.rangeCap !== undefined && faults.rangeCap > 0) end = Math.min(end, start + faults.rangeCap - 1);
       length = end - start + 1;
       headers['Content-Range'] = `bytes ${start}-${end}/${spec.length === false ? '*' : size}`;
     }
     if (spec.length !== false) headers['Content-Length'] = length;
 
     let limit = length;
-    let after: 'end' | 'cut' | 'stall' = 'end';
-    if (faults.stallAfter !== undefined && (n === 0 || faults.stallEvery)) {
+    let after: 'end' | 'cut' | 'stall' | 'reset' = 'end';
+    let junk = 0;
+    if (status === 206 && faults.extraBytes !== undefined && faults.extraBytes > 0) {
+      delete headers['Content-Length'];
+      junk = faults.extraBytes;
+    }
+    if (faults.reset !== undefined && n < faults.reset) {
+      limit = Math.floor(length / 2);
+      after = 'reset';
+    } else if (faults.stallAfter !== undefined && (n === 0 || faults.stallEvery)) {
       if (faults.stallAfter < limit) {
         limit = faults.stallAfter;
         after = 'stall';
@@ -398,14 +465,18 @@ export async function startServer(files: Record<string, FileSpec> = {}): Promise
     if (limit === 0 && after !== 'end') {
       res.flushHeaders();
       if (after === 'cut') cut(res);
+      if (after === 'reset') reset(res);
       return;
     }
-    sendBody(res, rec, entry, start, limit, after).catch((err: unknown) => {
+    sendBody(res, rec, entry, start, limit, after, junk).catch((err: unknown) => {
       res.destroy(err instanceof Error ? err : new Error(String(err)));
     });
   }
 
-  const server = http.createServer({ keepAliveTimeout: 5000 }, handle);
+  const server: http.Server = options.tls
+    ? https.createServer({ keepAliveTimeout: 5000, key: options.tls.key, cert: options.tls.cert }, handle)
+    : http.createServer({ keepAliveTimeout: 5000 }, handle);
+  // With TLS, 'connection' sees the raw TCP socket; destroying it ends the TLS one too.
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -422,7 +493,7 @@ export async function startServer(files: Record<string, FileSpec> = {}): Promise
     });
   });
   const port = (server.address() as AddressInfo).port;
-  const origin = `http://127.0.0.1:${port}`;
+  const origin = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
 
   return {
     origin,
