@@ -56,6 +56,10 @@ http {
         location /throttled/ {
             alias ${data};
             limit_rate ${o.limitRate};
+            # nginx checks limit_rate only between sendfile chunks (default 2m), so each request
+            # would get its first ~2 MiB unthrottled and small range requests would bypass the
+            # limit. Small chunks keep the per-request head start to ~128 KiB: per connection.
+            sendfile_max_chunk 128k;
         }
         location /fast/ {
             alias ${data};

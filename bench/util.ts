@@ -1,6 +1,6 @@
 // Small helpers for the benchmark harness: statistics, files, hashing, ports, versions.
 import { createHash, randomFillSync } from 'node:crypto';
-import { accessSync, closeSync, constants, createReadStream, openSync, writeSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, createReadStream, openSync, writeSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
@@ -57,6 +57,7 @@ export function writeRandomFile(file: string, size: number): string {
   } finally {
     closeSync(fd);
   }
+  chmodSync(file, 0o644); // readable by nginx workers whatever the umask
   return hash.digest('hex');
 }
 
