@@ -2,7 +2,7 @@
  * One download, start to finish: probe, resume or plan, run the pool, assemble.
  */
 import { mkdir, open, stat, statfs, type FileHandle } from 'node:fs/promises';
-import type { Dispatcher } from 'undici';
+import type { Dispatcher } from './undici.js';
 import { assemble, exists, FileHasher } from './assemble.js';
 import { readControl, removeControl, resumeProblem, writeControl, writtenSegments, CONTROL_VERSION, type ControlState } from './control.js';
 import { AbortError, ChecksumError, FileError, FileExistsError, HttpError, SizeError, NoSpaceError, RemoteChangedError, fileError } from './errors.js';

@@ -5,7 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext, rootCertificates } from 'node:tls';
-import { Agent, EnvHttpProxyAgent, ProxyAgent, request, type Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent, ProxyAgent, request, type Dispatcher, type ResponseBody } from './undici.js';
 import { RedirectError, UsageError } from './errors.js';
 import { maskHeaders, type HttpTrace } from './trace.js';
 
@@ -133,7 +133,7 @@ export interface FollowedResponse {
   url: URL;
   statusCode: number;
   headers: Record<string, string | string[] | undefined>;
-  body: Dispatcher.ResponseData['body'];
+  body: ResponseBody;
   /** Every URL visited, the first one included. */
   chain: URL[];
 }
@@ -191,7 +191,7 @@ export async function followRedirects(
 }
 
 /** Drop a response body without reading it; undici reports the abort as an error, which is expected here. */
-export function discard(body: Dispatcher.ResponseData['body']): void {
+export function discard(body: ResponseBody): void {
   if (body.destroyed) return;
   body.on('error', () => undefined);
   body.destroy();

@@ -3,7 +3,7 @@
  * planning. HEAD first; where HEAD fails or says too little, `GET Range: bytes=0-0`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Dispatcher } from 'undici';
+import type { Dispatcher } from './undici.js';
 import { HttpError, NetworkError, RangegetError, TimeoutError } from './errors.js';
 import {
   describeNetworkError,

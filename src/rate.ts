@@ -38,6 +38,12 @@ export class RateLimiter {
    * second passes at once, so a steady stream is not chopped into tiny sleeps.
    */
   async take(bytes: number, signal?: AbortSignal): Promise<void> {
+    const wait = this.reserve(bytes);
+    if (wait > 0) await sleep(wait, undefined, signal ? { signal } : undefined);
+  }
+
+  /** Account for `bytes`; returns the milliseconds to wait before taking more (0: go on). */
+  reserve(bytes: number): number {
     const rate = this.cells[1]!;
     const cost = (BigInt(bytes) * 1_000_000n) / rate;
     const burst = 100_000n;
@@ -49,6 +55,6 @@ export class RateLimiter {
       if (Atomics.compareExchange(this.cells, 0, old, tat) === old) break;
     }
     const wait = tat - now - burst;
-    if (wait > 0n) await sleep(Number(wait / 1000n), undefined, signal ? { signal } : undefined);
+    return wait > 0n ? Number(wait / 1000n) : 0;
   }
 }
