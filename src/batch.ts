@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import pLimit from 'p-limit';
+import { RateLimiter } from './rate.js';
 import { download, inspect } from './download.js';
 import { AbortError, FileError, InternalError, RangegetError, UsageError, ExitCode } from './errors.js';
 import type { DownloadEvent, DownloadResult, Inspection, Progress } from './events.js';
@@ -114,6 +115,8 @@ export async function downloadMany(items: ReadonlyArray<BatchItem>, options: Bat
     throw new UsageError('output: give each item its own output name ({ url, output }); a batch has no common output file');
   }
   const limit = pLimit(jobs);
+  // One --max-speed for the whole batch, as for one download: all files share the limit.
+  if (typeof shared.maxSpeed === 'number') shared.maxSpeed = new RateLimiter(shared.maxSpeed);
   /** Output path → index of the item that claimed it first. */
   const claims = new Map<string, number>();
 

@@ -41,6 +41,7 @@ interface RawOptions {
   verbose?: boolean;
   referer?: string;
   cookie?: string;
+  mirror?: string[];
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -97,6 +98,7 @@ export function toDownloadOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proc
   if (raw.insecure) options.insecure = true;
   if (raw.caCert !== undefined) options.caCert = raw.caCert;
   if (raw.proxy !== undefined) options.proxy = raw.proxy;
+  if (raw.mirror?.length) options.mirrors = raw.mirror;
   if (raw.verbose) options.trace = true;
   return options;
 }
@@ -129,9 +131,10 @@ function buildProgram(streams: CliStreams, run: (urls: string[], raw: RawOptions
     .option('-i, --input-file <file>', "download the URLs listed in this file, '-' for stdin (format below)")
     .option('-j, --jobs <n>', `files downloaded at once, each with its own connections (default: ${DEFAULT_JOBS})`)
     .option('-c, --connections <n>', `connections at once per file, 1-${MAX_CONNECTIONS} (default: 8)`)
-    .option('--threads <n>', 'worker threads that drive the connections (default: 2, at most the connections)')
+    .option('--threads <n>', 'worker threads that drive the connections (default: 1, at most the connections)')
     .option('--min-range <size>', 'smallest byte range per connection, e.g. 512K, 4M (default: 1M)')
     .option('--checksum <algo=hex>', 'verify the file: sha256, sha1, md5 or sha512, e.g. sha256=9f86d0...')
+    .option('--mirror <url>', 'another URL of the same file (repeatable): ranges are spread over all; one that fails is dropped', collect)
     .option('--dry-run', 'probe and print the plan (size, ranges, resumable, output path) without downloading')
     .option('-H, --header <header>', "extra request header 'Name: value' (repeatable)", collect)
     .option('--user-agent <ua>', 'User-Agent header (default: rangeget/VERSION)')
@@ -145,7 +148,7 @@ function buildProgram(streams: CliStreams, run: (urls: string[], raw: RawOptions
     .option('--retry-wait <seconds>', 'first retry delay, doubled each time, e.g. 1, 500ms (default: 1)')
     .option('--timeout <seconds>', 'connect, response and stall timeout (default: 30)')
     .option('--max-redirects <n>', 'redirects to follow at most (default: 10)')
-    .option('--max-speed <rate>', 'limit the total download rate per file, e.g. 500K, 2M (K = 1024)')
+    .option('--max-speed <rate>', 'limit the total download rate, shared by all connections and files, e.g. 500K, 2M (K = 1024)')
     .option('--insecure', 'do not verify TLS certificates')
     .option('--ca-cert <file>', 'trust the CA certificates in this PEM file')
     .option('--proxy <url>', 'HTTP proxy (default: $HTTPS_PROXY / $HTTP_PROXY, minus $NO_PROXY)')

@@ -15,17 +15,22 @@ import { Pool, RangesUnsupported, type PoolJob } from './pool.js';
 import { lockOutput } from './lock.js';
 import { keepWarm } from './prewarm.js';
 import { probe, type ProbeResult, type ProbeRetry } from './probe.js';
-import { RateLimiter } from './rate.js';
+import type { RateLimiter } from './rate.js';
 import type { HttpTrace } from './trace.js';
 import { UNKNOWN_END } from './slots.js';
 import { chooseFileName, resolveTarget, type Target } from './target.js';
 
 /** Bytes buffered per connection before a positional write. */
-const WRITE_BUFFER = 1024 * 1024;
+const WRITE_BUFFER = 256 * 1024;
 /** Longest time received bytes wait in a buffer. */
 const FLUSH_INTERVAL = 200;
 /** The control file is saved this often while bytes arrive. */
 const SAVE_INTERVAL = 500;
+/**
+ * Answers to a range request that mean the final URL stopped working (an expired signed
+ * URL, a moved file): the original URL is probed again, once.
+ */
+const reprobeStatuses = new Set([301, 302, 303, 307, 308, 403, 410]);
 /** Files up to this size are fetched in the main thread: a worker would take longer to start. */
 const INLINE_MAX_SIZE = 4 * 1024 * 1024;
 /** Times a download starts over because the remote file changed, before it gives up. */
@@ -72,7 +77,7 @@ class Download {
 
   constructor(opts: ResolvedOptions) {
     this.opts = opts;
-    this.rate = opts.maxSpeed !== undefined ? new RateLimiter(opts.maxSpeed) : undefined;
+    this.rate = opts.rate;
     this.dispatcher = createDispatcher(opts.request.connection, 2);
   }
 
@@ -125,7 +130,7 @@ class Download {
           return await this.attempt(startOver);
         } catch (err) {
           // An expired signed URL: the original URL may redirect to a fresh one. Once.
-          if (err instanceof HttpError && (err.status === 403 || err.status === 410) && !reprobed && err.url !== this.opts.url.href) {
+          if (err instanceof HttpError && reprobeStatuses.has(err.status) && !reprobed && err.url !== this.opts.url.href) {
             reprobed = true;
             startOver = false;
             this.warn(`${err.message}; probing ${this.opts.url.href} again`);

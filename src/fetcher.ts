@@ -213,6 +213,8 @@ export class Fetcher {
       let stopAt = this.job.size ?? UNKNOWN_END;
       /** Body bytes still announced by Content-Length, to know whether the connection can be kept. */
       let announced = Infinity;
+      /** For a whole-file (200) answer: bytes it may still send before it is longer than the probed size. */
+      let allowed = Infinity;
       let controller: DispatchController | undefined;
       let timer: NodeJS.Timeout | undefined;
       let settled = false;
@@ -273,6 +275,7 @@ export class Fetcher {
             return;
           }
           announced = contentLength(responseHeaders) ?? Infinity;
+          if (status === 200 && this.job.size !== undefined) allowed = this.job.size - position;
           // A body that pauses must not keep its bytes from the file (and the control file) meanwhile.
           timer = setInterval(() => {
             if (buffered === 0 || performance.now() - lastFlush < this.init.flushInterval) return;
@@ -285,6 +288,14 @@ export class Fetcher {
         },
         onResponseData: (c, chunk) => {
           if (settled) return;
+          allowed -= chunk.length;
+          if (allowed < 0) {
+            // A chunked 200 that runs past the probed size is another file: nothing of it is kept.
+            chunks.length = 0;
+            buffered = 0;
+            stop(new AttemptError('ECHANGED', `the server sends more than the ${this.job.size} bytes it announced`, false));
+            return;
+          }
           chunks.push(chunk);
           buffered += chunk.length;
           announced -= chunk.length;

@@ -24,3 +24,4 @@ export type { DownloadEvent, DownloadResult, Inspection, Progress } from './even
 export type { Checksum, ChecksumAlgorithm } from './parse.js';
 export * from './errors.js';
 export { planRanges, type Segment, type PlanInput } from './plan.js';
+export { RateLimiter } from './rate.js';

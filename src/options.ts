@@ -3,6 +3,7 @@
  * settings the rest of rangeget uses. Bad input throws {@link UsageError} before any request.
  */
 import { UsageError } from './errors.js';
+import { RateLimiter } from './rate.js';
 import { basicAuth, readCaFile, takeUrlCredentials, type RequestSettings } from './http.js';
 import type { RetrySettings } from './messages.js';
 import { resolveTarget } from './target.js';
@@ -17,7 +18,7 @@ export interface DownloadOptions {
   dir?: string;
   /** Connections at once (`-c`), 1 to 64. Default 8. */
   connections?: number;
-  /** Worker threads (`--threads`), at most `connections`. Default: 2 (measured; see README). */
+  /** Worker threads (`--threads`), at most `connections`. Default: 1 (measured; see README). */
   threads?: number;
   /** Smallest range a connection gets, in bytes (`--min-range`). Default 1 MiB. */
   minRangeSize?: number;
@@ -45,8 +46,12 @@ export interface DownloadOptions {
   maxRedirects?: number;
   /** Other URLs of the same file (`--mirror`); ranges are spread over all of them. */
   mirrors?: ReadonlyArray<string | URL>;
-  /** Limit of the total rate in bytes per second, shared by all connections (`--max-speed`). */
-  maxSpeed?: number;
+  /**
+   * Limit of the total rate in bytes per second, shared by all connections (`--max-speed`);
+   * or a {@link RateLimiter} to share one limit between several downloads (as
+   * `downloadMany` does).
+   */
+  maxSpeed?: number | RateLimiter;
   /** Skip TLS certificate checks (`--insecure`). Default false. */
   insecure?: boolean;
   /** File with extra CA certificates in PEM (`--ca-cert`). */
@@ -80,7 +85,7 @@ export interface ResolvedOptions {
   request: RequestSettings;
   retry: RetrySettings;
   progressInterval: number;
-  maxSpeed?: number;
+  rate?: RateLimiter;
   mirrors: URL[];
   trace: boolean;
   signal?: AbortSignal;
@@ -106,7 +111,7 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Res
   const { url: clean, authorization: urlAuth } = takeUrlCredentials(parsed);
 
   const connections = integer(options.connections, 'connections', 1, MAX_CONNECTIONS, 8);
-  const threads = integer(options.threads, 'threads', 1, MAX_CONNECTIONS, Math.min(2, connections));
+  const threads = integer(options.threads, 'threads', 1, MAX_CONNECTIONS, 1);
   if (threads > connections) {
     throw new UsageError(`threads: ${threads} is more than the ${connections} connections; use at most one thread per connection`);
   }
@@ -185,11 +190,12 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Res
   if (options.checksum !== undefined) {
     resolved.checksum = typeof options.checksum === 'string' ? parseChecksum(options.checksum) : parseChecksum(`${options.checksum.algorithm}=${options.checksum.hex}`);
   }
-  if (options.maxSpeed !== undefined) {
+  if (options.maxSpeed instanceof RateLimiter) resolved.rate = options.maxSpeed;
+  else if (options.maxSpeed !== undefined) {
     if (!(options.maxSpeed >= 1) || !Number.isFinite(options.maxSpeed)) {
       throw new UsageError(`maxSpeed: ${options.maxSpeed} must be a number of bytes per second above 0`);
     }
-    resolved.maxSpeed = options.maxSpeed;
+    resolved.rate = new RateLimiter(options.maxSpeed);
   }
   if (options.signal) resolved.signal = options.signal;
   if (options.onProgress) resolved.onProgress = options.onProgress;

@@ -122,6 +122,8 @@ export function splitEvenly(segment: Segment, n: number): Segment[] {
 export interface RunningRange {
   position: number;
   end: number;
+  /** Bytes past the position that stay with this range (already on their way); default `margin`. */
+  margin?: number;
 }
 
 /** Where to split a running range so an idle connection can take its far half. */
@@ -146,7 +148,7 @@ export function chooseSteal(
   let best: Steal | undefined;
   let bestLeft = 0;
   running.forEach((r, index) => {
-    const from = r.position + margin;
+    const from = r.position + (r.margin ?? margin);
     const left = r.end - from;
     if (left >= 2 * minRangeSize && left > bestLeft) {
       bestLeft = left;

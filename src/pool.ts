@@ -88,7 +88,14 @@ interface Slot {
   busy: boolean;
   /** Index of the source (URL or mirror) of the running range. */
   source?: number;
+  /** When the running range started, for its speed. */
+  startedAt: number;
 }
+
+/** A range younger than this is not split: its speed, and so what is in flight, is unknown. */
+const STEAL_MIN_AGE = 250;
+/** Seconds of a range's speed that count as in flight (sent, not yet written) when splitting it. */
+const IN_FLIGHT_SECONDS = 0.5;
 
 /** Failures that drop a mirror rather than end the download. */
 const mirrorFailure = new Set(['EHTTP', 'ENETWORK', 'ETIMEOUT', 'ESERVER']);
@@ -107,6 +114,7 @@ export class Pool {
   /** Sources that failed during this job. */
   private readonly deadSources = new Set<number>();
   private readonly exited = new Set<PoolWorker>();
+  private rescan: NodeJS.Timeout | undefined;
   private stopping?: Promise<void>;
 
   constructor(options: PoolOptions) {
@@ -136,7 +144,7 @@ export class Pool {
       worker.postMessage({ type: 'init', init } satisfies ToWorker);
       this.workers.push(worker);
     }
-    for (let s = 0; s < connections; s++) this.slots.push({ worker: this.workers[s % threads]!, busy: false });
+    for (let s = 0; s < connections; s++) this.slots.push({ worker: this.workers[s % threads]!, busy: false, startedAt: 0 });
   }
 
   /** Fetch these ranges of a file; resolves when every byte of them is written. */
@@ -150,10 +158,13 @@ export class Pool {
     const wire: Job = { partPath: job.partPath, sources: job.sources, mode: job.mode, size: job.size };
     this.deadSources.clear();
     for (const worker of this.workers) worker.postMessage({ type: 'job', job: wire } satisfies ToWorker);
+    // A free connection looks again for a range to split as the running ones age.
+    clearInterval(this.rescan);
+    this.rescan = setInterval(() => this.schedule(), STEAL_MIN_AGE);
     return new Promise<void>((resolve, reject) => {
       this.settle = { resolve, reject };
       this.schedule();
-    });
+    }).finally(() => clearInterval(this.rescan));
   }
 
   /** Every byte range written so far, merged. */
@@ -177,6 +188,7 @@ export class Pool {
 
   /** Stop every worker; buffered bytes are written first. Safe to call more than once. */
   stop(): Promise<void> {
+    clearInterval(this.rescan);
     if (!this.job && !this.stopping) {
       // Nothing ran (the probe failed, or an abort came first): no buffers to flush.
       this.stopping = Promise.all(this.workers.map((w) => w.terminate())).then(() => undefined);
@@ -275,9 +287,15 @@ export class Pool {
   /** Split the running range with the most left, giving its far half to a free connection. */
   private steal(): Segment | undefined {
     if (this.job?.mode !== 'ranges') return undefined;
-    const busy = this.slots.flatMap((slot, index) => (slot.busy ? [index] : []));
-    const running = busy.map((i) => ({ position: this.table.position(i), end: this.table.end(i) }));
-    // Bytes just past the position may sit in the worker's buffer already.
+    const now = performance.now();
+    const busy = this.slots.flatMap((slot, index) => (slot.busy && now - slot.startedAt >= STEAL_MIN_AGE ? [index] : []));
+    const running = busy.map((i) => {
+      const position = this.table.position(i);
+      const speed = ((position - this.table.start(i)) * 1000) / (now - this.slots[i]!.startedAt);
+      // Bytes just past the position may sit in the worker's buffer or be on their way:
+      // splitting there would fetch them twice.
+      return { position, end: this.table.end(i), margin: Math.max(this.options.writeBuffer, speed * IN_FLIGHT_SECONDS) };
+    });
     const steal = chooseSteal(running, this.job.minRangeSize, this.options.writeBuffer);
     if (!steal) return undefined;
     const victim = busy[steal.index]!;
@@ -289,6 +307,7 @@ export class Pool {
   private start(index: number, range: Segment): void {
     const slot = this.slots[index]!;
     slot.busy = true;
+    slot.startedAt = performance.now();
     this.table.assign(index, range.start, range.end);
     // Spread connections over the live sources (the URL and its mirrors).
     const sources = this.job?.sources.length ?? 1;

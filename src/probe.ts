@@ -199,7 +199,8 @@ async function probeOnce(
       throw new HttpError(416, get.url.href, `server answered HTTP 416 (range not satisfiable) to bytes=0-0 for ${get.url.href}`);
     }
     if (get.statusCode >= 200 && get.statusCode < 300) {
-      const size = contentLength(get.headers);
+      // A chunked 200 has no length; the HEAD may have given one.
+      const size = contentLength(get.headers) ?? (headOk ? headSize : undefined);
       return {
         ...base,
         size,

@@ -12,6 +12,10 @@ function nowMicros(): bigint {
   return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
 }
 
+/**
+ * A rate limit in bytes per second. Pass one as `maxSpeed` to several downloads to cap
+ * them together; `downloadMany` does so for `maxSpeed`.
+ */
 export class RateLimiter {
   readonly buffer: SharedArrayBuffer;
   private readonly cells: BigInt64Array;

@@ -2,13 +2,11 @@
  * Batches: `downloadMany()` in the library, and several URLs / `-i FILE` / `-j` in the CLI,
  * against the loopback test server. The oracle is the byte-exact SHA-256 of every file.
  */
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
-import { main } from '../src/cli.js';
 import {
   downloadMany,
   ExitCode,
@@ -18,67 +16,14 @@ import {
   type BatchItemResult,
   type DownloadEvent,
 } from '../src/index.js';
+import { jsonLines, runMain } from './helpers/cli.js';
 import { sha256File } from './helpers/content.js';
-import { startServer, type FileSpec, type TestServer } from './helpers/server.js';
+import { serve, type FileSpec, type TestServer } from './helpers/server.js';
 import { list, tempDir, waitFor } from './helpers/tmp.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const T = { timeout: 40_000 };
-
-async function serve(t: TestContext, files: Record<string, FileSpec>): Promise<TestServer> {
-  const server = await startServer(files);
-  t.after(() => server.close());
-  return server;
-}
-
-/** A stream that keeps what is written, optionally pretending to be a terminal. */
-function sink(tty = false): PassThrough & { text(): string } {
-  const stream = new PassThrough() as PassThrough & { text(): string; isTTY?: boolean; columns?: number };
-  let text = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (s: string) => (text += s));
-  stream.text = () => text;
-  if (tty) {
-    stream.isTTY = true;
-    stream.columns = 120;
-  }
-  return stream;
-}
-
-interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run the CLI in this process with captured output and its own signal emitter. */
-async function cli(
-  args: string[],
-  options: { stdin?: string; tty?: boolean; signals?: EventEmitter } = {},
-): Promise<CliRun> {
-  const stdout = sink(options.tty);
-  const stderr = sink(options.tty);
-  const code = await main(
-    args,
-    {
-      stdout,
-      stderr,
-      isTTY: options.tty ?? false,
-      ...(options.stdin !== undefined ? { stdin: Readable.from([Buffer.from(options.stdin)]) } : {}),
-    },
-    options.signals ?? new EventEmitter(),
-  );
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  return { code, stdout: stdout.text(), stderr: stderr.text() };
-}
-
-function jsonLines(text: string): Array<Record<string, unknown>> {
-  return text
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
 
 async function assertSame(server: TestServer, path: string, file: string): Promise<void> {
   assert.equal(await sha256File(file), server.sha256(path), `${file} is byte-exact ${path}`);
@@ -304,7 +249,7 @@ describe('cli: batches', () => {
       '/gone.bin': { size: 1, status: 410 },
     });
     const dir = await tempDir(t);
-    const r = await cli([server.url('/a.bin'), server.url('/gone.bin'), server.url('/b.bin'), '-d', dir, '-j', '2', '-c', '2']);
+    const r = await runMain([server.url('/a.bin'), server.url('/gone.bin'), server.url('/b.bin'), '-d', dir, '-j', '2', '-c', '2']);
     assert.equal(r.code, ExitCode.batch, r.stderr);
     assert.equal(r.stdout, '');
     await assertSame(server, '/a.bin', join(dir, 'a.bin'));
@@ -325,7 +270,7 @@ describe('cli: batches', () => {
     const dir = await tempDir(t);
     const input = join(dir, 'list.txt');
     await writeFile(input, `# my files\n${server.url('/b.bin')}\n  out=bee.bin\n\n${server.url('/c.bin')}\n  dir=${join(dir, 'sub')}\n`);
-    const r = await cli([server.url('/a.bin'), '-i', input, '-d', join(dir, 'out'), '-j', '3', '--threads', '1']);
+    const r = await runMain([server.url('/a.bin'), '-i', input, '-d', join(dir, 'out'), '-j', '3', '--threads', '1']);
     assert.equal(r.code, 0, r.stderr);
     await assertSame(server, '/a.bin', join(dir, 'out', 'a.bin'));
     await assertSame(server, '/b.bin', join(dir, 'out', 'bee.bin'));
@@ -339,7 +284,7 @@ describe('cli: batches', () => {
   it("-i - reads stdin; --json tags events with index and ends with a summary", T, async (t) => {
     const server = await serve(t, { '/a.bin': { size: 64 * KiB }, '/b.bin': { size: 32 * KiB }, '/no': { size: 1, status: 404 } });
     const dir = await tempDir(t);
-    const r = await cli(['-i', '-', '-d', dir, '--json', '-j', '3', '--threads', '1'], {
+    const r = await runMain(['-i', '-', '-d', dir, '--json', '-j', '3', '--threads', '1'], {
       stdin: `${server.url('/a.bin')}\n  out=first.bin\n${server.url('/no')}\n${server.url('/b.bin')}\n`,
     });
     assert.equal(r.code, ExitCode.batch, r.stdout);
@@ -381,14 +326,14 @@ describe('cli: batches', () => {
       [[], /missing URL/],
     ];
     for (const [args, message] of cases) {
-      const r = await cli([...args, '-d', dir]);
+      const r = await runMain([...args, '-d', dir]);
       assert.equal(r.code, ExitCode.usage, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, message);
       assert.equal(r.stderr.trimEnd().split('\n').length, 1, `one line: ${r.stderr}`);
     }
     const empty = join(dir, 'empty.txt');
     await writeFile(empty, '# nothing\n');
-    const r = await cli(['-i', empty, '-d', dir]);
+    const r = await runMain(['-i', empty, '-d', dir]);
     assert.equal(r.code, ExitCode.usage);
     assert.match(r.stderr, /-i: no URLs in .*empty\.txt/);
     assert.equal(server.stats.requests, 0, 'nothing was sent');
@@ -400,7 +345,7 @@ describe('cli: batches', () => {
     const server = await serve(t, { '/s1.bin': stalling, '/s2.bin': stalling });
     const dir = await tempDir(t);
     const signals = new EventEmitter();
-    const running = cli([server.url('/s1.bin'), server.url('/s2.bin'), '-d', dir, '-c', '1', '--json'], { signals });
+    const running = runMain([server.url('/s1.bin'), server.url('/s2.bin'), '-d', dir, '-c', '1', '--json'], { signals });
     await waitFor('two .part.json files', async () => (await list(dir)).filter((f) => f.endsWith('.part.json')).length === 2, 20_000);
     signals.emit('SIGTERM');
     const r = await running;
@@ -418,7 +363,7 @@ describe('cli: batches', () => {
       '/b.bin': { size: 128 * KiB, throttle: 128 * KiB },
     });
     const dir = await tempDir(t);
-    const r = await cli([server.url('/a.bin'), server.url('/b.bin'), '-d', dir, '-c', '2'], { tty: true });
+    const r = await runMain([server.url('/a.bin'), server.url('/b.bin'), '-d', dir, '-c', '2'], { tty: true });
     assert.equal(r.code, 0, r.stderr);
     await assertSame(server, '/a.bin', join(dir, 'a.bin'));
     await assertSame(server, '/b.bin', join(dir, 'b.bin'));

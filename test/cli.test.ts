@@ -11,18 +11,12 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BIN, jsonLines, runCli, startCli } from './helpers/cli.js';
 import { sha256File } from './helpers/content.js';
-import { startServer, type FileSpec, type TestServer } from './helpers/server.js';
+import { serve, type FileSpec } from './helpers/server.js';
 import { list, tempDir, waitFor } from './helpers/tmp.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const T = { timeout: 45_000 };
-
-async function serve(t: TestContext, files: Record<string, FileSpec>): Promise<TestServer> {
-  const server = await startServer(files);
-  t.after(() => server.close());
-  return server;
-}
 
 /** A temp dir by its real path, as the child's process.cwd() reports it. */
 async function workDir(t: TestContext): Promise<string> {
@@ -324,7 +318,7 @@ describe('cli: interrupt and resume', () => {
     // The control file claims bytes once they are synced to the .part file.
     const before = await waitFor('a control file that claims bytes', () => claimed(controlPath), 10_000);
     assert.ok(child.child.kill('SIGINT'));
-    const r = await child.done;
+    const r = await child.wait();
     assert.equal(r.signal, null);
     assert.equal(r.code, 130, r.stderr);
     assert.equal(r.stdout, '');
@@ -364,7 +358,7 @@ describe('cli: interrupt and resume', () => {
       { what: 'a progress event with bytes downloaded' },
     );
     assert.ok(child.child.kill('SIGINT'));
-    const r = await child.done;
+    const r = await child.wait();
     assert.equal(r.code, 130, r.stderr);
     assert.equal(r.stderr, '');
     const events = jsonLines(r.stdout);
@@ -397,7 +391,7 @@ describe('cli: interrupt and resume', () => {
     const child = startCli(t, [server.url('/slowt.bin'), '-c', '4', '--min-range', '256K'], { cwd });
     await waitFor('a control file that claims bytes', () => claimed(join(cwd, 'slowt.bin.part.json')), 10_000);
     assert.ok(child.child.kill('SIGTERM'));
-    const r = await child.done;
+    const r = await child.wait();
     assert.equal(r.code, 143, r.stderr);
     assert.match(r.stderr, /interrupted; the partial download is kept/);
     assert.deepEqual(await list(cwd), ['slowt.bin.part', 'slowt.bin.part.json']);

@@ -3,10 +3,9 @@
  * file is read, that a save is atomic, how claims are clipped to a shorter `.part`, and
  * when the bytes of an earlier run may be trusted.
  */
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   CONTROL_VERSION,
@@ -19,12 +18,7 @@ import {
   type ControlState,
   type RemoteIdentity,
 } from '../src/control.js';
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'rangeget-control-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDir } from './helpers/tmp.js';
 
 const ETAG = '"abc-1000"';
 const LAST_MODIFIED = 'Mon, 08 Jul 2024 12:38:08 GMT';

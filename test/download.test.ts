@@ -3,7 +3,7 @@
  * on 127.0.0.1. The oracle is the byte-exact SHA-256 of the saved file; the server's request
  * log says what went over the wire.
  */
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
@@ -22,7 +22,8 @@ import {
   type DownloadResult,
 } from '../src/index.js';
 import { sha256File } from './helpers/content.js';
-import { seedOfPath, startServer, type FileSpec, type RequestRecord, type TestServer } from './helpers/server.js';
+import { warnings } from './helpers/events.js';
+import { gets, seedOfPath, serve, type FileSpec, type RequestRecord, type TestServer } from './helpers/server.js';
 import { list, tempDir } from './helpers/tmp.js';
 
 // The library honours HTTP(S)_PROXY; the test server is on loopback and must be reached directly.
@@ -32,12 +33,6 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 /** Per-test bound: a hang fails the test instead of the suite. */
 const T = { timeout: 30_000 };
-
-async function serve(t: TestContext, files: Record<string, FileSpec>): Promise<TestServer> {
-  const server = await startServer(files);
-  t.after(() => server.close());
-  return server;
-}
 
 /** Run a download, recording every event. */
 async function fetchFile(
@@ -61,11 +56,12 @@ async function failure(promise: Promise<unknown>): Promise<RangegetError> {
   assert.fail('expected the download to fail');
 }
 
-const gets = (server: TestServer, path?: string): RequestRecord[] =>
-  server.stats.log.filter((r) => r.method === 'GET' && (path === undefined || r.path === path));
 const rangeHeaders = (records: RequestRecord[]): string[] =>
   records.map((r) => String(r.headers.range ?? '')).sort(compareRange);
 const methods = (server: TestServer): string[] => server.stats.log.map((r) => `${r.method} ${r.path}`);
+/** Method, Range header (or null) and status of every request, in order. */
+const exchanges = (server: TestServer): Array<[string, string | string[] | null, number]> =>
+  server.stats.log.map((r) => [r.method, r.headers.range ?? null, r.status]);
 
 /** `bytes=a-b` → [a, b + 1). */
 function parseRange(header: string | string[] | undefined): { start: number; end: number } {
@@ -217,19 +213,15 @@ describe('download: fallbacks', () => {
     assert.equal(result.size, size);
     assert.equal(result.connections, 1);
     assert.equal(await sha256File(result.path), server.sha256('/nr.bin'));
-    const warnings = events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
-    assert.deepEqual(warnings, ['using one connection: the server ignores range requests']);
+    assert.deepEqual(warnings(events), ['using one connection: the server ignores range requests']);
     const start = events.find((e) => e.type === 'start');
     assert.deepEqual(start, { type: 'start', path: result.path, size, connections: 1, ranges: 1 });
     // HEAD says nothing about ranges, the bytes=0-0 probe gets a 200, then one plain GET.
-    assert.deepEqual(
-      server.stats.log.map((r) => [r.method, r.headers.range ?? null, r.status]),
-      [
-        ['HEAD', null, 200],
-        ['GET', 'bytes=0-0', 200],
-        ['GET', null, 200],
-      ],
-    );
+    assert.deepEqual(exchanges(server), [
+      ['HEAD', null, 200],
+      ['GET', 'bytes=0-0', 200],
+      ['GET', null, 200],
+    ]);
     assert.deepEqual(await list(dir), ['nr.bin']);
   });
 
@@ -245,16 +237,12 @@ describe('download: fallbacks', () => {
     assert.ok(probe?.type === 'probe');
     assert.equal(probe.size, undefined);
     assert.equal(probe.ranges, false);
-    const warnings = events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
-    assert.deepEqual(warnings, ['using one connection: the server does not give the file size']);
-    assert.deepEqual(
-      server.stats.log.map((r) => [r.method, r.headers.range ?? null, r.status]),
-      [
-        ['HEAD', null, 200],
-        ['GET', 'bytes=0-0', 206],
-        ['GET', null, 200],
-      ],
-    );
+    assert.deepEqual(warnings(events), ['using one connection: the server does not give the file size']);
+    assert.deepEqual(exchanges(server), [
+      ['HEAD', null, 200],
+      ['GET', 'bytes=0-0', 206],
+      ['GET', null, 200],
+    ]);
     assert.deepEqual(await list(dir), ['nolen.bin']);
   });
 

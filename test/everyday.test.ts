@@ -4,84 +4,21 @@
  * --user, URL credentials, $RANGEGET_USER) across redirects, and plain output without
  * escape codes when stdout is not a terminal. The oracle is the byte-exact SHA-256.
  */
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-import { main, toDownloadOptions } from '../src/cli.js';
+import { toDownloadOptions } from '../src/cli.js';
 import { download, ExitCode } from '../src/index.js';
+import { jsonLines, runCli, runMain } from './helpers/cli.js';
 import { sha256File } from './helpers/content.js';
-import { startServer, type FileSpec, type RequestRecord, type TestServer } from './helpers/server.js';
+import { serve, type RequestRecord, type TestServer } from './helpers/server.js';
 import { list, tempDir, waitFor } from './helpers/tmp.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const T = { timeout: 40_000 };
-const BIN = fileURLToPath(new URL('../../bin/rangeget.js', import.meta.url));
 const basic = (userPass: string): string => `Basic ${Buffer.from(userPass).toString('base64')}`;
-
-async function serve(t: TestContext, files: Record<string, FileSpec>): Promise<TestServer> {
-  const server = await startServer(files);
-  t.after(() => server.close());
-  return server;
-}
-
-function sink(): PassThrough & { text(): string } {
-  const stream = new PassThrough() as PassThrough & { text(): string };
-  let text = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (s: string) => (text += s));
-  stream.text = () => text;
-  return stream;
-}
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = sink();
-  const stderr = sink();
-  const code = await main(args, { stdout, stderr, isTTY: false }, new EventEmitter());
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  return { code, stdout: stdout.text(), stderr: stderr.text() };
-}
-
-function jsonLines(text: string): Array<Record<string, unknown>> {
-  return text
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-/** `node bin/rangeget.js ARGS` with a clean environment plus `env`; killed when the test ends. */
-function child(t: TestContext, args: string[], env: Record<string, string>, timeout = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const base: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy', 'RANGEGET_USER', 'NO_COLOR', 'FORCE_COLOR', 'NODE_OPTIONS', 'NODE_TEST_CONTEXT']) {
-    delete base[name];
-  }
-  const proc = spawn(process.execPath, [BIN, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  proc.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const closed = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    proc.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-  let timer: NodeJS.Timeout | undefined;
-  t.after(async () => {
-    clearTimeout(timer);
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-    await closed;
-  });
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`rangeget ${args.join(' ')} did not exit within ${timeout} ms; stderr: ${stderr}`));
-    }, timeout);
-  });
-  return Promise.race([closed, timedOut]).finally(() => clearTimeout(timer));
-}
 
 /** Leave a partial download of `path` in `dir`: abort once some bytes are on disk. */
 async function interrupted(server: TestServer, path: string, dir: string): Promise<void> {
@@ -120,7 +57,7 @@ describe('--dry-run', () => {
     const before = await list(dir);
     server.resetStats();
 
-    const text = await cli([server.url('/part.bin'), '-d', dir, '--dry-run', '-c', '4', '--min-range', '64K']);
+    const text = await runMain([server.url('/part.bin'), '-d', dir, '--dry-run', '-c', '4', '--min-range', '64K']);
     assert.equal(text.code, 0, text.stderr);
     assert.equal(text.stderr, '');
     const rows = Object.fromEntries(text.stdout.trimEnd().split('\n').map((l) => [l.slice(0, 11).replace(/:\s*$/, ''), l.slice(11)]));
@@ -134,7 +71,7 @@ describe('--dry-run', () => {
     assert.ok(kept >= MiB && kept < 3 * MiB, `kept: ${rows.kept}`);
     assert.match(rows.plan!, /^\d+ ranges?, [\d.]+ [KM]iB to fetch: \d+-\d+/);
 
-    const json = await cli([server.url('/part.bin'), '-d', dir, '--dry-run', '--json', '-c', '4', '--min-range', '64K']);
+    const json = await runMain([server.url('/part.bin'), '-d', dir, '--dry-run', '--json', '-c', '4', '--min-range', '64K']);
     assert.equal(json.code, 0);
     const lines = jsonLines(json.stdout);
     assert.equal(lines.length, 1);
@@ -151,7 +88,7 @@ describe('--dry-run', () => {
     assert.ok(server.stats.log.every((r) => r.method === 'HEAD' || r.bytes <= 1), JSON.stringify(server.stats.log.map((r) => [r.method, r.bytes])));
     assert.deepEqual(await list(dir), before);
 
-    const others = await cli([server.url('/here.bin'), server.url('/plain.bin'), server.url('/norange.bin'), server.url('/missing.bin'), '-d', dir, '--dry-run']);
+    const others = await runMain([server.url('/here.bin'), server.url('/plain.bin'), server.url('/norange.bin'), server.url('/missing.bin'), '-d', dir, '--dry-run']);
     assert.equal(others.code, ExitCode.batch, 'a batch with a failed probe');
     assert.match(others.stdout, /^\[1\/4\]\n(.+\n)*output: {4}.*here\.bin \(exists; the download would stop unless --overwrite is given\)$/m);
     assert.match(others.stdout, /^resumable: no: the server gives no strong ETag or Last-Modified, so an interrupted download would start over$/m);
@@ -159,12 +96,12 @@ describe('--dry-run', () => {
     assert.match(others.stderr, /\[4\/4\] error: .*missing\.bin: server answered HTTP 404/);
     assert.deepEqual(await list(dir), before);
 
-    const single404 = await cli([server.url('/missing.bin'), '-d', dir, '--dry-run']);
+    const single404 = await runMain([server.url('/missing.bin'), '-d', dir, '--dry-run']);
     assert.equal(single404.code, ExitCode.http);
     assert.match(single404.stderr, /^rangeget: error: server answered HTTP 404/);
 
     // The real run then resumes exactly the bytes the plan promised to keep.
-    const run = await cli([server.url('/part.bin'), '-d', dir, '--json', '-c', '4', '--min-range', '64K']);
+    const run = await runMain([server.url('/part.bin'), '-d', dir, '--json', '-c', '4', '--min-range', '64K']);
     assert.equal(run.code, 0, run.stdout);
     const events = jsonLines(run.stdout);
     const resume = events.find((e) => e.type === 'resume');
@@ -184,7 +121,7 @@ describe('--json', () => {
       '/nope.bin': { size: 1, status: 404 },
     });
     const dir = await tempDir(t);
-    const r = await cli([server.url('/flaky.bin'), '-d', dir, '--json', '-c', '2', '--min-range', '64K', '--retry-wait', '10ms', '--checksum', `sha256=${server.sha256('/flaky.bin')}`]);
+    const r = await runMain([server.url('/flaky.bin'), '-d', dir, '--json', '-c', '2', '--min-range', '64K', '--retry-wait', '10ms', '--checksum', `sha256=${server.sha256('/flaky.bin')}`]);
     assert.equal(r.code, 0, r.stdout);
     assert.equal(r.stderr, '');
     assert.equal(await sha256File(join(dir, 'flaky.bin')), server.sha256('/flaky.bin'));
@@ -210,12 +147,12 @@ describe('--json', () => {
       assert.ok(gap >= 490, `progress ${i} came ${gap} ms after the one before`);
     }
 
-    const whole = await cli([server.url('/whole.bin'), '-d', dir, '--json']);
+    const whole = await runMain([server.url('/whole.bin'), '-d', dir, '--json']);
     assert.equal(whole.code, 0);
     const warning = jsonLines(whole.stdout).find((e) => e.type === 'warning');
     assert.deepEqual(warning, { type: 'warning', message: 'using one connection: the server ignores range requests' });
 
-    const failed = await cli([server.url('/nope.bin'), '-d', dir, '--json']);
+    const failed = await runMain([server.url('/nope.bin'), '-d', dir, '--json']);
     assert.equal(failed.code, ExitCode.http);
     assert.deepEqual(jsonLines(failed.stdout).at(-1), {
       type: 'error',
@@ -232,7 +169,7 @@ describe('requests: headers and credentials', () => {
   it('sends exactly the -H, --user-agent, --referer, --cookie and --user headers on every request', T, async (t) => {
     const server = await serve(t, { '/h.bin': { size: 200 * KiB } });
     const dir = await tempDir(t);
-    const r = await cli([
+    const r = await runMain([
       server.url('/h.bin'), '-d', dir, '-c', '2', '--min-range', '64K',
       '-H', 'X-Trace: abc 123', '-H', 'Accept: application/octet-stream',
       '--user-agent', 'everyday/1.0', '--referer', 'http://127.0.0.1/page?q=1', '--cookie', 'a=b; c=d',
@@ -258,7 +195,7 @@ describe('requests: headers and credentials', () => {
   it('takes credentials from the URL, and --user over $RANGEGET_USER', T, async (t) => {
     const server = await serve(t, { '/u.bin': { size: 16 * KiB } });
     const dir = await tempDir(t);
-    const r = await cli([`http://bob:pa%40ss@127.0.0.1:${server.port}/u.bin`, '-d', dir]);
+    const r = await runMain([`http://bob:pa%40ss@127.0.0.1:${server.port}/u.bin`, '-d', dir]);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(server.stats.log.every((rec) => rec.headers.authorization === basic('bob:pa@ss')));
     assert.equal(await sha256File(join(dir, 'u.bin')), server.sha256('/u.bin'));
@@ -286,7 +223,7 @@ describe('requests: headers and credentials', () => {
     });
     const dir = await tempDir(t);
     const common = ['-c', '2', '--min-range', '32K', '-H', 'X-Trace: t1', '--referer', 'http://127.0.0.1/r', '--cookie', 'sid=42'];
-    const r = await cli([origin.url('/away'), '-d', dir, ...common, '--user', `alice:${secret}`]);
+    const r = await runMain([origin.url('/away'), '-d', dir, ...common, '--user', `alice:${secret}`]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await sha256File(join(dir, 'file.bin')), other.sha256('/file.bin'));
     const check = (log: RequestRecord[], credentials: boolean, what: string): void => {
@@ -311,13 +248,13 @@ describe('requests: headers and credentials', () => {
     // Credentials in the URL follow the same rule.
     origin.resetStats();
     other.resetStats();
-    const viaUrl = await cli([`http://bob:pw@127.0.0.1:${origin.port}/away`, '-d', join(dir, 'u'), ...common]);
+    const viaUrl = await runMain([`http://bob:pw@127.0.0.1:${origin.port}/away`, '-d', join(dir, 'u'), ...common]);
     assert.equal(viaUrl.code, 0, viaUrl.stderr);
     assert.ok(origin.stats.log.every((rec) => rec.headers.authorization === basic('bob:pw')));
     assert.ok(other.stats.log.every((rec) => rec.headers.authorization === undefined && rec.headers.cookie === undefined));
 
     origin.resetStats();
-    const same = await cli([origin.url('/here'), '-d', dir, ...common, '--user', `alice:${secret}`]);
+    const same = await runMain([origin.url('/here'), '-d', dir, ...common, '--user', `alice:${secret}`]);
     assert.equal(same.code, 0, same.stderr);
     assert.equal(await sha256File(join(dir, 'local.bin')), origin.sha256('/local.bin'));
     check(origin.stats.log, true, 'same-origin redirect');
@@ -329,7 +266,7 @@ describe('-v', () => {
   it('prints each request and response on stderr, headers indented, credentials masked; --json -v gives http events', T, async (t) => {
     const server = await serve(t, { '/v.bin': { size: 100 * KiB } });
     const dir = await tempDir(t);
-    const r = await cli([server.url('/v.bin'), '-d', dir, '-v', '-c', '2', '--min-range', '32K', '--user', 'alice:hunter2']);
+    const r = await runMain([server.url('/v.bin'), '-d', dir, '-v', '-c', '2', '--min-range', '32K', '--user', 'alice:hunter2']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, '');
     assert.equal(await sha256File(join(dir, 'v.bin')), server.sha256('/v.bin'));
@@ -349,7 +286,7 @@ describe('-v', () => {
     assert.match(r.stderr, /^saved .*v\.bin/m);
     assert.doesNotMatch(r.stderr, /hunter2|YWxpY2U6aHVudGVyMg/);
 
-    const json = await cli([server.url('/v.bin'), '-d', dir, '--overwrite', '--json', '-v', '-c', '1', '--user', 'alice:hunter2']);
+    const json = await runMain([server.url('/v.bin'), '-d', dir, '--overwrite', '--json', '-v', '-c', '1', '--user', 'alice:hunter2']);
     assert.equal(json.code, 0);
     assert.equal(json.stderr, '');
     const http = jsonLines(json.stdout).filter((e) => e.type === 'http');
@@ -370,7 +307,7 @@ describe('-v', () => {
     async (t) => {
       const server = await serve(t, { '/r': { size: 0, redirect: '/p.bin' }, '/p.bin': { size: 16 * KiB } });
       const dir = await tempDir(t);
-      const r = await cli([server.url('/r'), '-d', dir, '-v', '-c', '1']);
+      const r = await runMain([server.url('/r'), '-d', dir, '-v', '-c', '1']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, new RegExp(`^> HEAD ${server.url('/r')}$`, 'm'));
       assert.match(r.stderr, new RegExp(`^< 302 HEAD ${server.url('/r')}$`, 'm'));
@@ -379,7 +316,7 @@ describe('-v', () => {
   );
 
   it('cannot be combined with -q', async () => {
-    const r = await cli(['http://127.0.0.1:1/x', '-q', '-v']);
+    const r = await runMain(['http://127.0.0.1:1/x', '-q', '-v']);
     assert.equal(r.code, ExitCode.usage);
     assert.match(r.stderr, /option '-q, --quiet' cannot be used with option '-v, --verbose'/);
   });
@@ -391,10 +328,9 @@ describe('child processes: environment and plain output', () => {
   it('$RANGEGET_USER reaches the server and is never printed, even with -v; NO_COLOR and a pipe: no escape codes', T, async (t) => {
     const server = await serve(t, { '/env.bin': { size: 64 * KiB } });
     const dir = await tempDir(t);
-    const r = await child(t, [server.url('/env.bin'), '-d', dir, '-c', '1', '-v', '--cookie', 'session=topsecret'], {
-      RANGEGET_USER: `carol:${secret}`,
-      NO_COLOR: '1',
-      TERM: 'xterm-256color',
+    const r = await runCli(t, [server.url('/env.bin'), '-d', dir, '-c', '1', '-v', '--cookie', 'session=topsecret'], {
+      cwd: dir,
+      env: { RANGEGET_USER: `carol:${secret}`, NO_COLOR: '1', TERM: 'xterm-256color' },
     });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await sha256File(join(dir, 'env.bin')), server.sha256('/env.bin'));
@@ -411,7 +347,10 @@ describe('child processes: environment and plain output', () => {
   it('a batch on a pipe (even with FORCE_COLOR): a plain line per file and a summary, no escape codes', T, async (t) => {
     const server = await serve(t, { '/b.bin': { size: 32 * KiB }, '/gone': { size: 1, status: 410 } });
     const dir = await tempDir(t);
-    const r = await child(t, [server.url('/b.bin'), server.url('/gone'), '-d', dir, '-c', '1'], { TERM: 'xterm-256color', FORCE_COLOR: '1' });
+    const r = await runCli(t, [server.url('/b.bin'), server.url('/gone'), '-d', dir, '-c', '1'], {
+      cwd: dir,
+      env: { TERM: 'xterm-256color', FORCE_COLOR: '1' },
+    });
     assert.equal(r.code, ExitCode.batch, r.stderr);
     assert.equal(await sha256File(join(dir, 'b.bin')), server.sha256('/b.bin'));
     assert.ok(!r.stdout.includes('\x1b[') && !r.stderr.includes('\x1b['), `no escape codes in ${JSON.stringify(r)}`);

@@ -5,35 +5,25 @@
  *
  * A test that fails because of a file this suite does not own says so in a comment above it.
  */
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { download, RangegetError, type DownloadEvent, type DownloadOptions, type DownloadResult } from '../src/index.js';
-import { main } from '../src/cli.js';
 import { backoffDelay, parseRetryAfter } from '../src/retry.js';
 import { probe } from '../src/probe.js';
 import { createDispatcher, type RequestSettings } from '../src/http.js';
+import { runCli, runMain, startCli, type CliProcess, type Exit } from './helpers/cli.js';
 import { sha256File } from './helpers/content.js';
-import { startServer, type FileSpec, type RequestRecord, type TestServer } from './helpers/server.js';
+import { retries, warnings } from './helpers/events.js';
+import { gets, serve, startServer, type FileSpec, type RequestRecord, type TestServer } from './helpers/server.js';
+import { tempDir } from './helpers/tmp.js';
 
-const BIN = fileURLToPath(new URL('../../bin/rangeget.js', import.meta.url));
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-/** The environment for a child: without variables that would change what it does (proxies, credentials, test runner). */
-function childEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  for (const name of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy', 'RANGEGET_USER', 'NODE_OPTIONS', 'NODE_TEST_CONTEXT', 'NODE_EXTRA_CA_CERTS']) {
-    delete env[name];
-  }
-  return env;
-}
 
 /**
  * Short retry waits so faults cost milliseconds; several connections with small ranges; one
@@ -44,23 +34,25 @@ const FAST = { retryWait: 10, timeout: 5000, connections: 4, threads: 1, minRang
 /** The same for the CLI. */
 const FAST_ARGS = ['--retry-wait', '10ms', '--timeout', '5s', '-c', '4', '--threads', '1', '--min-range', '64K'];
 
-async function serve(t: TestContext, files: Record<string, FileSpec>): Promise<TestServer> {
-  const srv = await startServer(files);
-  t.after(() => srv.close());
-  return srv;
-}
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'rangeget-faults-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(
     () => true,
     () => false,
   );
+}
+
+/** FAST settings into `dir`, then `options`, with every event also recorded in `events`. */
+function fast(dir: string, options: DownloadOptions, events: DownloadEvent[]): DownloadOptions {
+  const onEvent = options.onEvent;
+  return {
+    dir,
+    ...FAST,
+    ...options,
+    onEvent: (e) => {
+      events.push(e);
+      onEvent?.(e);
+    },
+  };
 }
 
 interface Run {
@@ -71,16 +63,7 @@ interface Run {
 /** Download with FAST settings and check the file is byte-exact (the content of `expect`, default `path`). */
 async function fetchExact(srv: TestServer, path: string, dir: string, options: DownloadOptions = {}, expect = path): Promise<Run> {
   const events: DownloadEvent[] = [];
-  const onEvent = options.onEvent;
-  const result = await download(srv.url(path), {
-    dir,
-    ...FAST,
-    ...options,
-    onEvent: (e) => {
-      events.push(e);
-      onEvent?.(e);
-    },
-  });
+  const result = await download(srv.url(path), fast(dir, options, events));
   assert.equal(result.size, srv.content(expect).length, 'size');
   assert.equal(await sha256File(result.path), srv.sha256(expect), `sha256 of ${result.path}`);
   assert.equal(await exists(result.path + '.part'), false, '.part removed');
@@ -105,77 +88,11 @@ async function failsWith(promise: Promise<unknown>, code: string): Promise<Range
 /** Download expecting failure with `code`; checks that nothing reached the final path. */
 async function downloadFails(srv: TestServer, path: string, dir: string, code: string, options: DownloadOptions = {}): Promise<{ error: RangegetError; events: DownloadEvent[] }> {
   const events: DownloadEvent[] = [];
-  const onEvent = options.onEvent;
-  const error = await failsWith(
-    download(srv.url(path), {
-      dir,
-      ...FAST,
-      ...options,
-      onEvent: (e) => {
-        events.push(e);
-        onEvent?.(e);
-      },
-    }),
-    code,
-  );
+  const error = await failsWith(download(srv.url(path), fast(dir, options, events)), code);
   const probe = events.find((e) => e.type === 'probe');
   if (probe?.type === 'probe') assert.equal(await exists(probe.path), false, `nothing at ${probe.path}`);
   return { error, events };
 }
-
-interface CliRun {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run bin/rangeget.js as a child process; ended (SIGTERM, "timed out" in stderr) if it runs over `timeout`. */
-function cli(args: string[], options: { cwd?: string; uid?: number; gid?: number; timeout?: number } = {}): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: options.cwd ?? tmpdir(),
-      env: childEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      ...(options.uid !== undefined ? { uid: options.uid } : {}),
-      ...(options.gid !== undefined ? { gid: options.gid } : {}),
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => {
-      stderr += `[test] timed out: rangeget ${args.join(' ')}\n`;
-      child.kill('SIGTERM');
-    }, options.timeout ?? 45_000);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
-/**
- * The CLI's main() in this process: same code path as bin/rangeget.js minus the launcher,
- * without a second or two of process start-up per case. A few tests run the real binary.
- */
-async function cliInProcess(args: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-  stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-  const code = await main(args, { stdout, stderr, isTTY: false });
-  return { code, stdout: out, stderr: err };
-}
-
-const gets = (srv: TestServer, path?: string): RequestRecord[] =>
-  srv.stats.log.filter((r) => r.method === 'GET' && (path === undefined || r.path === path));
 
 /** Start of the Range a request asked for, or undefined. */
 function rangeStart(rec: RequestRecord): number | undefined {
@@ -183,8 +100,6 @@ function rangeStart(rec: RequestRecord): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-const retries = (events: DownloadEvent[]) => events.flatMap((e) => (e.type === 'retry' ? [e] : []));
-const warnings = (events: DownloadEvent[]) => events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
 
 // ---------------------------------------------------------------------------------------
 
@@ -264,7 +179,7 @@ describe('retries', { concurrency: 4 }, () => {
   test('bounded by retries: gives up after N retries naming the status (CLI exit 4)', async (t) => {
     const srv = await serve(t, { '/f': { size: 64 * KiB, faults: { failFirst: 1000 } } });
     const dir = await tempDir(t);
-    const run = await cli([...FAST_ARGS, '-c', '1', '--retries', '2', '-d', dir, srv.url('/f')]);
+    const run = await runCli(t, [...FAST_ARGS, '-c', '1', '--retries', '2', '-d', dir, srv.url('/f')], { cwd: dir });
     assert.equal(run.code, 4, run.stderr);
     assert.match(run.stderr, /HTTP 503/);
     assert.match(run.stderr, /2 retries/);
@@ -371,7 +286,7 @@ describe('timeouts', { concurrency: 4 }, () => {
     const url = srv.url('/f');
     await srv.close();
     const dir = await tempDir(t);
-    const run = await cliInProcess([...FAST_ARGS, '-d', dir, url]);
+    const run = await runMain([...FAST_ARGS, '-d', dir, url]);
     assert.equal(run.code, 4, run.stderr);
     assert.match(run.stderr, /ECONNREFUSED|refused/);
     assert.deepEqual(await readdir(dir), []);
@@ -524,7 +439,7 @@ describe('HTTP errors name the status', { concurrency: 4 }, () => {
     test(`${status} at the probe: CLI exit 3 naming ${status}, nothing written`, async (t) => {
       const srv = await serve(t, { '/f': { size: 100, status } });
       const dir = await tempDir(t);
-      const run = await cliInProcess([...FAST_ARGS, '-d', dir, srv.url('/f')]);
+      const run = await runMain([...FAST_ARGS, '-d', dir, srv.url('/f')]);
       assert.equal(run.code, 3, run.stderr);
       assert.match(run.stderr, new RegExp(`HTTP ${status}`));
       assert.deepEqual(await readdir(dir), []);
@@ -572,7 +487,7 @@ describe('redirects', { concurrency: 4 }, () => {
     test(`a redirect to ${target.split(':')[0]}: is refused`, async (t) => {
       const srv = await serve(t, { '/r': { size: 0, redirect: target } });
       const dir = await tempDir(t);
-      const run = await cliInProcess([...FAST_ARGS, '-d', dir, srv.url('/r')]);
+      const run = await runMain([...FAST_ARGS, '-d', dir, srv.url('/r')]);
       assert.equal(run.code, 3, run.stderr);
       assert.match(run.stderr, /redirect/);
       assert.deepEqual(await readdir(dir), []);
@@ -687,12 +602,12 @@ describe('local side', { concurrency: 4 }, () => {
     const dir = await tempDir(t);
     const path = join(dir, 'f.bin');
     await writeFile(path, 'precious');
-    const run = await cliInProcess([...FAST_ARGS, '-d', dir, srv.url('/f.bin')]);
+    const run = await runMain([...FAST_ARGS, '-d', dir, srv.url('/f.bin')]);
     assert.equal(run.code, 6, run.stderr);
     assert.match(run.stderr, /already exists/);
     assert.equal(await readFile(path, 'utf8'), 'precious');
     assert.equal(gets(srv).length, 0, 'no byte fetched');
-    const ok = await cliInProcess([...FAST_ARGS, '-d', dir, '--overwrite', srv.url('/f.bin')]);
+    const ok = await runMain([...FAST_ARGS, '-d', dir, '--overwrite', srv.url('/f.bin')]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(await sha256File(path), srv.sha256('/f.bin'));
   });
@@ -700,7 +615,7 @@ describe('local side', { concurrency: 4 }, () => {
   test('not enough free space: refused before any byte (statfs), exit 6', async (t) => {
     const srv = await serve(t, { '/huge.bin': { size: 2 ** 50 } });
     const dir = await tempDir(t);
-    const run = await cliInProcess([...FAST_ARGS, '-d', dir, srv.url('/huge.bin')]);
+    const run = await runMain([...FAST_ARGS, '-d', dir, srv.url('/huge.bin')]);
     assert.equal(run.code, 6, run.stderr);
     assert.match(run.stderr, /not enough free space/);
     assert.equal(gets(srv).length, 0, 'no GET');
@@ -757,11 +672,15 @@ describe('local side', { concurrency: 4 }, () => {
     // root ignores permissions: run the CLI as nobody then.
     const asRoot = process.getuid?.() === 0;
     const ids = asRoot ? { uid: 65534, gid: 65534 } : {};
-    let run: CliRun;
+    let run: Exit;
     try {
-      run = await cli([...FAST_ARGS, '-d', locked, srv.url('/f.bin')], { cwd: root, ...ids });
-    } catch (err) {
-      return t.skip(`cannot run as another user: ${(err as Error).message}`);
+      let child: CliProcess;
+      try {
+        child = startCli(t, [...FAST_ARGS, '-d', locked, srv.url('/f.bin')], { cwd: root, ...ids });
+      } catch (err) {
+        return t.skip(`cannot run as another user: ${(err as Error).message}`);
+      }
+      run = await child.wait();
     } finally {
       await chmod(locked, 0o755);
     }
@@ -776,7 +695,7 @@ describe('local side', { concurrency: 4 }, () => {
     const dir = await tempDir(t);
     await mkdir(join(dir, 'out'));
     await writeFile(join(dir, 'out', 'keep'), 'x');
-    const run = await cliInProcess([...FAST_ARGS, '-d', dir, '-o', 'out', '--overwrite', srv.url('/f.bin')]);
+    const run = await runMain([...FAST_ARGS, '-d', dir, '-o', 'out', '--overwrite', srv.url('/f.bin')]);
     assert.equal(run.code, 6, run.stderr);
     assert.match(run.stderr, /is a directory/);
     assert.deepEqual(await readdir(join(dir, 'out')), ['keep']);
@@ -792,7 +711,7 @@ describe('local side', { concurrency: 4 }, () => {
       const srv = await serve(t, { '/f.bin': { size: 100 * KiB } });
       const dir = await tempDir(t);
       await mkdir(join(dir, 'out'));
-      const run = await cliInProcess([...FAST_ARGS, '-d', dir, '-o', 'out', srv.url('/f.bin')]);
+      const run = await runMain([...FAST_ARGS, '-d', dir, '-o', 'out', srv.url('/f.bin')]);
       assert.equal(run.code, 6, run.stderr);
       assert.match(run.stderr, /is a directory/);
       assert.doesNotMatch(run.stderr, /--overwrite/);
@@ -849,7 +768,7 @@ describe('bad input never reaches the network', { concurrency: 4 }, () => {
       ['--proxy', 'ftp://proxy.example', url],
     ];
     for (const args of cases) {
-      const run = await cliInProcess([...args, '-d', dir]);
+      const run = await runMain([...args, '-d', dir]);
       assert.equal(run.code, 2, `${JSON.stringify(args)} → ${run.code}: ${run.stderr}`);
       assert.match(run.stderr, /^rangeget: /, JSON.stringify(args));
       assert.equal(run.stderr.trim().split('\n').length, 1, `one line for ${JSON.stringify(args)}: ${run.stderr}`);
@@ -863,7 +782,7 @@ describe('bad input never reaches the network', { concurrency: 4 }, () => {
     const srv = await serve(t, { '/f': { size: 100 } });
     const dir = await tempDir(t);
     for (const args of [['-c', '0', srv.url('/f')], [`ftp://127.0.0.1:${srv.port}/f`]]) {
-      const run = await cliInProcess([...args, '-d', dir]);
+      const run = await runMain([...args, '-d', dir]);
       assert.equal(run.code, 2, run.stderr);
     }
     assert.equal(srv.stats.requests, 0);
@@ -918,7 +837,7 @@ describe('bad input never reaches the network', { concurrency: 4 }, () => {
     const srv = await serve(t, { '/f': { size: 100 } });
     const dir = await tempDir(t);
     await failsWith(download(srv.url('/f'), { dir, output: 'sub/' }), 'EUSAGE');
-    assert.equal((await cliInProcess(['-o', '.', '-d', dir, srv.url('/f')])).code, 2);
+    assert.equal((await runMain(['-o', '.', '-d', dir, srv.url('/f')])).code, 2);
     assert.equal(srv.stats.requests, 0);
   });
 });

@@ -15,6 +15,7 @@ import {
   type RunningRange,
   type Segment,
 } from '../src/plan.js';
+import { mulberry32 } from './helpers/random.js';
 
 const seg = (start: number, end: number): Segment => ({ start, end });
 const lengths = (segments: readonly Segment[]): number[] => segments.map((s) => s.end - s.start);
@@ -353,15 +354,3 @@ describe('chooseSteal', () => {
     }
   });
 });
-
-/** mulberry32: a small seeded PRNG, floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -5,84 +5,22 @@
  */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { ProxyAgent, request } from 'undici';
-import { main } from '../src/cli.js';
+import { runCli, runMain } from './helpers/cli.js';
 import { sha256File } from './helpers/content.js';
 import { startProxy, type ProxyOptions, type TestProxy } from './helpers/proxy.js';
-import { startServer, type FileSpec, type TestServer } from './helpers/server.js';
+import { serve } from './helpers/server.js';
 import { list, tempDir } from './helpers/tmp.js';
 
 const KiB = 1024;
 const T = { timeout: 40_000 };
-const BIN = fileURLToPath(new URL('../../bin/rangeget.js', import.meta.url));
-
-async function serve(t: TestContext, files: Record<string, FileSpec>): Promise<TestServer> {
-  const server = await startServer(files);
-  t.after(() => server.close());
-  return server;
-}
 
 async function proxyFor(t: TestContext, options?: ProxyOptions): Promise<TestProxy> {
   const proxy = await startProxy(options);
   t.after(() => proxy.close());
   return proxy;
-}
-
-function sink(): PassThrough & { text(): string } {
-  const stream = new PassThrough() as PassThrough & { text(): string };
-  let text = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (s: string) => (text += s));
-  stream.text = () => text;
-  return stream;
-}
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = sink();
-  const stderr = sink();
-  const code = await main(args, { stdout, stderr, isTTY: false }, new EventEmitter());
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  return { code, stdout: stdout.text(), stderr: stderr.text() };
-}
-
-const PROXY_VARS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy'];
-
-/** `node bin/rangeget.js ARGS` with exactly these proxy variables; killed when the test ends. */
-function child(
-  t: TestContext,
-  args: string[],
-  env: Record<string, string>,
-  timeout = 30_000,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const base: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of [...PROXY_VARS, 'RANGEGET_USER', 'NODE_OPTIONS', 'NODE_TEST_CONTEXT']) delete base[name];
-  const proc = spawn(process.execPath, [BIN, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  proc.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const closed = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    proc.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-  let timer: NodeJS.Timeout | undefined;
-  t.after(async () => {
-    clearTimeout(timer);
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-    await closed;
-  });
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`rangeget ${args.join(' ')} did not exit within ${timeout} ms; stderr: ${stderr}`));
-    }, timeout);
-  });
-  return Promise.race([closed, timedOut]).finally(() => clearTimeout(timer));
 }
 
 /** A raw request to the proxy with an absolute-URI target, as a plain-HTTP proxy client sends it. */
@@ -145,7 +83,7 @@ describe('rangeget through a proxy', () => {
     const proxy = await proxyFor(t);
     const dir = await tempDir(t);
     const proxyUrl = `http://puser:ppass@127.0.0.1:${proxy.port}`;
-    const r = await cli([server.url('/big.bin'), '-d', dir, '-c', '4', '--min-range', '64K', '--proxy', proxyUrl]);
+    const r = await runMain([server.url('/big.bin'), '-d', dir, '-c', '4', '--min-range', '64K', '--proxy', proxyUrl]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await sha256File(join(dir, 'big.bin')), server.sha256('/big.bin'));
     // Plain http is forwarded, not tunnelled: the probe's HEAD and one GET per range.
@@ -167,16 +105,16 @@ describe('rangeget through a proxy', () => {
     const proxy = await proxyFor(t);
     const dir = await tempDir(t);
 
-    const through = await child(t, [server.url('/env.bin'), '-d', join(dir, 'via'), '-c', '2', '--min-range', '64K'], { HTTP_PROXY: proxy.url });
+    const through = await runCli(t, [server.url('/env.bin'), '-d', join(dir, 'via'), '-c', '2', '--min-range', '64K'], { cwd: dir, env: { HTTP_PROXY: proxy.url } });
     assert.equal(through.code, 0, through.stderr);
     assert.equal(await sha256File(join(dir, 'via', 'env.bin')), server.sha256('/env.bin'));
     assert.ok(proxy.relayed() >= 2, `relayed: ${proxy.relayed()}`);
 
     proxy.resetStats();
     server.resetStats();
-    const direct = await child(t, [server.url('/env.bin'), '-d', join(dir, 'direct'), '-c', '2', '--min-range', '64K'], {
-      HTTP_PROXY: proxy.url,
-      NO_PROXY: '127.0.0.1',
+    const direct = await runCli(t, [server.url('/env.bin'), '-d', join(dir, 'direct'), '-c', '2', '--min-range', '64K'], {
+      cwd: dir,
+      env: { HTTP_PROXY: proxy.url, NO_PROXY: '127.0.0.1' },
     });
     assert.equal(direct.code, 0, direct.stderr);
     assert.equal(await sha256File(join(dir, 'direct', 'env.bin')), server.sha256('/env.bin'));
@@ -193,7 +131,7 @@ describe('rangeget through a proxy', () => {
       const server = await serve(t, { '/f.bin': { size: 64 * KiB } });
       const squid = await proxyFor(t, { connect: false });
       const dir = await tempDir(t);
-      const r = await cli([server.url('/f.bin'), '-d', dir, '-c', '1', '--retries', '0', '--proxy', squid.url]);
+      const r = await runMain([server.url('/f.bin'), '-d', dir, '-c', '1', '--retries', '0', '--proxy', squid.url]);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(await sha256File(join(dir, 'f.bin')), server.sha256('/f.bin'));
       assert.ok(squid.stats.forwarded > 0);

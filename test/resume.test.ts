@@ -12,14 +12,15 @@
 import { describe, it, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
-import { mkdtemp, open, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readControl, type ControlState } from '../src/control.js';
 import { normalize, totalLength } from '../src/plan.js';
+import { jsonLines, startCli, waitUntil, type CliProcess, type Exit } from './helpers/cli.js';
 import { sha256File } from './helpers/content.js';
-import { startServer, type FileSpec, type TestServer } from './helpers/server.js';
-import { spawnCli, waitUntil, type CliProcess, type Exit } from './helpers/spawn.js';
+import { mulberry32 } from './helpers/random.js';
+import { serve, type FileSpec, type TestServer } from './helpers/server.js';
+import { tempDir } from './helpers/tmp.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -37,30 +38,6 @@ const UNFINISHED = new Set([PART, CONTROL, `${CONTROL}.tmp`, `${PART}.lock`]);
 
 // ---------------------------------------------------------------------------------------
 // Helpers
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'rangeget-resume-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-async function serve(t: TestContext, files: Record<string, FileSpec>): Promise<TestServer> {
-  const srv = await startServer(files);
-  t.after(() => srv.close());
-  return srv;
-}
-
-/** mulberry32: a small seeded PRNG, floats in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Content bytes the server sent for the requests logged from index `from` (to `to`). */
 function servedFrom(srv: TestServer, from: number, to = srv.stats.log.length): number {
@@ -118,14 +95,6 @@ function assertExit(exit: Exit, code: number, what: string): void {
   assert.equal(exit.code, code, `${what}: exit ${exit.code} (signal ${exit.signal}), expected ${code}; stderr:\n${exit.stderr}`);
 }
 
-/** Newline-delimited JSON events from `--json` output. */
-function events(stdout: string): Array<Record<string, unknown>> {
-  return stdout
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
 interface Interrupted {
   exit: Exit;
   /** Content bytes served to this run. */
@@ -147,7 +116,7 @@ async function interrupt(
   signal: NodeJS.Signals,
 ): Promise<Interrupted> {
   const from = srv.stats.log.length;
-  const child = spawnCli(args, { cwd: dir, t });
+  const child = startCli(t, args, { cwd: dir });
   const reached = await waitUntil(`${atBytes} bytes served`, () => servedFrom(srv, from) >= atBytes, {
     timeoutMs: 20_000,
     unlessExited: child,
@@ -161,7 +130,7 @@ async function interrupt(
 /** Run the CLI to its end. */
 async function run(t: TestContext, srv: TestServer, dir: string, args: string[], timeoutMs = 30_000): Promise<Interrupted> {
   const from = srv.stats.log.length;
-  const exit = await spawnCli(args, { cwd: dir, t }).wait(timeoutMs);
+  const exit = await startCli(t, args, { cwd: dir }).wait(timeoutMs);
   return { exit, served: servedFrom(srv, from), from };
 }
 
@@ -291,7 +260,7 @@ function describeTrigger(trigger: Trigger): string {
  * followed by a second kill during the resumed run (a resume of a resume).
  */
 function killScenarios(): Trigger[][] {
-  const random = prng(KILL.seed);
+  const random = mulberry32(KILL.seed);
   const size = KILL.size;
   const at = (bytes: number): Trigger => ({ kind: 'bytes', bytes: Math.max(1, Math.floor(bytes)) });
   const scenarios: Trigger[][] = [
@@ -346,7 +315,7 @@ test(
           for (const trigger of triggers) {
             const from = srv.stats.log.length;
             const startedAt = performance.now();
-            const child: CliProcess = spawnCli(args, { cwd: dir, t: st });
+            const child: CliProcess = startCli(st, args, { cwd: dir });
             const samples: Array<[number, number]> = [];
             let earlyFinal: number | undefined;
             const fired = (): boolean => {
@@ -389,11 +358,11 @@ test(
 
           // The same command again, to the end.
           const from = srv.stats.log.length;
-          const last = await spawnCli(args, { cwd: dir, t: st }).wait(60_000);
+          const last = await startCli(st, args, { cwd: dir }).wait(60_000);
           assertExit(last, 0, 'the resumed run');
           await assertComplete(dir, sha, 'after the resume');
           const finalServed = servedFrom(srv, from);
-          const evs = events(last.stdout);
+          const evs = jsonLines(last.stdout);
           assert.ok(!evs.some((e) => e.type === 'warning' && /unreadable/.test(String(e.message))), 'a kill left an unreadable control file');
           const resume = evs.find((e) => e.type === 'resume');
           if (claimedBefore > 0) {
@@ -523,7 +492,7 @@ describe('interrupted and resumed', { concurrency: 3 }, () => {
     const dir = await tempDir(t);
     const a = args(srv, path);
     const from = srv.stats.log.length;
-    const child = spawnCli(a, { cwd: dir, t });
+    const child = startCli(t, a, { cwd: dir });
     const reached = await waitUntil('60% served', () => servedFrom(srv, from) >= F.size * 0.6, { timeoutMs: 20_000, unlessExited: child });
     assert.ok(reached, child.stderr());
     child.kill('SIGINT');
@@ -555,7 +524,7 @@ describe('interrupted and resumed', { concurrency: 3 }, () => {
     const second = await run(t, srv, dir, ['--json', '--min-range', '64K', '-c', '9', '-o', OUT, srv.url(path)]);
     assertExit(second.exit, 0, 'resume with -c 9');
     await assertComplete(dir, srv.sha256(path), 'after -c 9');
-    const start = events(second.exit.stdout).find((e) => e.type === 'start');
+    const start = jsonLines(second.exit.stdout).find((e) => e.type === 'start');
     assert.equal(start?.connections, 9, 'the resume did not use 9 connections');
     assert.equal(start?.ranges, 9, 'the holes were not re-planned into 9 ranges');
     assert.ok(getsFrom(srv, second.from) >= 9);
@@ -575,7 +544,7 @@ describe('interrupted and resumed', { concurrency: 3 }, () => {
     const second = await run(t, srv, dir, ['--json', '-c', '1', '-o', OUT, srv.url(path)]);
     assertExit(second.exit, 0, 'resume with -c 1');
     await assertComplete(dir, srv.sha256(path), 'after -c 1');
-    const start = events(second.exit.stdout).find((e) => e.type === 'start');
+    const start = jsonLines(second.exit.stdout).find((e) => e.type === 'start');
     assert.equal(start?.connections, 1);
     assert.equal(second.served, F.size - claimed);
   });
@@ -668,7 +637,7 @@ describe('the remote file changes', { concurrency: 3 }, () => {
     const oldEtag = `"10-${F.size}"`;
     const dir = await tempDir(t);
     const from = srv.stats.log.length;
-    const child = spawnCli(args(srv, path, '--retry-wait', '20ms', ...extra), { cwd: dir, t });
+    const child = startCli(t, args(srv, path, '--retry-wait', '20ms', ...extra), { cwd: dir });
     // A fifth of the file served: each connection is well before its cut at half its range.
     const reached = await waitUntil('a fifth of the file served', () => servedFrom(srv, from) >= F.size / 5, { timeoutMs: 20_000, unlessExited: child });
     assert.ok(reached, child.stderr());
@@ -801,17 +770,22 @@ describe('control files from an earlier run', { concurrency: 4 }, () => {
       lastModified,
       written,
     });
+    const content = srv.content(path);
+    /** A .part with the right bytes where `written` says (0xEE elsewhere) and a control file that claims them. */
+    const craft = async (written: Array<[number, number]>, extra: Partial<ControlState> = {}): Promise<void> => {
+      const part = Buffer.alloc(D.size, 0xee);
+      for (const [start, end] of written) content.copy(part, start, start, end);
+      await writeFile(join(dir, PART), part);
+      await writeFile(join(dir, CONTROL), JSON.stringify({ ...valid(written), ...extra }));
+    };
     const a = ['-c', String(D.connections), '-o', OUT, srv.url(path)];
-    return { srv, dir, valid, a, content: srv.content(path), sha: srv.sha256(path) };
+    return { srv, dir, valid, craft, a, content, sha: srv.sha256(path) };
   }
 
   it('a valid state is trusted: only the unclaimed bytes are fetched (the other tests are not vacuous)', async (t) => {
-    const { srv, dir, valid, a, content, sha } = await setup(t);
+    const { srv, dir, craft, a, sha } = await setup(t);
     const half = Math.floor(D.size / 2);
-    const part = Buffer.alloc(D.size, 0xee);
-    content.copy(part, 0, 0, half);
-    await writeFile(join(dir, PART), part);
-    await writeFile(join(dir, CONTROL), JSON.stringify(valid([[0, half]])));
+    await craft([[0, half]]);
     await writeFile(join(dir, `${CONTROL}.tmp`), '{"version":1,"url":'); // a save cut short by a kill
     const second = await run(t, srv, dir, a);
     assertExit(second.exit, 0, 'valid state');
@@ -826,12 +800,9 @@ describe('control files from an earlier run', { concurrency: 4 }, () => {
     ['only the tail', (size: number): Array<[number, number]> => [[size - 300_000, size]]],
   ] as const) {
     it(`a state that claims ${name}: exactly the other bytes are fetched`, async (t) => {
-      const { srv, dir, valid, a, content, sha } = await setup(t);
+      const { srv, dir, craft, a, sha } = await setup(t);
       const written = claims(D.size);
-      const part = Buffer.alloc(D.size, 0xee);
-      for (const [start, end] of written) content.copy(part, start, start, end);
-      await writeFile(join(dir, PART), part);
-      await writeFile(join(dir, CONTROL), JSON.stringify(valid(written)));
+      await craft(written);
       const have = totalLength(normalize(written.map(([start, end]) => ({ start, end })), D.size));
       const second = await run(t, srv, dir, a);
       assertExit(second.exit, 0, name);
@@ -863,12 +834,9 @@ describe('control files from an earlier run', { concurrency: 4 }, () => {
   });
 
   it('a resume with --checksum hashes the kept bytes too and verifies the whole file', async (t) => {
-    const { srv, dir, valid, a, content, sha } = await setup(t);
+    const { srv, dir, craft, a, sha } = await setup(t);
     const half = Math.floor(D.size / 2);
-    const part = Buffer.alloc(D.size, 0xee);
-    content.copy(part, 0, 0, half);
-    await writeFile(join(dir, PART), part);
-    await writeFile(join(dir, CONTROL), JSON.stringify({ ...valid([[0, half]]), checksum: `sha256=${sha}` }));
+    await craft([[0, half]], { checksum: `sha256=${sha}` });
     const second = await run(t, srv, dir, ['--checksum', `sha256=${sha}`, ...a]);
     assertExit(second.exit, 0, 'resume with --checksum');
     assert.match(second.exit.stderr, /resuming: .*\n(.|\n)*checksum ok/);
@@ -889,12 +857,8 @@ describe('control files from an earlier run', { concurrency: 4 }, () => {
   });
 
   it('a server that stopped supporting ranges: cannot resume, starts over with one connection, byte-exact', async (t) => {
-    const { srv, dir, valid, a, content, sha } = await setup(t);
-    const half = Math.floor(D.size / 2);
-    const part = Buffer.alloc(D.size, 0xee);
-    content.copy(part, 0, 0, half);
-    await writeFile(join(dir, PART), part);
-    await writeFile(join(dir, CONTROL), JSON.stringify(valid([[0, half]])));
+    const { srv, dir, craft, a, sha } = await setup(t);
+    await craft([[0, Math.floor(D.size / 2)]]);
     srv.set(path, { size: D.size, throttle: 2 * MiB, ranges: false });
     const second = await run(t, srv, dir, a);
     assertExit(second.exit, 0, 'ranges gone');

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { contentOf, fill, sha256File, sha256Of } from './helpers/content.js';
-import { startServer, type FileSpec, type TestServer } from './helpers/server.js';
+import { serve, startServer } from './helpers/server.js';
+import { tempDir } from './helpers/tmp.js';
 
 interface Got {
   status: number;
@@ -20,15 +20,9 @@ async function get(url: string, headers: Record<string, string> = {}, method: 'G
   return { status: res.statusCode, headers: res.headers, body };
 }
 
-async function serve(t: { after: (fn: () => Promise<void>) => void }, files: Record<string, FileSpec>): Promise<TestServer> {
-  const srv = await startServer(files);
-  t.after(() => srv.close());
-  return srv;
-}
-
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-test('content is deterministic, position-dependent and seed-dependent', async () => {
+test('content is deterministic, position-dependent and seed-dependent', async (t) => {
   const a = Buffer.alloc(1000);
   const b = Buffer.alloc(1000);
   fill(42, 12345, a);
@@ -59,13 +53,9 @@ test('content is deterministic, position-dependent and seed-dependent', async ()
   assert.equal(sha256Of(7, 200_000), sha(whole));
   assert.equal(sha256Of(7, 0), sha(Buffer.alloc(0)));
 
-  const dir = await mkdtemp(join(tmpdir(), 'rangeget-content-'));
-  try {
-    await writeFile(join(dir, 'f'), whole);
-    assert.equal(await sha256File(join(dir, 'f')), sha256Of(7, 200_000));
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'f'), whole);
+  assert.equal(await sha256File(join(dir, 'f')), sha256Of(7, 200_000));
 });
 
 test('GET serves the full content with validators', async (t) => {

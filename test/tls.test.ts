@@ -5,19 +5,16 @@
  */
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { main } from '../src/cli.js';
 import { download, RangegetError, type DownloadEvent } from '../src/index.js';
+import { runCli, runMain } from './helpers/cli.js';
 import { sha256File } from './helpers/content.js';
-import { startServer, type FileSpec, type TestServer } from './helpers/server.js';
+import { serve, type FileSpec, type TestServer } from './helpers/server.js';
+import { tempDir } from './helpers/tmp.js';
 
-const BIN = fileURLToPath(new URL('../../bin/rangeget.js', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
 const CERT = join(FIXTURES, 'cert.pem');
 const OTHER_CA = join(FIXTURES, 'other-ca.pem');
@@ -28,63 +25,7 @@ const SIZE = 700 * 1024;
 const BIG = 5 * 1024 * 1024;
 const FILES: Record<string, FileSpec> = { '/secure.bin': { size: SIZE }, '/big.bin': { size: BIG } };
 
-async function serveTls(t: TestContext): Promise<TestServer> {
-  const srv = await startServer(FILES, { tls });
-  t.after(() => srv.close());
-  return srv;
-}
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'rangeget-tls-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** Run bin/rangeget.js; ended (SIGTERM, then "timed out" in stderr) if it runs over 45 s. */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: childEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => {
-      stderr += `[test] timed out after 45 s: rangeget ${args.join(' ')}\n`;
-      child.kill('SIGTERM');
-    }, 45_000);
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** The CLI's main() in this process: the binary's code path without a process start. */
-async function cliInProcess(args: string[]): Promise<{ code: number; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let err = '';
-  stdout.resume();
-  stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-  const code = await main(args, { stdout, stderr, isTTY: false });
-  return { code, stderr: err };
-}
-
-/** The environment for a child: without variables that would change what it does (proxies, credentials, test runner). */
-function childEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  for (const name of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy', 'RANGEGET_USER', 'NODE_OPTIONS', 'NODE_TEST_CONTEXT', 'NODE_EXTRA_CA_CERTS']) {
-    delete env[name];
-  }
-  return env;
-}
+const serveTls = (t: TestContext): Promise<TestServer> => serve(t, FILES, { tls });
 
 const FAST = ['--retry-wait', '10ms', '--timeout', '5s', '-c', '4', '--threads', '1', '--min-range', '64K'];
 
@@ -93,7 +34,7 @@ describe('TLS', { concurrency: 3 }, () => {
     const srv = await serveTls(t);
     assert.match(srv.origin, /^https:/);
     const dir = await tempDir(t);
-    const run = await cli([...FAST, '-d', dir, srv.url('/secure.bin')]);
+    const run = await runCli(t, [...FAST, '-d', dir, srv.url('/secure.bin')], { cwd: dir });
     assert.ok(run.code === 4 || run.code === 3, `exit ${run.code}: ${run.stderr}`);
     assert.match(run.stderr, /certificate/i);
     assert.match(run.stderr, /--ca-cert|--insecure/, 'says what to do');
@@ -105,7 +46,7 @@ describe('TLS', { concurrency: 3 }, () => {
   test('--insecure: byte-exact over several connections', async (t) => {
     const srv = await serveTls(t);
     const dir = await tempDir(t);
-    const run = await cli([...FAST, '--insecure', '-d', dir, srv.url('/secure.bin')]);
+    const run = await runCli(t, [...FAST, '--insecure', '-d', dir, srv.url('/secure.bin')], { cwd: dir });
     assert.equal(run.code, 0, run.stderr);
     assert.equal(await sha256File(join(dir, 'secure.bin')), srv.sha256('/secure.bin'));
     assert.ok(srv.stats.log.filter((r) => r.status === 206).length >= 2, 'several ranges');
@@ -114,7 +55,7 @@ describe('TLS', { concurrency: 3 }, () => {
   test('--ca-cert with the fixture: byte-exact', async (t) => {
     const srv = await serveTls(t);
     const dir = await tempDir(t);
-    const run = await cli([...FAST, '--ca-cert', CERT, '-d', dir, srv.url('/secure.bin')]);
+    const run = await runCli(t, [...FAST, '--ca-cert', CERT, '-d', dir, srv.url('/secure.bin')], { cwd: dir });
     assert.equal(run.code, 0, run.stderr);
     assert.equal(await sha256File(join(dir, 'secure.bin')), srv.sha256('/secure.bin'));
   });
@@ -122,7 +63,7 @@ describe('TLS', { concurrency: 3 }, () => {
   test('--ca-cert with an unrelated CA still fails verification', async (t) => {
     const srv = await serveTls(t);
     const dir = await tempDir(t);
-    const run = await cliInProcess([...FAST, '--ca-cert', OTHER_CA, '-d', dir, srv.url('/secure.bin')]);
+    const run = await runMain([...FAST, '--ca-cert', OTHER_CA, '-d', dir, srv.url('/secure.bin')]);
     assert.equal(run.code, 4, run.stderr);
     assert.match(run.stderr, /certificate/i);
     assert.deepEqual(await readdir(dir), []);
@@ -134,7 +75,7 @@ describe('TLS', { concurrency: 3 }, () => {
     const junk = join(dir, 'junk.pem');
     await writeFile(junk, 'this is not a certificate\n');
     for (const file of [junk, join(dir, 'missing.pem'), dir]) {
-      const run = await cliInProcess(['--ca-cert', file, '-d', dir, srv.url('/secure.bin')]);
+      const run = await runMain(['--ca-cert', file, '-d', dir, srv.url('/secure.bin')]);
       assert.equal(run.code, 2, `${file}: ${run.stderr}`);
       assert.match(run.stderr, /--ca-cert/);
     }

@@ -11,7 +11,7 @@
  */
 import * as http from 'node:http';
 import * as net from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { listenLoopback, track } from './loopback.js';
 
 export interface ProxyRecord {
   /** `CONNECT` for a tunnel, else the forwarded method. */
@@ -71,12 +71,6 @@ export async function startProxy(options: ProxyOptions = {}): Promise<TestProxy>
   const stats = { tunnels: 0, forwarded: 0, refused: 0, log: [] as ProxyRecord[] };
   const sockets = new Set<net.Socket>();
   const agent = new http.Agent({ keepAlive: false });
-  let closed = false;
-
-  const track = (socket: net.Socket): void => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  };
 
   const record = (method: string, target: string, req: http.IncomingMessage, status: number): ProxyRecord => {
     const auth = req.headers['proxy-authorization'];
@@ -130,7 +124,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<TestProxy>
   });
 
   server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
-    track(client);
+    track(sockets, client);
     client.on('error', () => undefined);
     const target = req.url ?? '';
     const port = loopbackPort(target);
@@ -142,7 +136,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<TestProxy>
     }
     const rec = record('CONNECT', target, req, 0);
     const upstream = net.connect(port, '127.0.0.1');
-    track(upstream);
+    track(sockets, upstream);
     upstream.on('error', () => {
       if (rec.status === 0) {
         rec.status = 502;
@@ -163,19 +157,8 @@ export async function startProxy(options: ProxyOptions = {}): Promise<TestProxy>
     upstream.once('close', () => client.destroy());
   });
 
-  server.on('connection', track);
-  server.on('clientError', (_err, socket) => {
-    if (!socket.destroyed) socket.destroy();
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const listening = await listenLoopback(server, sockets);
+  const port = listening.port;
 
   return {
     url: `http://127.0.0.1:${port}`,
@@ -189,13 +172,8 @@ export async function startProxy(options: ProxyOptions = {}): Promise<TestProxy>
       stats.log.length = 0;
     },
     close() {
-      if (closed) return Promise.resolve();
-      closed = true;
-      const done = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      for (const s of sockets) s.destroy();
       agent.destroy();
-      return done;
+      return listening.close();
     },
   };
 }

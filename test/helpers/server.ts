@@ -4,8 +4,10 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
 import { contentOf, fill, sha256Of } from './content.js';
+import { listenLoopback } from './loopback.js';
+import { mulberry32 } from './random.js';
+import type { AfterContext } from './tmp.js';
 
 export interface FileSpec {
   /** Size in bytes. */
@@ -118,18 +120,6 @@ export function seedOfPath(path: string): number {
   return h >>> 0;
 }
 
-/** mulberry32: small deterministic PRNG giving floats in [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Entry {
   spec: FileSpec;
   seed: number;
@@ -209,8 +199,6 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
   const entries = new Map<string, Entry>();
   const stats = { requests: 0, bytesSent: 0, log: [] as RequestRecord[] };
   const timers = new Set<NodeJS.Timeout>();
-  const sockets = new Set<Socket>();
-  let closed = false;
 
   function makeEntry(path: string, spec: FileSpec): Entry {
     if (!Number.isSafeInteger(spec.size) || spec.size < 0) throw new RangeError(`bad size for ${path}: ${spec.size}`);
@@ -227,7 +215,7 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
       gets: 0,
       heads: 0,
       rangeGets: 0,
-      random: rng(spec.faults?.seed ?? 1),
+      random: mulberry32(spec.faults?.seed ?? 1),
     };
   }
 
@@ -476,23 +464,8 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
   const server: http.Server = options.tls
     ? https.createServer({ keepAliveTimeout: 5000, key: options.tls.key, cert: options.tls.cert }, handle)
     : http.createServer({ keepAliveTimeout: 5000 }, handle);
-  // With TLS, 'connection' sees the raw TCP socket; destroying it ends the TLS one too.
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  server.on('clientError', (_err, socket) => {
-    if (!socket.destroyed) socket.destroy();
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const listening = await listenLoopback(server);
+  const port = listening.port;
   const origin = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
 
   return {
@@ -517,14 +490,21 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
       stats.log.length = 0;
     },
     close() {
-      if (closed) return Promise.resolve();
-      closed = true;
       for (const t of timers) clearTimeout(t);
       timers.clear();
-      const done = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      for (const s of sockets) s.destroy();
-      return done;
+      return listening.close();
     },
   };
+}
+
+/** The GETs in the server's log (of `path` only, when given), in order. */
+export function gets(server: TestServer, path?: string): RequestRecord[] {
+  return server.stats.log.filter((r) => r.method === 'GET' && (path === undefined || r.path === path));
+}
+
+/** {@link startServer}, closed when the test ends. */
+export async function serve(t: AfterContext, files: Record<string, FileSpec> = {}, options: ServerOptions = {}): Promise<TestServer> {
+  const server = await startServer(files, options);
+  t.after(() => server.close());
+  return server;
 }
