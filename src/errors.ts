@@ -18,7 +18,6 @@ export type ErrorCode =
   | 'ENOSPACE'
   | 'ECHANGED'
   | 'EABORTED'
-  | 'EBATCH'
   | 'EINTERNAL';
 
 /** Process exit codes of the CLI, one per kind of failure (documented in the README). */
@@ -50,7 +49,6 @@ const exitByCode: Record<ErrorCode, number> = {
   ENOSPACE: ExitCode.file,
   ECHANGED: ExitCode.changed,
   EABORTED: ExitCode.sigint,
-  EBATCH: ExitCode.batch,
   EINTERNAL: ExitCode.internal,
 };
 
@@ -170,15 +168,6 @@ export class RemoteChangedError extends RangegetError {
 export class AbortError extends RangegetError {
   constructor(message = 'download aborted; run the same command again to resume') {
     super('EABORTED', message);
-  }
-}
-
-/** Some downloads of a batch failed. */
-export class BatchError extends RangegetError {
-  readonly failed: number;
-  constructor(failed: number, total: number) {
-    super('EBATCH', `${failed} of ${total} downloads failed`);
-    this.failed = failed;
   }
 }
 

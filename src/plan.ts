@@ -148,7 +148,7 @@ export function chooseSteal(
   let best: Steal | undefined;
   let bestLeft = 0;
   running.forEach((r, index) => {
-    const from = r.position + (r.margin ?? margin);
+    const from = Math.ceil(r.position + (r.margin ?? margin));
     const left = r.end - from;
     if (left >= 2 * minRangeSize && left > bestLeft) {
       bestLeft = left;

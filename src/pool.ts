@@ -135,7 +135,14 @@ export class Pool {
       if (options.rate) init.rateBuffer = options.rate.buffer;
       if (options.trace) init.trace = true;
       const worker: PoolWorker = options.inline ? new InlineWorker() : takeWorker();
-      worker.on('message', (message: FromWorker) => this.onMessage(message));
+      worker.on('message', (message: FromWorker) => {
+        try {
+          this.onMessage(message);
+        } catch (err) {
+          // A bug here must end this download with a typed error, not the process.
+          this.fail(new InternalError(`pool failed: ${(err as Error).message}`, { cause: err }));
+        }
+      });
       worker.on('error', (err) => this.fail(new InternalError(`worker thread failed: ${err.message}`, { cause: err })));
       worker.on('exit', (code) => {
         this.exited.add(worker);

@@ -296,6 +296,12 @@ describe('chooseSteal', () => {
     assert.deepEqual(chooseSteal([run(0, 21)], 10), { index: 0, at: 11 });
   });
 
+  it('a fractional margin (bytes in flight estimated from a speed) still splits at a whole byte', () => {
+    // 100.4 bytes in flight: from 100.4 → 101, left 199, split at 101 + 100.
+    assert.deepEqual(chooseSteal([{ position: 0, end: 300, margin: 100.4 }], 10), { index: 0, at: 201 });
+    assert.ok(Number.isInteger(chooseSteal([{ position: 7, end: 1e6, margin: 12345.678 }], 10)!.at));
+  });
+
   it('measures what is left from the position, not from the start', () => {
     // 0-1000 has 100 left; 500-700 has 200 left.
     assert.deepEqual(chooseSteal([run(900, 1000), run(500, 700)], 1), { index: 1, at: 600 });

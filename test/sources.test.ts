@@ -14,6 +14,7 @@ import { sha256File } from './helpers/content.js';
 import { listenLoopback } from './helpers/loopback.js';
 import { serve, type FileSpec, type TestServer } from './helpers/server.js';
 import { tempDir } from './helpers/tmp.js';
+import { runCli } from './helpers/cli.js';
 
 const T = { timeout: 60_000 };
 const MiB = 1024 * 1024;
@@ -148,5 +149,31 @@ describe('one rate limit for several downloads', () => {
     const second = new RateLimiter(limiter.buffer).reserve(1024 * 1024);
     assert.ok(first >= 850 && first <= 900, `first wait ${first}`);
     assert.ok(second >= 1850 && second <= 1900, `second wait ${second}`);
+  });
+});
+
+describe('the command line', () => {
+  it('--mirror (repeatable) spreads the ranges over the servers, byte-exact', T, async (t) => {
+    const file: FileSpec = { size: 6 * MiB, seed: 11, etag: '"m"' };
+    const a = await serve(t, { '/f.bin': file });
+    const b = await serve(t, { '/f.bin': file });
+    const c = await serve(t, { '/f.bin': file });
+    const cwd = await tempDir(t);
+    const r = await runCli(t, [a.url('/f.bin'), '-c', '6', '--mirror', b.url('/f.bin'), '--mirror', c.url('/f.bin')], { cwd });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await sha256File(join(cwd, 'f.bin')), a.sha256('/f.bin'));
+    for (const s of [a, b, c]) assert.ok(rangeGets(s) >= 1, `${s.origin} served ranges`);
+  });
+
+  it('--max-speed holds the rate down (a lower bound on the time, which a slow machine cannot break)', T, async (t) => {
+    // 1.5 MiB at 512 KiB/s, with the limiter's 0.1 s burst: at least 2.9 s however fast the machine.
+    const s = await serve(t, { '/f.bin': { size: 1.5 * MiB } });
+    const cwd = await tempDir(t);
+    const started = performance.now();
+    const r = await runCli(t, [s.url('/f.bin'), '-c', '3', '--min-range', '256K', '--max-speed', '512K'], { cwd });
+    const seconds = (performance.now() - started) / 1000;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await sha256File(join(cwd, 'f.bin')), s.sha256('/f.bin'));
+    assert.ok(seconds >= 2.9, `1.5 MiB at 512K took ${seconds.toFixed(2)} s`);
   });
 });
