@@ -61,6 +61,10 @@ export async function download(url: string | URL, options: DownloadOptions = {})
   return run.start();
 }
 
+function formatRate(bytesPerSecond: number): string {
+  return `${(bytesPerSecond / 1024).toFixed(0)} KiB/s`;
+}
+
 function sourceOf(info: ProbeResult): Source {
   const source: Source = { url: info.finalUrl };
   if (info.etag) source.etag = info.etag;
@@ -105,6 +109,10 @@ class Download {
       onTrace: (trace) => this.emit({ type: 'http', ...trace }),
       onRetry: (r) => this.emit({ type: 'retry', attempt: r.attempt, delay: r.delay, reason: r.reason }),
       onRangeDone: () => this.onRangeDone?.(),
+      onSlow: (speed, median) =>
+        this.warn(
+          `a connection ran at ${formatRate(speed)} against a median of ${formatRate(median)}; the rest of its range goes to another connection`,
+        ),
       onSourceDropped: (url, reason) => this.warn(`mirror ${url} dropped for the rest of the download: ${reason}`),
     });
   }

@@ -45,6 +45,8 @@ export interface PoolOptions {
   onRangeDone?: () => void;
   /** Run the fetchers in the main thread instead of worker threads (small files). */
   inline?: boolean;
+  /** Called when a slow connection's range is handed back (its speed and the median, bytes/s). */
+  onSlow?: (speed: number, median: number) => void;
   /** Called when a mirror is dropped for the rest of the download. */
   onSourceDropped?: (url: string, reason: string) => void;
 }
@@ -90,12 +92,19 @@ interface Slot {
   source?: number;
   /** When the running range started, for its speed. */
   startedAt: number;
+  /** Positions sampled every STEAL_MIN_AGE ms, the newest last, for its recent speed. */
+  samples: number[];
 }
+
+/** Seconds over which a connection's speed is compared with the others'. */
+const SLOW_WINDOW_SAMPLES = 12; // × STEAL_MIN_AGE = 3 s
+/** A connection this many times slower than the median is given up (its range goes back to the queue). */
+const SLOW_FACTOR = 8;
 
 /** A range younger than this is not split: its speed, and so what is in flight, is unknown. */
 const STEAL_MIN_AGE = 250;
-/** Seconds of a range's speed that count as in flight (sent, not yet written) when splitting it. */
-const IN_FLIGHT_SECONDS = 0.5;
+/** Seconds of a range's speed that count as in flight (sent, not yet written) when splitting it; generous, since a loaded machine delays the flushes that move the position. */
+const IN_FLIGHT_SECONDS = 1;
 
 /** Failures that drop a mirror rather than end the download. */
 const mirrorFailure = new Set(['EHTTP', 'ENETWORK', 'ETIMEOUT', 'ESERVER']);
@@ -151,7 +160,7 @@ export class Pool {
       worker.postMessage({ type: 'init', init } satisfies ToWorker);
       this.workers.push(worker);
     }
-    for (let s = 0; s < connections; s++) this.slots.push({ worker: this.workers[s % threads]!, busy: false, startedAt: 0 });
+    for (let s = 0; s < connections; s++) this.slots.push({ worker: this.workers[s % threads]!, busy: false, startedAt: 0, samples: [] });
   }
 
   /** Fetch these ranges of a file; resolves when every byte of them is written. */
@@ -167,7 +176,10 @@ export class Pool {
     for (const worker of this.workers) worker.postMessage({ type: 'job', job: wire } satisfies ToWorker);
     // A free connection looks again for a range to split as the running ones age.
     clearInterval(this.rescan);
-    this.rescan = setInterval(() => this.schedule(), STEAL_MIN_AGE);
+    this.rescan = setInterval(() => {
+      this.watchSpeeds();
+      this.schedule();
+    }, STEAL_MIN_AGE);
     return new Promise<void>((resolve, reject) => {
       this.settle = { resolve, reject };
       this.schedule();
@@ -291,6 +303,42 @@ export class Pool {
     if (this.queue.length === 0 && this.slots.every((s) => !s.busy)) this.settle?.resolve();
   }
 
+  /**
+   * Slow connections: one far below the median speed of the others for several seconds
+   * keeps only the bytes already on their way; the rest of its range goes back to the
+   * queue, for the next free connection (a new connection, often a better path).
+   */
+  private watchSpeeds(): void {
+    if (this.job?.mode !== 'ranges' || this.failure || this.stopping) return;
+    const speeds: Array<{ index: number; speed: number }> = [];
+    this.slots.forEach((slot, index) => {
+      if (!slot.busy) return;
+      slot.samples.push(this.table.position(index));
+      if (slot.samples.length > SLOW_WINDOW_SAMPLES + 1) slot.samples.shift();
+      if (slot.samples.length === SLOW_WINDOW_SAMPLES + 1) {
+        speeds.push({ index, speed: slot.samples.at(-1)! - slot.samples[0]! });
+      }
+    });
+    if (speeds.length < 3) return;
+    const sorted = speeds.map((s) => s.speed).sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)]!;
+    for (const { index, speed } of speeds) {
+      if (speed * SLOW_FACTOR >= median) continue;
+      const position = this.table.position(index);
+      const end = this.table.end(index);
+      // What arrives within a second at its own speed stays with it (its buffer is flushed
+      // every flushInterval, so little more than that is held unwritten).
+      const perSecond = speed / ((SLOW_WINDOW_SAMPLES * STEAL_MIN_AGE) / 1000);
+      const keep = Math.ceil(position + Math.max(64 * 1024, perSecond));
+      if (end - keep < 2 * this.job.minRangeSize) continue;
+      this.table.setEnd(index, keep);
+      this.queue.unshift({ start: keep, end });
+      this.slots[index]!.samples = [];
+      const window = (SLOW_WINDOW_SAMPLES * STEAL_MIN_AGE) / 1000;
+      this.options.onSlow?.(perSecond, median / window);
+    }
+  }
+
   /** Split the running range with the most left, giving its far half to a free connection. */
   private steal(): Segment | undefined {
     if (this.job?.mode !== 'ranges') return undefined;
@@ -315,6 +363,7 @@ export class Pool {
     const slot = this.slots[index]!;
     slot.busy = true;
     slot.startedAt = performance.now();
+    slot.samples = [];
     this.table.assign(index, range.start, range.end);
     // Spread connections over the live sources (the URL and its mirrors).
     const sources = this.job?.sources.length ?? 1;

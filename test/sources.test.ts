@@ -177,3 +177,32 @@ describe('the command line', () => {
     assert.ok(seconds >= 2.9, `1.5 MiB at 512K took ${seconds.toFixed(2)} s`);
   });
 });
+
+describe('slow connections', () => {
+  it('a connection far below the median for seconds hands the rest of its range to another, byte-exact', { timeout: 60_000 }, async (t) => {
+    // Four 8 MiB ranges at 2 MiB/s each (4 s), but the first answer crawls at 64 KiB/s.
+    const s = await serve(t, { '/f.bin': { size: 32 * MiB, throttle: 2 * MiB, faults: { slowFirst: { count: 1, rate: 64 * 1024 } } } });
+    const out = join(await tempDir(t), 'f.bin');
+    const warnings: string[] = [];
+    await download(s.url('/f.bin'), {
+      output: out,
+      connections: 4,
+      onEvent: (e) => {
+        if (e.type === 'warning') warnings.push(e.message);
+      },
+    });
+    assert.equal(await sha256File(out), s.sha256('/f.bin'));
+    assert.ok(warnings.some((w) => /^a connection ran at \d+ KiB\/s against a median of \d+ KiB\/s; the rest of its range goes to another connection$/.test(w)), warnings.join('\n'));
+    const gets = s.stats.log.filter((r) => r.method === 'GET' && r.status === 206);
+    const slow = gets[0]!;
+    const [from, to] = /bytes=(\d+)-(\d+)/.exec(String(slow.headers.range))!.slice(1).map(Number) as [number, number];
+    assert.ok(slow.bytes < (to - from + 1) / 4, `the slow answer delivered ${slow.bytes} of ${to - from + 1} bytes`);
+    assert.ok(
+      gets.slice(1).some((r) => {
+        const start = Number(/bytes=(\d+)-/.exec(String(r.headers.range))?.[1]);
+        return start > from && start <= to;
+      }),
+      'another request fetched the rest of the slow range',
+    );
+  });
+});

@@ -81,6 +81,8 @@ export interface Faults {
   extraBytes?: number;
   /** A 206 holds at most this many bytes (Content-Range says so), like servers that cap a response. */
   rangeCap?: number;
+  /** The first `count` GETs are sent at `rate` bytes/s instead of the file's throttle: a slow path. */
+  slowFirst?: { count: number; rate: number };
 }
 
 export interface RequestRecord {
@@ -290,10 +292,11 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
     limit: number,
     after: 'end' | 'cut' | 'stall' | 'reset',
     junk = 0,
+    rate?: number,
   ): Promise<void> {
     let gone = false;
     res.once('close', () => (gone = true));
-    const throttle = entry.spec.throttle;
+    const throttle = rate ?? entry.spec.throttle;
     const slice = throttle && throttle > 0 ? Math.max(1, Math.min(16 * 1024, Math.floor(throttle / 50))) : CHUNK;
     const t0 = Date.now();
     let pos = 0;
@@ -456,7 +459,8 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
       if (after === 'reset') reset(res);
       return;
     }
-    sendBody(res, rec, entry, start, limit, after, junk).catch((err: unknown) => {
+    const slow = faults.slowFirst && n < faults.slowFirst.count ? faults.slowFirst.rate : undefined;
+    sendBody(res, rec, entry, start, limit, after, junk, slow).catch((err: unknown) => {
       res.destroy(err instanceof Error ? err : new Error(String(err)));
     });
   }
