@@ -5,7 +5,6 @@
  * microseconds, advanced with compare-and-swap by whoever takes bytes. Lock-free, one
  * number, no messages.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Wall clock in microseconds, comparable across threads (performance.now() is not). */
 function nowMicros(): bigint {
@@ -38,15 +37,10 @@ export class RateLimiter {
   }
 
   /**
-   * Account for `bytes` and wait until the rate allows them. A burst of a tenth of a
-   * second passes at once, so a steady stream is not chopped into tiny sleeps.
+   * Account for `bytes`; returns the milliseconds to wait before taking more (0: go on).
+   * A burst of a tenth of a second passes at once, so a steady stream is not chopped into
+   * tiny pauses.
    */
-  async take(bytes: number, signal?: AbortSignal): Promise<void> {
-    const wait = this.reserve(bytes);
-    if (wait > 0) await sleep(wait, undefined, signal ? { signal } : undefined);
-  }
-
-  /** Account for `bytes`; returns the milliseconds to wait before taking more (0: go on). */
   reserve(bytes: number): number {
     const rate = this.cells[1]!;
     const cost = (BigInt(bytes) * 1_000_000n) / rate;
