@@ -1,7 +1,7 @@
 /**
  * One download, start to finish: probe, resume or plan, run the pool, assemble.
  */
-import { mkdir, open, stat, statfs, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
 import type { Dispatcher } from './undici.js';
 import { assemble, exists, FileHasher } from './assemble.js';
 import { readControl, removeControl, resumeProblem, writeControl, writtenSegments, CONTROL_VERSION, type ControlState } from './control.js';
@@ -229,6 +229,16 @@ class Download {
     }
     const existing = await stat(target.path).catch(() => undefined);
     if (existing?.isDirectory()) throw new FileError(`${target.path} is a directory; give a file name with -o`);
+    if (existing && !this.opts.overwrite) {
+      // A run stopped between linking the finished file into place and removing its `.part`
+      // left the same file under both names: it is complete; only the leftovers go.
+      const part = await stat(target.partPath).catch(() => undefined);
+      if (part && part.ino === existing.ino && part.dev === existing.dev) {
+        await rm(target.partPath, { force: true });
+        await removeControl(target.controlPath);
+        this.warn(`${target.path} was already complete; removed the leftover ${target.partPath}`);
+      }
+    }
     if (!this.opts.overwrite && (existing || (await exists(target.path)))) throw new FileExistsError(target.path);
     return target;
   }

@@ -299,6 +299,7 @@ export class Fetcher {
           chunks.push(chunk);
           buffered += chunk.length;
           announced -= chunk.length;
+          this.table.setReceived(slot, this.table.position(slot) + buffered);
           if (this.limiter) {
             const wait = this.limiter.reserve(chunk.length);
             if (wait > 0) {

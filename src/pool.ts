@@ -103,7 +103,7 @@ const SLOW_FACTOR = 8;
 
 /** A range younger than this is not split: its speed, and so what is in flight, is unknown. */
 const STEAL_MIN_AGE = 250;
-/** Seconds of a range's speed that count as in flight (sent, not yet written) when splitting it; generous, since a loaded machine delays the flushes that move the position. */
+/** Seconds of a range's speed counted as on their way (sent, not yet received) when splitting it. */
 const IN_FLIGHT_SECONDS = 1;
 
 /** Failures that drop a mirror rather than end the download. */
@@ -345,11 +345,11 @@ export class Pool {
     const now = performance.now();
     const busy = this.slots.flatMap((slot, index) => (slot.busy && now - slot.startedAt >= STEAL_MIN_AGE ? [index] : []));
     const running = busy.map((i) => {
-      const position = this.table.position(i);
-      const speed = ((position - this.table.start(i)) * 1000) / (now - this.slots[i]!.startedAt);
-      // Bytes just past the position may sit in the worker's buffer or be on their way:
-      // splitting there would fetch them twice.
-      return { position, end: this.table.end(i), margin: Math.max(this.options.writeBuffer, speed * IN_FLIGHT_SECONDS) };
+      // Split only past what has arrived (written or buffered) and what is on its way
+      // (a second at the range's speed): those bytes would be fetched twice.
+      const received = Math.max(this.table.received(i), this.table.position(i));
+      const speed = ((received - this.table.start(i)) * 1000) / (now - this.slots[i]!.startedAt);
+      return { position: received, end: this.table.end(i), margin: Math.max(64 * 1024, speed * IN_FLIGHT_SECONDS) };
     });
     const steal = chooseSteal(running, this.job.minRangeSize, this.options.writeBuffer);
     if (!steal) return undefined;

@@ -8,10 +8,12 @@
  * before every write and only ever advances `position`.
  */
 
-const FIELDS = 3;
+const FIELDS = 4;
 const START = 0;
 const END = 1;
 const POSITION = 2;
+/** Bytes received by the connection (written or still in its buffer): where a split may start. */
+const RECEIVED = 3;
 
 /** Sentinel end for a stream of unknown length. */
 export const UNKNOWN_END = Number.MAX_SAFE_INTEGER;
@@ -43,16 +45,27 @@ export class SlotTable {
     return Number(Atomics.load(this.cells, slot * FIELDS + POSITION));
   }
 
+  /** End of the bytes the connection has received (written or buffered). */
+  received(slot: number): number {
+    return Number(Atomics.load(this.cells, slot * FIELDS + RECEIVED));
+  }
+
   /** Give a slot a new range (main thread, before telling the worker). */
   assign(slot: number, start: number, end: number): void {
     Atomics.store(this.cells, slot * FIELDS + START, BigInt(start));
     Atomics.store(this.cells, slot * FIELDS + POSITION, BigInt(start));
+    Atomics.store(this.cells, slot * FIELDS + RECEIVED, BigInt(start));
     Atomics.store(this.cells, slot * FIELDS + END, BigInt(end));
   }
 
   /** Shrink a slot's range (work stealing, main thread). */
   setEnd(slot: number, end: number): void {
     Atomics.store(this.cells, slot * FIELDS + END, BigInt(end));
+  }
+
+  /** Record that bytes up to `received` have arrived (worker, per chunk). */
+  setReceived(slot: number, received: number): void {
+    Atomics.store(this.cells, slot * FIELDS + RECEIVED, BigInt(received));
   }
 
   /** Record that every byte before `position` is written (worker). */

@@ -12,15 +12,16 @@
 import { describe, it, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
-import { open, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
+import { link, open, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readControl, type ControlState } from '../src/control.js';
+import { download, FileExistsError } from '../src/index.js';
 import { normalize, totalLength } from '../src/plan.js';
 import { jsonLines, startCli, waitUntil, type CliProcess, type Exit } from './helpers/cli.js';
 import { sha256File } from './helpers/content.js';
 import { mulberry32 } from './helpers/random.js';
 import { serve, type FileSpec, type TestServer } from './helpers/server.js';
-import { tempDir } from './helpers/tmp.js';
+import { list, tempDir } from './helpers/tmp.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -900,4 +901,24 @@ describe('control files from an earlier run', { concurrency: 4 }, () => {
       assert.equal(second.served, D.size, 'did not start over');
     });
   }
+});
+
+describe('a run stopped between placing the file and removing its .part', () => {
+  it('leaves the complete file; the next run removes the leftovers and says the file exists', async (t) => {
+    const srv = await serve(t, { '/done.bin': { size: 100_000 } });
+    const dir = await tempDir(t);
+    const out = join(dir, 'done.bin');
+    await writeFile(out, srv.content('/done.bin'));
+    // What the killed run left: the .part is a hard link of the placed file, and its state.
+    await link(out, `${out}.part`);
+    await writeFile(`${out}.part.json`, '{"version":1}');
+    const warnings: string[] = [];
+    await assert.rejects(
+      download(srv.url('/done.bin'), { output: out, onEvent: (e) => e.type === 'warning' && warnings.push(e.message) }),
+      (err: unknown) => err instanceof FileExistsError,
+    );
+    assert.deepEqual(await list(dir), ['done.bin']);
+    assert.equal(await sha256File(out), srv.sha256('/done.bin'));
+    assert.ok(warnings.some((w) => w.includes('was already complete')), warnings.join('\n'));
+  });
 });
