@@ -92,7 +92,9 @@ interface Slot {
   source?: number;
   /** When the running range started, for its speed. */
   startedAt: number;
-  /** Positions sampled every STEAL_MIN_AGE ms, the newest last, for its recent speed. */
+  /** Bytes this connection wrote for ranges it no longer runs. */
+  fetched: number;
+  /** Its bytes (`fetched` plus the running range's) sampled every STEAL_MIN_AGE ms, the newest last. */
   samples: number[];
 }
 
@@ -160,7 +162,7 @@ export class Pool {
       worker.postMessage({ type: 'init', init } satisfies ToWorker);
       this.workers.push(worker);
     }
-    for (let s = 0; s < connections; s++) this.slots.push({ worker: this.workers[s % threads]!, busy: false, startedAt: 0, samples: [] });
+    for (let s = 0; s < connections; s++) this.slots.push({ worker: this.workers[s % threads]!, busy: false, startedAt: 0, fetched: 0, samples: [] });
   }
 
   /** Fetch these ranges of a file; resolves when every byte of them is written. */
@@ -283,6 +285,7 @@ export class Pool {
     const position = this.table.position(index);
     const end = this.table.end(index);
     if (position > start) this.finished.push({ start, end: position });
+    slot.fetched += position - start;
     return position < end ? { start: position, end } : undefined;
   }
 
@@ -312,8 +315,12 @@ export class Pool {
     if (this.job?.mode !== 'ranges' || this.failure || this.stopping) return;
     const speeds: Array<{ index: number; speed: number }> = [];
     this.slots.forEach((slot, index) => {
-      if (!slot.busy) return;
-      slot.samples.push(this.table.position(index));
+      // A connection is judged over several ranges (pieces often take less than the window).
+      if (!slot.busy) {
+        slot.samples = [];
+        return;
+      }
+      slot.samples.push(slot.fetched + this.table.position(index) - this.table.start(index));
       if (slot.samples.length > SLOW_WINDOW_SAMPLES + 1) slot.samples.shift();
       if (slot.samples.length === SLOW_WINDOW_SAMPLES + 1) {
         speeds.push({ index, speed: slot.samples.at(-1)! - slot.samples[0]! });
@@ -330,7 +337,7 @@ export class Pool {
       // every flushInterval, so little more than that is held unwritten).
       const perSecond = speed / ((SLOW_WINDOW_SAMPLES * STEAL_MIN_AGE) / 1000);
       const keep = Math.ceil(position + Math.max(64 * 1024, perSecond));
-      if (end - keep < 2 * this.job.minRangeSize) continue;
+      if (end - keep < this.job.minRangeSize) continue;
       this.table.setEnd(index, keep);
       this.queue.unshift({ start: keep, end });
       this.slots[index]!.samples = [];
@@ -363,7 +370,6 @@ export class Pool {
     const slot = this.slots[index]!;
     slot.busy = true;
     slot.startedAt = performance.now();
-    slot.samples = [];
     this.table.assign(index, range.start, range.end);
     // Spread connections over the live sources (the URL and its mirrors).
     const sources = this.job?.sources.length ?? 1;

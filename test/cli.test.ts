@@ -136,7 +136,7 @@ describe('cli: --json', () => {
     assert.equal(probe.size, size);
     assert.equal(probe.ranges, true);
     assert.equal(probe.path, path);
-    assert.deepEqual(events[1], { type: 'start', path, size, connections: 4, ranges: 4 });
+    assert.deepEqual(events[1], { type: 'start', path, size, connections: 4, ranges: 16 }); // 4 pieces per connection
     const done = events.at(-1)!;
     assert.equal(done.path, path);
     assert.equal(done.size, size);

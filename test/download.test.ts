@@ -14,6 +14,7 @@ import {
   download,
   FileExistsError,
   HttpError,
+  planRanges,
   RangegetError,
   RedirectError,
   UsageError,
@@ -74,18 +75,9 @@ function compareRange(a: string, b: string): number {
   const sb = /^bytes=(\d+)/.exec(b)?.[1];
   return Number(sa ?? -1) - Number(sb ?? -1);
 }
-/** The Range headers `planRanges` makes for a fresh file split into `n` even pieces. */
-function evenRanges(size: number, n: number): string[] {
-  const base = Math.floor(size / n);
-  const extra = size % n;
-  const out: string[] = [];
-  let at = 0;
-  for (let i = 0; i < n; i++) {
-    const len = base + (i < extra ? 1 : 0);
-    out.push(`bytes=${at}-${at + len - 1}`);
-    at += len;
-  }
-  return out;
+/** The Range headers of the plan for a fresh file (the planner itself is tested in plan.test.ts). */
+function plannedRanges(size: number, connections: number, minRangeSize: number): string[] {
+  return planRanges({ size, connections, minRangeSize }).map((r) => `bytes=${r.start}-${r.end - 1}`);
 }
 
 async function missing(path: string): Promise<boolean> {
@@ -127,7 +119,7 @@ describe('download: sizes', () => {
     assert.deepEqual(await list(dir), ['one.bin']);
   });
 
-  it('saves 1 MiB + 7 over 4 connections, one exact range request each', T, async (t) => {
+  it('saves 1 MiB + 7 over 4 connections, one exact range request per planned piece', T, async (t) => {
     const size = MiB + 7;
     const server = await serve(t, { '/odd.bin': { size } });
     const dir = await tempDir(t);
@@ -136,13 +128,12 @@ describe('download: sizes', () => {
     assert.equal(result.connections, 4);
     assert.equal(result.resumed, 0);
     assert.equal(await sha256File(result.path), server.sha256('/odd.bin'));
-    assert.deepEqual(rangeHeaders(gets(server)), evenRanges(size, 4));
-    assert.deepEqual(rangeHeaders(gets(server)), [
-      'bytes=0-262145',
-      'bytes=262146-524291',
-      'bytes=524292-786437',
-      'bytes=786438-1048582',
-    ]);
+    // 4 pieces per connection: 16 of 65,536 or 65,537 bytes, front to back.
+    const planned = plannedRanges(size, 4, 64 * KiB);
+    assert.equal(planned.length, 16);
+    assert.deepEqual(planned.slice(0, 2), ['bytes=0-65536', 'bytes=65537-131073']);
+    assert.equal(planned.at(-1), 'bytes=983047-1048582');
+    assert.deepEqual(rangeHeaders(gets(server)), planned);
     // Every range request is tied to the probed version of the file.
     const etag = `"${seedOfPath('/odd.bin')}-${size}"`;
     for (const r of gets(server)) assert.equal(r.headers['if-range'], etag, 'If-Range names the probed ETag');
@@ -154,7 +145,7 @@ describe('download: sizes', () => {
     assert.equal(types[0], 'probe');
     assert.equal(types[1], 'start');
     assert.equal(types.at(-1), 'done');
-    assert.deepEqual(events[1], { type: 'start', path: join(dir, 'odd.bin'), size, connections: 4, ranges: 4 });
+    assert.deepEqual(events[1], { type: 'start', path: join(dir, 'odd.bin'), size, connections: 4, ranges: 16 });
     const progress = events.flatMap((e) => (e.type === 'progress' ? [e.downloaded] : []));
     assert.ok(progress.length >= 1);
     for (let i = 1; i < progress.length; i++) assert.ok(progress[i]! >= progress[i - 1]!, 'progress went back');
@@ -190,10 +181,12 @@ describe('download: sizes', () => {
     assert.equal(await sha256File(result.path), server.sha256('/big.bin'));
     assert.ok(inFlight >= 2, `at most ${inFlight} range request(s) were in flight at once`);
     const ranged = gets(server);
-    // The 16 planned ranges were all asked for; any more are work stealing, inside the file.
+    // The 64 planned pieces were all asked for; any more are work stealing, inside the file.
     const headers = rangeHeaders(ranged);
-    for (const planned of evenRanges(size, 16)) assert.ok(headers.includes(planned), `missing ${planned}`);
-    assert.ok(ranged.length >= 16);
+    const planned = plannedRanges(size, 16, MiB);
+    assert.equal(planned.length, 64);
+    for (const piece of planned) assert.ok(headers.includes(piece), `missing ${piece}`);
+    assert.ok(ranged.length >= 64);
     for (const r of ranged) {
       const { start, end } = parseRange(r.headers.range);
       assert.ok(start >= 0 && end <= size && end > start, `range ${String(r.headers.range)}`);
@@ -261,8 +254,10 @@ describe('download: fallbacks', () => {
       const log = server.stats.log;
       assert.deepEqual([log[0]?.method, log[0]?.status], ['HEAD', status]);
       assert.deepEqual([log[1]?.method, log[1]?.headers.range, log[1]?.status], ['GET', 'bytes=0-0', 206]);
-      assert.deepEqual(rangeHeaders(log.slice(2)), evenRanges(size, 2));
-      assert.equal(log.length, 4);
+      const planned = plannedRanges(size, 2, 64 * KiB);
+      assert.equal(planned.length, 3);
+      assert.deepEqual(rangeHeaders(log.slice(2)), planned);
+      assert.equal(log.length, 2 + planned.length);
       assert.deepEqual(events.filter((e) => e.type === 'warning'), []);
       assert.deepEqual(await list(dir), ['nohead.bin']);
     });
@@ -289,7 +284,7 @@ describe('download: redirects', () => {
     assert.deepEqual(heads, ['/hop1', '/hop2', '/hop3', '/files/data.bin']);
     // The ranges go straight to the final URL.
     assert.deepEqual([...new Set(gets(server).map((r) => r.path))], ['/files/data.bin']);
-    assert.deepEqual(rangeHeaders(gets(server)), evenRanges(size, 2));
+    assert.deepEqual(rangeHeaders(gets(server)), plannedRanges(size, 2, 64 * KiB));
     assert.deepEqual(await list(dir), ['data.bin']);
   });
 

@@ -27,6 +27,7 @@ async function interrupted(server: TestServer, path: string, dir: string): Promi
   const running = download(server.url(path), {
     dir,
     connections: 1,
+    minRangeSize: 64 * MiB, // one range: the stall below is met before the end
     progressInterval: 20,
     signal: controller.signal,
     onEvent: (e) => {

@@ -8,6 +8,7 @@ import {
   chooseSteal,
   holes,
   normalize,
+  PIECES_PER_CONNECTION,
   planRanges,
   splitEvenly,
   totalLength,
@@ -60,8 +61,13 @@ function checkPlan(input: PlanInput, ranges: readonly Segment[], label: string):
     }
   });
 
-  // Never more ranges than connections, except that every hole gets one range.
-  assert.ok(ranges.length <= Math.max(connections, gaps.length), `${label}: ${ranges.length} ranges for ${connections} connections`);
+  // About PIECES_PER_CONNECTION pieces per connection: never more, but for a hole smaller than
+  // a piece (kept whole); and no piece more than twice the piece size the split aims at.
+  const aim = Math.max(minRangeSize, left / (connections * PIECES_PER_CONNECTION));
+  assert.ok(ranges.length <= connections * PIECES_PER_CONNECTION + gaps.length, `${label}: ${ranges.length} ranges`);
+  perHole.forEach((pieces) => {
+    if (pieces.length > 1) assert.ok(Math.max(...lengths(pieces)) < 2 * aim, `${label}: piece over twice ${aim}`);
+  });
   // Connections are not left idle when a hole could still be split above the minimum.
   if (ranges.length < connections) {
     perHole.forEach((pieces, i) => {
@@ -154,11 +160,17 @@ describe('planRanges', () => {
     assert.deepEqual(plan(1, 1, MiB), [seg(0, 1)]);
   });
 
-  it('splits evenly when the size does not divide by the connections', () => {
-    assert.deepEqual(plan(10, 3, 1), [seg(0, 4), seg(4, 7), seg(7, 10)]);
-    assert.deepEqual(plan(1001, 4, 1), [seg(0, 251), seg(251, 501), seg(501, 751), seg(751, 1001)]);
-    const odd = plan(MiB + 7, 4, 64 * KiB);
-    assert.deepEqual(lengths(odd), [262_146, 262_146, 262_146, 262_145]);
+  it('splits a fresh file into about four pieces per connection, front to back', () => {
+    // 1000 bytes, 4 connections: 16 pieces of 62.5 bytes, the longer ones first.
+    const ranges = plan(1000, 4, 1);
+    assert.deepEqual(lengths(ranges), [...Array(8).fill(63), ...Array(8).fill(62)]);
+    assert.deepEqual(ranges[0], seg(0, 63));
+    assert.deepEqual(ranges.at(-1), seg(938, 1000));
+    // Exactly divisible: 16 pieces of 64 bytes.
+    assert.deepEqual(lengths(plan(1024, 4, 1)), Array(16).fill(64));
+    assert.equal(plan(1000 * MiB, 64, MiB).length, 256);
+    assert.equal(plan(1000 * MiB, 1, MiB).length, 4);
+    assert.equal(PIECES_PER_CONNECTION, 4);
   });
 
   it('gives one byte per range when the file is smaller than the connection count', () => {
@@ -166,8 +178,8 @@ describe('planRanges', () => {
     assert.deepEqual(plan(5, 64, 1).length, 5);
   });
 
-  it('never makes a range smaller than the minimum, nor more ranges than connections', () => {
-    // 10 MiB at a 1 MiB minimum with 64 connections: 10 ranges, not 64.
+  it('never makes a range smaller than the minimum', () => {
+    // 10 MiB at a 1 MiB minimum with 64 connections: 10 pieces, not 256.
     const ten = plan(10 * MiB, 64, MiB);
     assert.equal(ten.length, 10);
     assert.deepEqual(lengths(ten), Array(10).fill(MiB));
@@ -177,39 +189,38 @@ describe('planRanges', () => {
     assert.deepEqual(plan(MiB - 1, 8, MiB), [seg(0, MiB - 1)]);
     // Exactly twice the minimum: two ranges.
     assert.deepEqual(plan(2 * MiB, 8, MiB), [seg(0, MiB), seg(MiB, 2 * MiB)]);
-    // Plenty of bytes: exactly `connections` ranges.
-    assert.equal(plan(64 * MiB, 16, MiB).length, 16);
-    assert.equal(plan(1000 * MiB, 64, MiB).length, 64);
-    assert.equal(plan(1000 * MiB, 1, MiB).length, 1);
+    // 64 MiB over 16 connections: 64 pieces of exactly the minimum.
+    assert.deepEqual(lengths(plan(64 * MiB, 16, MiB)), Array(64).fill(MiB));
   });
 
-  it('uses min(connections, floor(size / min)) ranges for a fresh download', () => {
+  it('uses min(4 × connections, floor(size / min)) pieces when the minimum decides', () => {
     for (const [size, c, min] of [
       [100, 8, 7],
       [100, 8, 13],
       [100, 8, 100],
       [100, 8, 101],
       [12_345_678, 16, 1_000_000],
-      [12_345_678, 12, 1_000_000],
+      [12_345_678, 4, 1_000_000],
       [1, 64, 1],
       [64, 64, 1],
-      [65, 64, 1],
+      [256, 64, 1],
+      [257, 64, 1],
     ] as const) {
-      const expected = Math.min(c, Math.max(1, Math.floor(size / min)));
+      const expected = Math.min(PIECES_PER_CONNECTION * c, Math.max(1, Math.floor(size / min)));
       assert.equal(plan(size, c, min).length, expected, `size=${size} c=${c} min=${min}`);
     }
   });
 
   it('plans only the holes of a resume, from unsorted overlapping done segments', () => {
     const done = [seg(600, 1000), seg(0, 100), seg(50, 300)];
-    assert.deepEqual(plan(1000, 4, 50), [seg(0, 250), seg(250, 500), seg(500, 750), seg(750, 1000)]);
-    assert.deepEqual(plan(1000, 4, 50, done), [seg(300, 375), seg(375, 450), seg(450, 525), seg(525, 600)]);
+    // One 300-byte hole, 4 connections, minimum 50: 6 pieces of 50 (not 16 of 19).
+    assert.deepEqual(plan(1000, 4, 50, done), [300, 350, 400, 450, 500, 550].map((a) => seg(a, a + 50)));
     assert.deepEqual(plan(1000, 8, 1, [seg(0, 1000)]), []);
     assert.deepEqual(plan(1000, 8, 1, [seg(0, 2000)]), []);
     assert.deepEqual(plan(1000, 8, 1, [seg(0, 999)]), [seg(999, 1000)]);
   });
 
-  it('puts the spare connections on the big hole when there are many small ones', () => {
+  it('keeps small holes whole and splits the big one when there are many small ones', () => {
     const size = 100 * MiB;
     // Five 10 KiB holes at the front, one 50 MiB hole at the end.
     const done: Segment[] = [];
@@ -220,27 +231,23 @@ describe('planRanges', () => {
     }
     done.push(seg(at, 50 * MiB));
     const ranges = plan(size, 8, MiB, done);
-    assert.equal(ranges.length, 8);
     const small = ranges.slice(0, 5);
-    assert.deepEqual(lengths(small), Array(5).fill(10 * KiB), 'each small hole whole, in one range');
-    const big = ranges.slice(5);
-    assert.deepEqual(big, splitEvenly(seg(50 * MiB, 100 * MiB), 3));
+    assert.deepEqual(small, [0, 1, 2, 3, 4].map((i) => seg(i * MiB, i * MiB + 10 * KiB)), 'each small hole whole, first');
+    // The big hole: its share of the 32 pieces, 31 (the small holes' shares round down to 0).
+    assert.deepEqual(ranges.slice(5), splitEvenly(seg(50 * MiB, 100 * MiB), 31));
   });
 
-  it('shares connections between holes by size', () => {
-    // Holes of 30 and 10 bytes with 4 connections: 3 + 1 pieces of 10.
-    assert.deepEqual(plan(50, 4, 1, [seg(30, 40)]), [seg(0, 10), seg(10, 20), seg(20, 30), seg(40, 50)]);
-    // Two equal holes with 4 connections: 2 + 2.
-    assert.deepEqual(lengths(plan(40, 4, 1, [seg(10, 30)])), [5, 5, 5, 5]);
-    // A tie goes to the earlier hole: two equal holes with 3 connections.
-    assert.deepEqual(plan(40, 3, 1, [seg(10, 30)]), [seg(0, 5), seg(5, 10), seg(30, 40)]);
+  it('shares the pieces between holes by size', () => {
+    // Holes of 30 and 10 bytes with 4 connections: 16 pieces, 12 and 4.
+    assert.deepEqual(lengths(plan(50, 4, 1, [seg(30, 40)])), [...Array(6).fill(3), ...Array(6).fill(2), 3, 3, 2, 2]);
   });
 
   it('gives every hole a range even when there are more holes than connections', () => {
     const done = Array.from({ length: 9 }, (_, i) => seg(i * 10 + 5, i * 10 + 10));
     const ranges = plan(100, 4, 1, done);
-    assert.equal(ranges.length, 10);
-    assert.deepEqual(lengths(ranges), [5, 5, 5, 5, 5, 5, 5, 5, 5, 10]);
+    // Nine 5-byte holes and a 10-byte one: each small hole whole, the big one in two.
+    assert.equal(ranges.length, 11);
+    assert.deepEqual(lengths(ranges), Array(11).fill(5));
   });
 
   it('rejects invalid input with RangeError', () => {
@@ -276,9 +283,9 @@ describe('planRanges', () => {
       const label = `case ${n} ${JSON.stringify({ size, connections, minRangeSize, done })}`;
       const ranges = planRanges(input);
       const gaps = checkPlan(input, ranges, label);
-      if (done.length === 0 || gaps.length === 1) {
-        const g = gaps[0];
-        const expected = g ? Math.min(connections, Math.max(1, Math.floor((g.end - g.start) / minRangeSize))) : 0;
+      if (gaps.length === 1) {
+        const g = gaps[0]!;
+        const expected = Math.max(1, Math.min(connections * PIECES_PER_CONNECTION, Math.floor((g.end - g.start) / minRangeSize)));
         assert.equal(ranges.length, expected, label);
       }
       // The input is not modified.

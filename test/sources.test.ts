@@ -180,7 +180,8 @@ describe('the command line', () => {
 
 describe('slow connections', () => {
   it('a connection far below the median for seconds hands the rest of its range to another, byte-exact', { timeout: 60_000 }, async (t) => {
-    // Four 8 MiB ranges at 2 MiB/s each (4 s), but the first answer crawls at 64 KiB/s.
+    // Sixteen 2 MiB pieces at 2 MiB/s per connection (a second each), but the first answer
+    // crawls at 64 KiB/s: the connection is judged over its pieces, not one piece.
     const s = await serve(t, { '/f.bin': { size: 32 * MiB, throttle: 2 * MiB, faults: { slowFirst: { count: 1, rate: 64 * 1024 } } } });
     const out = join(await tempDir(t), 'f.bin');
     const warnings: string[] = [];
