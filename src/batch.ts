@@ -3,6 +3,7 @@
  * in flight, each with its own connections. One failure never stops the others; the result
  * is a typed list with one entry per item, in the order given.
  */
+import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { RateLimiter } from './rate.js';
@@ -109,7 +110,7 @@ export function batchExitCode(results: ReadonlyArray<{ ok: boolean; error?: Rang
  * for (const r of results) console.log(r.url, r.ok ? r.result.path : r.error.message);
  */
 export async function downloadMany(items: ReadonlyArray<BatchItem>, options: BatchOptions = {}): Promise<BatchItemResult[]> {
-  const { jobs: rawJobs, onEvent, onProgress, onItemEnd, signal, ...shared } = options;
+  const { jobs: rawJobs, onEvent, onProgress, onItemEnd, signal: given, ...shared } = options;
   const jobs = checkJobs(rawJobs);
   if ((shared as DownloadOptions).output !== undefined) {
     throw new UsageError('output: give each item its own output name ({ url, output }); a batch has no common output file');
@@ -119,6 +120,7 @@ export async function downloadMany(items: ReadonlyArray<BatchItem>, options: Bat
   if (typeof shared.maxSpeed === 'number') shared.maxSpeed = new RateLimiter(shared.maxSpeed);
   /** Output path → index of the item that claimed it first. */
   const claims = new Map<string, number>();
+  const { signal, release } = batchSignal(given);
 
   const run = async (item: BatchItem, index: number): Promise<BatchItemResult> => {
     const { url, options: own } = split(item);
@@ -156,7 +158,26 @@ export async function downloadMany(items: ReadonlyArray<BatchItem>, options: Bat
     }
   };
 
-  return Promise.all(items.map((item, index) => limit(run, item, index)));
+  try {
+    return await Promise.all(items.map((item, index) => limit(run, item, index)));
+  } finally {
+    release();
+  }
+}
+
+/**
+ * The signal the items of a batch listen to. Every running item adds listeners to it, more
+ * than Node's default of 10 with many jobs (a false "memory leak" warning on stderr), so the
+ * items get a signal of their own with no limit, and the caller's gets one listener.
+ */
+function batchSignal(given: AbortSignal | undefined): { signal: AbortSignal | undefined; release: () => void } {
+  if (!given) return { signal: undefined, release: () => undefined };
+  const inner = new AbortController();
+  setMaxListeners(0, inner.signal);
+  const forward = (): void => inner.abort(given.reason);
+  if (given.aborted) forward();
+  else given.addEventListener('abort', forward, { once: true });
+  return { signal: inner.signal, release: () => given.removeEventListener('abort', forward) };
 }
 
 /**
@@ -167,8 +188,10 @@ export async function inspectMany(
   items: ReadonlyArray<BatchItem>,
   options: Omit<BatchOptions, 'onEvent' | 'onProgress' | 'onItemEnd'> = {},
 ): Promise<InspectItemResult[]> {
-  const { jobs: rawJobs, ...shared } = options;
+  const { jobs: rawJobs, signal: given, ...rest } = options;
   const limit = pLimit(checkJobs(rawJobs));
+  const { signal, release } = batchSignal(given);
+  const shared = { ...rest, ...(signal ? { signal } : {}) };
   const run = async (item: BatchItem, index: number): Promise<InspectItemResult> => {
     const { url, options: own } = split(item);
     const shown = publicUrl(url);
@@ -181,7 +204,11 @@ export async function inspectMany(
       return { index, url: shown, ok: false, error };
     }
   };
-  return Promise.all(items.map((item, index) => limit(run, item, index)));
+  try {
+    return await Promise.all(items.map((item, index) => limit(run, item, index)));
+  } finally {
+    release();
+  }
 }
 
 /** One entry of an input file (`-i`), with the line it came from. */

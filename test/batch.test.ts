@@ -169,6 +169,35 @@ describe('downloadMany', () => {
     }
   });
 
+  it('16 jobs on one signal print no listener warning (the caller\'s signal gets one listener)', T, async (t) => {
+    const files: Record<string, FileSpec> = {};
+    for (let i = 0; i < 20; i++) files[`/w${i}.bin`] = { size: 32 * KiB, throttle: 128 * KiB };
+    const server = await serve(t, files);
+    const dir = await tempDir(t);
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    t.after(() => process.off('warning', onWarning));
+    const controller = new AbortController();
+    let most = 0;
+    let running = 0;
+    const results = await downloadMany(Object.keys(files).map((p) => server.url(p)), {
+      jobs: 16,
+      dir,
+      connections: 2,
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type === 'probe') most = Math.max(most, ++running);
+      },
+      onItemEnd: () => running--,
+    });
+    assert.ok(results.every((r) => r.ok), 'all ok');
+    assert.ok(most > 10, `only ${most} items ran at once`);
+    // Warnings are emitted on the next tick.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(warnings, []);
+  });
+
   it('abort stops every item, keeps their partial state, and the same batch then resumes byte-exact', T, async (t) => {
     // Every GET of the first two files sends 1.5 MiB and then stalls: they are running, with
     // bytes on disk (a connection writes every 1 MiB), until the abort, however slow the machine.
