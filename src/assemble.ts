@@ -3,7 +3,8 @@
  * final path without clobbering anything the user did not ask to replace.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { link, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { link, rename, stat, type FileHandle } from 'node:fs/promises';
+import { removeFile } from './files.js';
 import { ChecksumError, FileExistsError, SizeError, fileError } from './errors.js';
 import type { Checksum } from './parse.js';
 
@@ -96,7 +97,7 @@ export async function assemble(input: AssembleInput): Promise<{ size: number; di
     digest = await hasher.digest(expected);
     if (digest !== input.checksum.hex) {
       await file.close();
-      await rm(partPath, { force: true });
+      await removeFile(partPath);
       throw new ChecksumError(input.checksum.algorithm, input.checksum.hex, digest);
     }
   }
@@ -127,7 +128,7 @@ async function place(partPath: string, path: string, overwrite: boolean): Promis
       await rename(partPath, path);
       return;
     }
-    await rm(partPath, { force: true });
+    await removeFile(partPath);
   } catch (err) {
     throw fileError(err, path);
   }

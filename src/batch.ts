@@ -7,10 +7,11 @@ import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { RateLimiter } from './rate.js';
-import { download, inspect } from './download.js';
+import { downloadSharing, inspect } from './download.js';
+import { SharedConnections } from './http.js';
 import { AbortError, FileError, InternalError, RangegetError, UsageError, ExitCode } from './errors.js';
 import type { DownloadEvent, DownloadResult, Inspection, Progress } from './events.js';
-import { MAX_CONNECTIONS, type DownloadOptions } from './options.js';
+import { DEFAULT_CONNECTIONS, MAX_CONNECTIONS, type DownloadOptions } from './options.js';
 import { parseChecksum, parseUrl } from './parse.js';
 
 /** Options of one item that may differ from the batch's (its output name, checksum, headers ...). */
@@ -110,17 +111,19 @@ export function batchExitCode(results: ReadonlyArray<{ ok: boolean; error?: Rang
  * for (const r of results) console.log(r.url, r.ok ? r.result.path : r.error.message);
  */
 export async function downloadMany(items: ReadonlyArray<BatchItem>, options: BatchOptions = {}): Promise<BatchItemResult[]> {
-  const { jobs: rawJobs, onEvent, onProgress, onItemEnd, signal: given, ...shared } = options;
+  const { jobs: rawJobs, onEvent, onProgress, onItemEnd, signal: given, ...common } = options;
   const jobs = checkJobs(rawJobs);
-  if ((shared as DownloadOptions).output !== undefined) {
+  if ((common as DownloadOptions).output !== undefined) {
     throw new UsageError('output: give each item its own output name ({ url, output }); a batch has no common output file');
   }
   const limit = pLimit(jobs);
   // One --max-speed for the whole batch, as for one download: all files share the limit.
-  if (typeof shared.maxSpeed === 'number') shared.maxSpeed = new RateLimiter(shared.maxSpeed);
+  if (typeof common.maxSpeed === 'number') common.maxSpeed = new RateLimiter(common.maxSpeed);
   /** Output path → index of the item that claimed it first. */
   const claims = new Map<string, number>();
   const { signal, release } = batchSignal(given);
+  // Probes and small files reuse connections from one item to the next.
+  const connections = new SharedConnections(jobs * ((common.connections ?? DEFAULT_CONNECTIONS) + 1));
 
   const run = async (item: BatchItem, index: number): Promise<BatchItemResult> => {
     const { url, options: own } = split(item);
@@ -131,8 +134,8 @@ export async function downloadMany(items: ReadonlyArray<BatchItem>, options: Bat
     };
     if (signal?.aborted) return end({ index, url: shown, ok: false, error: new AbortError() });
     try {
-      const result = await download(url, {
-        ...shared,
+      const itemOptions: DownloadOptions = {
+        ...common,
         ...own,
         ...(signal ? { signal } : {}),
         onEvent: (event) => {
@@ -151,7 +154,8 @@ export async function downloadMany(items: ReadonlyArray<BatchItem>, options: Bat
           onEvent?.(event, index);
         },
         ...(onProgress ? { onProgress: (p: Progress) => onProgress(p, index) } : {}),
-      });
+      };
+      const result = await downloadSharing(url, itemOptions, connections);
       return end({ index, url: shown, ok: true, result });
     } catch (err) {
       return end({ index, url: shown, ok: false, error: toRangegetError(err) });
@@ -162,6 +166,7 @@ export async function downloadMany(items: ReadonlyArray<BatchItem>, options: Bat
     return await Promise.all(items.map((item, index) => limit(run, item, index)));
   } finally {
     release();
+    await connections.close();
   }
 }
 

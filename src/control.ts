@@ -7,7 +7,8 @@
  * saving a state that claims it, and the state is written to a temporary file, synced and
  * renamed over the old one, so a crash at any instant leaves a true state, merely behind.
  */
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, readFile, rename } from 'node:fs/promises';
+import { removeFile } from './files.js';
 import { isStrongEtag } from './http.js';
 import { normalize, type Segment } from './plan.js';
 
@@ -103,8 +104,8 @@ export async function writeControl(path: string, state: ControlState): Promise<v
 
 /** Remove a control file (after a successful download, or to start over). */
 export async function removeControl(path: string): Promise<void> {
-  await rm(path, { force: true });
-  await rm(`${path}.tmp`, { force: true });
+  await removeFile(path);
+  await removeFile(`${path}.tmp`);
 }
 
 /** Segments from a state, clipped to what the `.part` file can hold. */

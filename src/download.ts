@@ -1,13 +1,14 @@
 /**
  * One download, start to finish: probe, resume or plan, run the pool, assemble.
  */
-import { mkdir, open, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, stat, statfs, type FileHandle } from 'node:fs/promises';
 import type { Dispatcher } from './undici.js';
 import { assemble, exists, FileHasher } from './assemble.js';
 import { readControl, removeControl, resumeProblem, writeControl, writtenSegments, CONTROL_VERSION, type ControlState } from './control.js';
 import { AbortError, ChecksumError, FileError, FileExistsError, HttpError, SizeError, NoSpaceError, RemoteChangedError, fileError } from './errors.js';
 import type { DownloadEvent, DownloadResult, Inspection, Progress } from './events.js';
-import { createDispatcher, isStrongEtag } from './http.js';
+import { removeFile } from './files.js';
+import { createDispatcher, isStrongEtag, type SharedConnections } from './http.js';
 import { resolveOptions, type DownloadOptions, type ResolvedOptions } from './options.js';
 import { planRanges, totalLength, type Segment } from './plan.js';
 import type { Source } from './messages.js';
@@ -56,9 +57,13 @@ export async function inspect(url: string | URL, options: DownloadOptions = {}):
  * console.log(result.path, result.size);
  */
 export async function download(url: string | URL, options: DownloadOptions = {}): Promise<DownloadResult> {
+  return new Download(resolveOptions(url, options)).start();
+}
+
+/** {@link download} on connections kept open for the next downloads (a batch's). Internal. */
+export async function downloadSharing(url: string | URL, options: DownloadOptions, shared: SharedConnections): Promise<DownloadResult> {
   const opts = resolveOptions(url, options);
-  const run = new Download(opts);
-  return run.start();
+  return new Download(opts, shared.dispatcher(opts.request.connection)).start();
 }
 
 function formatRate(bytesPerSecond: number): string {
@@ -75,14 +80,18 @@ function sourceOf(info: ProbeResult): Source {
 class Download {
   private readonly opts: ResolvedOptions;
   private readonly started = performance.now();
+  /** The probe's connections, and the fetch's for a small file (fetched in the main thread). */
   private readonly dispatcher: Dispatcher;
+  /** False when the dispatcher is shared with other downloads (it stays open). */
+  private readonly ownDispatcher: boolean;
   private readonly rate: RateLimiter | undefined;
   private onRangeDone: (() => void) | undefined;
 
-  constructor(opts: ResolvedOptions) {
+  constructor(opts: ResolvedOptions, shared?: Dispatcher) {
     this.opts = opts;
     this.rate = opts.rate;
-    this.dispatcher = createDispatcher(opts.request.connection, 2);
+    this.ownDispatcher = shared === undefined;
+    this.dispatcher = shared ?? createDispatcher(opts.request.connection, Math.max(2, opts.connections));
   }
 
   private emit(event: DownloadEvent): void {
@@ -97,7 +106,7 @@ class Download {
   private newPool(inline: boolean): Pool {
     const { opts } = this;
     return new Pool({
-      inline,
+      ...(inline ? { inline: this.dispatcher } : {}),
       connections: opts.connections,
       threads: inline ? 1 : opts.threads,
       request: opts.request,
@@ -150,7 +159,7 @@ class Download {
         }
       }
     } finally {
-      await this.dispatcher.close().catch(() => undefined);
+      if (this.ownDispatcher) await this.dispatcher.close().catch(() => undefined);
     }
   }
 
@@ -234,7 +243,7 @@ class Download {
       // left the same file under both names: it is complete; only the leftovers go.
       const part = await stat(target.partPath).catch(() => undefined);
       if (part && part.ino === existing.ino && part.dev === existing.dev) {
-        await rm(target.partPath, { force: true });
+        await removeFile(target.partPath);
         await removeControl(target.controlPath);
         this.warn(`${target.path} was already complete; removed the leftover ${target.partPath}`);
       }
@@ -318,7 +327,7 @@ class Download {
       else if (ranged && !result.resumable) result.reason = 'the server gives no strong ETag or Last-Modified, so an interrupted download would start over';
       return result;
     } finally {
-      await this.dispatcher.close().catch(() => undefined);
+      if (this.ownDispatcher) await this.dispatcher.close().catch(() => undefined);
     }
   }
 

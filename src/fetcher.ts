@@ -49,10 +49,15 @@ export class Fetcher {
   /** Set when a server drops Range on `If-Range` although the file did not change (some CDNs). */
   private ifRangeBroken = false;
 
-  /** `post` sends a message to the pool; `close` ends the thread (or its stand-in). */
+  /**
+   * `post` sends a message to the pool; `close` ends the thread (or its stand-in). `shared`:
+   * a dispatcher to use instead of one of its own (in the main thread, the download's), left
+   * open when the fetcher stops.
+   */
   constructor(
     private readonly post: (message: FromWorker) => void,
     private readonly close: () => void,
+    private readonly shared?: Dispatcher,
   ) {}
 
   /** Handle one message from the pool. */
@@ -62,7 +67,7 @@ export class Fetcher {
         this.init = message.init;
         this.table = new SlotTable(this.init.slotBuffer);
         this.limiter = this.init.rateBuffer ? new RateLimiter(this.init.rateBuffer) : undefined;
-        this.dispatcher = createDispatcher(this.init.request.connection, this.init.connections);
+        this.dispatcher = this.shared ?? createDispatcher(this.init.request.connection, this.init.connections);
         if (this.init.trace) this.untrace = traceThread((trace) => this.post({ type: 'http', trace }));
         break;
       case 'job':
@@ -91,7 +96,7 @@ export class Fetcher {
     for (const controller of this.running.values()) controller.abort();
     // Wait for every slot to flush its buffer before the file is closed.
     while (this.running.size > 0) await sleep(5);
-    await this.dispatcher?.destroy().catch(() => undefined);
+    if (!this.shared) await this.dispatcher?.destroy().catch(() => undefined);
     this.untrace?.();
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;

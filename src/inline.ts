@@ -6,13 +6,21 @@
 import { EventEmitter } from 'node:events';
 import { Fetcher } from './fetcher.js';
 import type { FromWorker, ToWorker } from './messages.js';
+import type { Dispatcher } from './undici.js';
 
 export class InlineWorker extends EventEmitter {
   private exited = false;
-  private readonly fetcher = new Fetcher(
-    (message: FromWorker) => queueMicrotask(() => this.emit('message', message)),
-    () => this.exit(),
-  );
+  private readonly fetcher: Fetcher;
+
+  /** `dispatcher`: the connections to use (the download's, kept open after the fetch). */
+  constructor(dispatcher: Dispatcher) {
+    super();
+    this.fetcher = new Fetcher(
+      (message: FromWorker) => queueMicrotask(() => this.emit('message', message)),
+      () => this.exit(),
+      dispatcher,
+    );
+  }
 
   postMessage(message: ToWorker): void {
     queueMicrotask(() => this.fetcher.handle(message));

@@ -3,7 +3,8 @@
  * Two runs writing one `.part` file would corrupt each other's control file; a lock left
  * by a killed run is stale (its pid is gone) and is taken over.
  */
-import { open, readFile, rm } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
+import { removeFile } from './files.js';
 import { FileError, fileError } from './errors.js';
 
 /** Locks held by this process (its own pid in a lock file does not tell two calls apart). */
@@ -31,14 +32,14 @@ export async function lockOutput(path: string, lockPath: string): Promise<() => 
       held.add(lockPath);
       return async () => {
         held.delete(lockPath);
-        await rm(lockPath, { force: true });
+        await removeFile(lockPath);
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fileError(err, lockPath);
     }
     const pid = Number((await readFile(lockPath, 'utf8').catch(() => '')).trim());
     if (attempt === 0 && (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || !alive(pid))) {
-      await rm(lockPath, { force: true }); // stale: its owner is gone
+      await removeFile(lockPath); // stale: its owner is gone
       continue;
     }
     throw new FileError(

@@ -95,6 +95,8 @@ export interface ResolvedOptions {
 
 export const VERSION = '0.1.0';
 export const MAX_CONNECTIONS = 64;
+/** Connections per download unless told otherwise (`-c`). */
+export const DEFAULT_CONNECTIONS = 8;
 const MiB = 1024 * 1024;
 
 function integer(value: number | undefined, name: string, min: number, max: number, fallback: number): number {
@@ -110,7 +112,7 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Res
   const parsed = parseUrl(typeof url === 'string' ? url : url.href);
   const { url: clean, authorization: urlAuth } = takeUrlCredentials(parsed);
 
-  const connections = integer(options.connections, 'connections', 1, MAX_CONNECTIONS, 8);
+  const connections = integer(options.connections, 'connections', 1, MAX_CONNECTIONS, DEFAULT_CONNECTIONS);
   const threads = integer(options.threads, 'threads', 1, MAX_CONNECTIONS, 1);
   if (threads > connections) {
     throw new UsageError(`threads: ${threads} is more than the ${connections} connections; use at most one thread per connection`);

@@ -24,6 +24,7 @@ import { chooseSteal, normalize, type Segment } from './plan.js';
 import type { RateLimiter } from './rate.js';
 import { SlotTable } from './slots.js';
 import type { HttpTrace } from './trace.js';
+import type { Dispatcher } from './undici.js';
 
 /** Settings of a pool for its whole life (one download). */
 export interface PoolOptions {
@@ -43,8 +44,11 @@ export interface PoolOptions {
   onRetry?: (info: { attempt: number; delay: number; reason: string }) => void;
   /** Called when a range is complete (the control file is saved then). */
   onRangeDone?: () => void;
-  /** Run the fetchers in the main thread instead of worker threads (small files). */
-  inline?: boolean;
+  /**
+   * Run the fetchers in the main thread instead of worker threads (small files), on these
+   * connections (the download's: a batch keeps them open from one file to the next).
+   */
+  inline?: Dispatcher;
   /** Called when a slow connection's range is handed back (its speed and the median, bytes/s). */
   onSlow?: (speed: number, median: number) => void;
   /** Called when a mirror is dropped for the rest of the download. */
@@ -145,7 +149,7 @@ export class Pool {
       };
       if (options.rate) init.rateBuffer = options.rate.buffer;
       if (options.trace) init.trace = true;
-      const worker: PoolWorker = options.inline ? new InlineWorker() : takeWorker();
+      const worker: PoolWorker = options.inline ? new InlineWorker(options.inline) : takeWorker();
       worker.on('message', (message: FromWorker) => {
         try {
           this.onMessage(message);

@@ -169,6 +169,18 @@ describe('downloadMany', () => {
     }
   });
 
+  it('reuses connections from one item to the next (a file costs its probe, not two connections)', T, async (t) => {
+    const files: Record<string, FileSpec> = {};
+    for (let i = 0; i < 20; i++) files[`/r${i}.bin`] = { size: 48 * KiB };
+    const server = await serve(t, files);
+    const dir = await tempDir(t);
+    const results = await downloadMany(Object.keys(files).map((p) => server.url(p)), { jobs: 4, dir, connections: 2 });
+    assert.ok(results.every((r) => r.ok), 'all ok');
+    for (const r of results) if (r.ok) await assertSame(server, `/r${r.index}.bin`, r.result.path);
+    // A download on its own opens one connection to probe and another to fetch.
+    assert.ok(server.stats.connections < 30, `${server.stats.connections} connections for 20 files`);
+  });
+
   it('16 jobs on one signal print no listener warning (the caller\'s signal gets one listener)', T, async (t) => {
     const files: Record<string, FileSpec> = {};
     for (let i = 0; i < 20; i++) files[`/w${i}.bin`] = { size: 32 * KiB, throttle: 128 * KiB };

@@ -103,7 +103,8 @@ export interface TestServer {
   set(path: string, spec: FileSpec): void;
   sha256(path: string): string;
   content(path: string): Buffer;
-  readonly stats: { requests: number; bytesSent: number; log: RequestRecord[] };
+  /** `connections`: TCP connections accepted. */
+  readonly stats: { requests: number; bytesSent: number; connections: number; log: RequestRecord[] };
   resetStats(): void;
   close(): Promise<void>;
 }
@@ -199,7 +200,7 @@ export interface ServerOptions {
 
 export async function startServer(files: Record<string, FileSpec> = {}, options: ServerOptions = {}): Promise<TestServer> {
   const entries = new Map<string, Entry>();
-  const stats = { requests: 0, bytesSent: 0, log: [] as RequestRecord[] };
+  const stats = { requests: 0, bytesSent: 0, connections: 0, log: [] as RequestRecord[] };
   const timers = new Set<NodeJS.Timeout>();
 
   function makeEntry(path: string, spec: FileSpec): Entry {
@@ -468,6 +469,7 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
   const server: http.Server = options.tls
     ? https.createServer({ keepAliveTimeout: 5000, key: options.tls.key, cert: options.tls.cert }, handle)
     : http.createServer({ keepAliveTimeout: 5000 }, handle);
+  server.on('connection', () => stats.connections++);
   const listening = await listenLoopback(server);
   const port = listening.port;
   const origin = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
@@ -491,6 +493,7 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
     resetStats() {
       stats.requests = 0;
       stats.bytesSent = 0;
+      stats.connections = 0;
       stats.log.length = 0;
     },
     close() {
