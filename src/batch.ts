@@ -5,7 +5,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import path from 'node:path';
-import pLimit from 'p-limit';
+import type { LimitFunction } from 'p-limit';
 import { RateLimiter } from './rate.js';
 import { downloadSharing, inspect } from './download.js';
 import { SharedConnections } from './http.js';
@@ -69,6 +69,12 @@ function split(item: BatchItem): { url: string | URL; options: BatchItemOptions 
   return { url, options };
 }
 
+/** p-limit, loaded by the first batch (a single download does not need it). */
+async function jobLimit(jobs: number): Promise<LimitFunction> {
+  const { default: pLimit } = await import('p-limit');
+  return pLimit(jobs);
+}
+
 function checkJobs(jobs: number | undefined): number {
   if (jobs === undefined) return DEFAULT_JOBS;
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > MAX_CONNECTIONS) {
@@ -116,7 +122,7 @@ export async function downloadMany(items: ReadonlyArray<BatchItem>, options: Bat
   if ((common as DownloadOptions).output !== undefined) {
     throw new UsageError('output: give each item its own output name ({ url, output }); a batch has no common output file');
   }
-  const limit = pLimit(jobs);
+  const limit = await jobLimit(jobs);
   // One --max-speed for the whole batch, as for one download: all files share the limit.
   if (typeof common.maxSpeed === 'number') common.maxSpeed = new RateLimiter(common.maxSpeed);
   /** Output path → index of the item that claimed it first. */
@@ -194,7 +200,7 @@ export async function inspectMany(
   options: Omit<BatchOptions, 'onEvent' | 'onProgress' | 'onItemEnd'> = {},
 ): Promise<InspectItemResult[]> {
   const { jobs: rawJobs, signal: given, ...rest } = options;
-  const limit = pLimit(checkJobs(rawJobs));
+  const limit = await jobLimit(checkJobs(rawJobs));
   const { signal, release } = batchSignal(given);
   const shared = { ...rest, ...(signal ? { signal } : {}) };
   const run = async (item: BatchItem, index: number): Promise<InspectItemResult> => {

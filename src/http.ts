@@ -4,7 +4,8 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createSecureContext, rootCertificates } from 'node:tls';
+import { createRequire } from 'node:module';
+import type { SecureContext } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, ProxyAgent, request, type Dispatcher, type ResponseBody } from './undici.js';
 import { RedirectError, UsageError } from './errors.js';
 import { maskHeaders, type HttpTrace } from './trace.js';
@@ -72,15 +73,24 @@ export function basicAuth(user: string, password: string): string {
   return `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
 }
 
-/** The dispatcher for one thread: keep-alive connections, timeouts, TLS and proxy settings. */
-export function createDispatcher(settings: ConnectionSettings, connections: number): Dispatcher {
+const require = createRequire(import.meta.url);
+
+/**
+ * Certificate checks for every connection. node:tls is loaded only for `--ca-cert` (undici
+ * loads it itself for https), so a plain-http download starts sooner.
+ */
+function tlsOptions(settings: ConnectionSettings): { rejectUnauthorized?: false; secureContext?: SecureContext } {
+  if (settings.insecure) return { rejectUnauthorized: false };
+  if (!settings.ca) return {};
   // Node's `ca` replaces the trusted roots; `--ca-cert` adds to them (a private CA for one
   // host must not break a redirect to a public CDN). One context for every connection.
-  const tls = settings.insecure
-    ? { rejectUnauthorized: false }
-    : settings.ca
-      ? { secureContext: createSecureContext({ ca: [...rootCertificates, settings.ca] }) }
-      : {};
+  const { createSecureContext, rootCertificates } = require('node:tls') as typeof import('node:tls');
+  return { secureContext: createSecureContext({ ca: [...rootCertificates, settings.ca] }) };
+}
+
+/** The dispatcher for one thread: keep-alive connections, timeouts, TLS and proxy settings. */
+export function createDispatcher(settings: ConnectionSettings, connections: number): Dispatcher {
+  const tls = tlsOptions(settings);
   const options = {
     connections,
     connect: { timeout: settings.connectTimeout, ...tls },

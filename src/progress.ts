@@ -45,10 +45,18 @@
  *              exists (something is at path already), have (bytes an earlier run left that
  *              would be kept)
  */
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import cliProgress from 'cli-progress';
+import type { MultiBar, SingleBar } from 'cli-progress';
 import type { BatchItemResult, InspectItemResult } from './batch.js';
 import type { DownloadEvent, DownloadResult, Inspection, Progress } from './events.js';
+
+const require = createRequire(import.meta.url);
+let cliProgress: typeof import('cli-progress') | undefined;
+/** cli-progress, loaded when the first bar is drawn: runs without bars (-q, --json, no terminal) never load it. */
+function bars(): typeof import('cli-progress') {
+  return (cliProgress ??= require('cli-progress') as typeof import('cli-progress'));
+}
 
 /** `1536` → `1.5 KiB`. */
 export function formatBytes(bytes: number): string {
@@ -157,7 +165,7 @@ export function formatPlan(plan: Inspection, options: { overwrite?: boolean } = 
 
 /** Display of one download. */
 export class Display {
-  private bar: cliProgress.SingleBar | undefined;
+  private bar: SingleBar | undefined;
   private lastJsonProgress = 0;
 
   constructor(
@@ -240,7 +248,7 @@ export class Display {
     const total = p.total ?? 0;
     const payload = barPayload(p);
     if (!this.bar) {
-      this.bar = new cliProgress.SingleBar(
+      this.bar = new (bars().SingleBar)(
         {
           format: `${this.label}{bar} {percentage}% | {have}/{size} | {speed} | ETA {left} | {conns} conn`,
           stream: this.streams.stderr,
@@ -249,7 +257,7 @@ export class Display {
           barsize: 30,
           fps: 10,
         },
-        cliProgress.Presets.shades_classic,
+        bars().Presets.shades_classic,
       );
       this.bar.start(Math.max(total, 1), p.downloaded, payload);
     }
@@ -283,8 +291,8 @@ function barName(file: string, width: number): string {
  * with an `index` in `json` mode, and a summary at the end.
  */
 export class BatchDisplay {
-  private multibar: cliProgress.MultiBar | undefined;
-  private readonly bars = new Map<number, cliProgress.SingleBar>();
+  private multibar: MultiBar | undefined;
+  private readonly bars = new Map<number, SingleBar>();
   private readonly names = new Map<number, string>();
   private readonly lastJsonProgress = new Map<number, number>();
 
@@ -433,7 +441,7 @@ export class BatchDisplay {
 
   private progress(p: Progress, index: number): void {
     if (this.mode !== 'bar') return;
-    this.multibar ??= new cliProgress.MultiBar(
+    this.multibar ??= new (bars().MultiBar)(
       {
         format: `{label}{name} {bar} {percentage}% | {have}/{size} | {speed} | ETA {left}`,
         stream: this.streams.stderr,
@@ -442,7 +450,7 @@ export class BatchDisplay {
         barsize: 20,
         fps: 10,
       },
-      cliProgress.Presets.shades_classic,
+      bars().Presets.shades_classic,
     );
     const payload = { ...barPayload(p), label: this.label(index), name: barName(this.names.get(index) ?? '', 24) };
     const total = Math.max(p.total ?? 0, p.downloaded, 1);
