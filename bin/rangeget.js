@@ -10,7 +10,8 @@ const args = process.argv.slice(2);
 setFlagsFromString('--liftoff-only');
 
 // Start the worker threads first: they load while the main thread loads the CLI and probes.
-if (args.length > 0 && !args.some((a) => /^(-h|--help|-V|--version|--dry-run)$/.test(a))) {
+// Not for a list of files (-i): those are mostly small, fetched in the main thread.
+if (args.length > 0 && !args.some((a) => /^(-h|--help|-V|--version|--dry-run|-i|--input-file)(=|$)/.test(a) || /^-i./.test(a))) {
   const { prewarm } = await import('../dist/src/prewarm.js');
   prewarm(1);
 }

@@ -60,10 +60,14 @@ export async function download(url: string | URL, options: DownloadOptions = {})
   return new Download(resolveOptions(url, options)).start();
 }
 
-/** {@link download} on connections kept open for the next downloads (a batch's). Internal. */
+/**
+ * {@link download} for a batch: on connections kept open for the next items, and without
+ * starting a worker thread before the probe (batches are mostly small files, fetched in the
+ * main thread; a big one starts its thread when it needs it). Internal.
+ */
 export async function downloadSharing(url: string | URL, options: DownloadOptions, shared: SharedConnections): Promise<DownloadResult> {
   const opts = resolveOptions(url, options);
-  return new Download(opts, shared.dispatcher(opts.request.connection)).start();
+  return new Download(opts, shared.dispatcher(opts.request.connection), false).start();
 }
 
 function formatRate(bytesPerSecond: number): string {
@@ -87,7 +91,12 @@ class Download {
   private readonly rate: RateLimiter | undefined;
   private onRangeDone: (() => void) | undefined;
 
-  constructor(opts: ResolvedOptions, shared?: Dispatcher) {
+  /** `warm`: start the worker threads while probing (a file that turns out small does not use them). */
+  constructor(
+    opts: ResolvedOptions,
+    shared?: Dispatcher,
+    private readonly warm = true,
+  ) {
     this.opts = opts;
     this.rate = opts.rate;
     this.ownDispatcher = shared === undefined;
@@ -138,7 +147,7 @@ class Download {
   async start(): Promise<DownloadResult> {
     this.checkAborted();
     // Threads load while the probe runs; a small file will not need them (the next may).
-    keepWarm(this.opts.threads);
+    if (this.warm) keepWarm(this.opts.threads);
     try {
       let reprobed = false;
       let startOver = false;
