@@ -404,7 +404,12 @@ class Download {
       : undefined;
 
     let pool: Pool | undefined;
-    this.onRangeDone = () => void save();
+    // A range done is saved, unless it was the last: the assembler syncs and moves the file
+    // next (a stop in between leaves a true state, merely behind), and a small file then
+    // never writes a control file at all.
+    this.onRangeDone = () => {
+      if (size === undefined || totalLength(written()) < size) void save();
+    };
     let connections = ranged ? opts.connections : 1;
     const samples: Array<{ t: number; bytes: number }> = [];
     let saving: Promise<void> = Promise.resolve();
