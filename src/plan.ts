@@ -17,7 +17,8 @@ export interface PlanInput {
   size: number;
   /**
    * Connections wanted. The plan has about {@link PIECES_PER_CONNECTION} pieces per
-   * connection (fewer when the minimum range size allows fewer), and at least one per hole;
+   * connection (fewer when the minimum range size allows fewer; one range per hole for one
+   * connection), and at least one per hole;
    * the pool runs them `connections` at a time, front to back.
    */
   connections: number;
@@ -83,7 +84,8 @@ export function planRanges(input: PlanInput): Segment[] {
 
   const gaps = holes(size, input.done);
   const left = totalLength(gaps);
-  const wanted = input.connections * PIECES_PER_CONNECTION;
+  // One connection gains nothing from pieces (its prefix grows anyway): one range per hole.
+  const wanted = input.connections === 1 ? 1 : input.connections * PIECES_PER_CONNECTION;
   return gaps.flatMap((gap) => {
     const length = gap.end - gap.start;
     const pieces = Math.min(Math.floor(length / minRangeSize), Math.floor((length * wanted) / left));

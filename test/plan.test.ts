@@ -63,8 +63,9 @@ function checkPlan(input: PlanInput, ranges: readonly Segment[], label: string):
 
   // About PIECES_PER_CONNECTION pieces per connection: never more, but for a hole smaller than
   // a piece (kept whole); and no piece more than twice the piece size the split aims at.
-  const aim = Math.max(minRangeSize, left / (connections * PIECES_PER_CONNECTION));
-  assert.ok(ranges.length <= connections * PIECES_PER_CONNECTION + gaps.length, `${label}: ${ranges.length} ranges`);
+  const wanted = connections === 1 ? 1 : connections * PIECES_PER_CONNECTION;
+  const aim = Math.max(minRangeSize, left / wanted);
+  assert.ok(ranges.length <= wanted + gaps.length, `${label}: ${ranges.length} ranges`);
   perHole.forEach((pieces) => {
     if (pieces.length > 1) assert.ok(Math.max(...lengths(pieces)) < 2 * aim, `${label}: piece over twice ${aim}`);
   });
@@ -169,7 +170,9 @@ describe('planRanges', () => {
     // Exactly divisible: 16 pieces of 64 bytes.
     assert.deepEqual(lengths(plan(1024, 4, 1)), Array(16).fill(64));
     assert.equal(plan(1000 * MiB, 64, MiB).length, 256);
-    assert.equal(plan(1000 * MiB, 1, MiB).length, 4);
+    // One connection: one range (pieces would only add requests).
+    assert.equal(plan(1000 * MiB, 1, MiB).length, 1);
+    assert.equal(plan(1000, 1, 1, [seg(100, 200)]).length, 2);
     assert.equal(PIECES_PER_CONNECTION, 4);
   });
 
@@ -285,7 +288,8 @@ describe('planRanges', () => {
       const gaps = checkPlan(input, ranges, label);
       if (gaps.length === 1) {
         const g = gaps[0]!;
-        const expected = Math.max(1, Math.min(connections * PIECES_PER_CONNECTION, Math.floor((g.end - g.start) / minRangeSize)));
+        const wanted = connections === 1 ? 1 : connections * PIECES_PER_CONNECTION;
+        const expected = Math.max(1, Math.min(wanted, Math.floor((g.end - g.start) / minRangeSize)));
         assert.equal(ranges.length, expected, label);
       }
       // The input is not modified.
