@@ -273,6 +273,7 @@ export class Fetcher {
         },
         onResponseStart: (_c, status, responseHeaders) => {
           if (settled) return;
+          this.table.setWait(slot, performance.now() - sent);
           try {
             stopAt = this.accept(status, responseHeaders, source, url, position, end, conditional);
           } catch (err) {
@@ -323,6 +324,7 @@ export class Fetcher {
         onResponseEnd: () => finish(),
         onResponseError: (_c, err) => finish(err),
       };
+      const sent = performance.now();
       this.dispatcher!.dispatch(
         { origin: url.origin, path: url.search ? `${url.pathname}${url.search}` : url.pathname, method: 'GET', headers },
         handler,

@@ -2,18 +2,20 @@
  * The slot table: shared memory through which the main thread and the workers agree on
  * the range each connection is fetching, without a message per chunk.
  *
- * One slot per connection, three 64-bit fields each: the range start, its end (exclusive)
- * and the position (next byte to write; every byte before it is written to the `.part`
- * file). The main thread may shrink `end` at any time (work stealing); a worker reads it
+ * One slot per connection, 64-bit fields: the range start, its end (exclusive), the position
+ * (next byte to write; every byte before it is written to the `.part` file), the bytes
+ * received, and how long the last response took to start. The main thread may shrink `end` at any time (work stealing); a worker reads it
  * before every write and only ever advances `position`.
  */
 
-const FIELDS = 4;
+const FIELDS = 5;
 const START = 0;
 const END = 1;
 const POSITION = 2;
 /** Bytes received by the connection (written or still in its buffer): where a split may start. */
 const RECEIVED = 3;
+/** Microseconds from sending the last request to its response headers: about a round trip. */
+const WAIT = 4;
 
 /** Sentinel end for a stream of unknown length. */
 export const UNKNOWN_END = Number.MAX_SAFE_INTEGER;
@@ -48,6 +50,16 @@ export class SlotTable {
   /** End of the bytes the connection has received (written or buffered). */
   received(slot: number): number {
     return Number(Atomics.load(this.cells, slot * FIELDS + RECEIVED));
+  }
+
+  /** Milliseconds the slot's last response took to start; 0 before its first. */
+  wait(slot: number): number {
+    return Number(Atomics.load(this.cells, slot * FIELDS + WAIT)) / 1000;
+  }
+
+  /** Record how long a response took to start (worker). */
+  setWait(slot: number, milliseconds: number): void {
+    Atomics.store(this.cells, slot * FIELDS + WAIT, BigInt(Math.max(1, Math.round(milliseconds * 1000))));
   }
 
   /** Give a slot a new range (main thread, before telling the worker). */

@@ -161,6 +161,26 @@ describe('download: sizes', () => {
     assert.equal(done.size, size);
   });
 
+  it('joins consecutive pieces into one request when round trips are long', { timeout: 60_000 }, async (t) => {
+    // Every GET waits 60 ms before its answer; each connection gets 8 MiB/s. 64 planned pieces
+    // of 384 KiB would idle a round trip each; once a connection's speed is known its next
+    // request covers up to 20 round trips' worth of pieces (about 9.6 MiB).
+    const size = 24 * MiB;
+    const server = await serve(t, { '/far.bin': { size, throttle: 8 * MiB, faults: { latency: 60 } } });
+    const dir = await tempDir(t);
+    const planned = plannedRanges(size, 2, 256 * KiB);
+    assert.equal(planned.length, 64);
+    const { result } = await fetchFile(server, '/far.bin', { dir, connections: 2, minRangeSize: 256 * KiB });
+    assert.equal(await sha256File(result.path), server.sha256('/far.bin'));
+    const ranges = gets(server).map((r) => parseRange(r.headers.range));
+    assert.ok(ranges.length <= 32, `${ranges.length} range requests for 64 pieces`);
+    const piece = size / 64;
+    assert.ok(
+      ranges.some((r) => r.end - r.start >= 4 * piece),
+      `no request joined four pieces: ${ranges.map((r) => r.end - r.start).join(', ')}`,
+    );
+  });
+
   it('saves 64 MiB over 16 concurrent connections', { timeout: 60_000 }, async (t) => {
     const size = 64 * MiB;
     // 16 MiB/s per response: each 4 MiB range takes a quarter second, so they must overlap.

@@ -161,19 +161,19 @@ describe('planRanges', () => {
     assert.deepEqual(plan(1, 1, MiB), [seg(0, 1)]);
   });
 
-  it('splits a fresh file into about four pieces per connection, front to back', () => {
-    // 1000 bytes, 4 connections: 16 pieces of 62.5 bytes, the longer ones first.
+  it('splits a fresh file into 32 pieces per connection, front to back', () => {
+    // 1000 bytes, 4 connections: 128 pieces of 7.8 bytes, the longer ones first.
     const ranges = plan(1000, 4, 1);
-    assert.deepEqual(lengths(ranges), [...Array(8).fill(63), ...Array(8).fill(62)]);
-    assert.deepEqual(ranges[0], seg(0, 63));
-    assert.deepEqual(ranges.at(-1), seg(938, 1000));
-    // Exactly divisible: 16 pieces of 64 bytes.
-    assert.deepEqual(lengths(plan(1024, 4, 1)), Array(16).fill(64));
-    assert.equal(plan(1000 * MiB, 64, MiB).length, 256);
+    assert.deepEqual(lengths(ranges), [...Array(104).fill(8), ...Array(24).fill(7)]);
+    assert.deepEqual(ranges[0], seg(0, 8));
+    assert.deepEqual(ranges.at(-1), seg(993, 1000));
+    // Exactly divisible: 128 pieces of 64 bytes.
+    assert.deepEqual(lengths(plan(8192, 4, 1)), Array(128).fill(64));
+    assert.equal(plan(4000 * MiB, 64, MiB).length, 2048);
+    assert.equal(PIECES_PER_CONNECTION, 32);
     // One connection: one range (pieces would only add requests).
     assert.equal(plan(1000 * MiB, 1, MiB).length, 1);
     assert.equal(plan(1000, 1, 1, [seg(100, 200)]).length, 2);
-    assert.equal(PIECES_PER_CONNECTION, 4);
   });
 
   it('gives one byte per range when the file is smaller than the connection count', () => {
@@ -196,7 +196,7 @@ describe('planRanges', () => {
     assert.deepEqual(lengths(plan(64 * MiB, 16, MiB)), Array(64).fill(MiB));
   });
 
-  it('uses min(4 × connections, floor(size / min)) pieces when the minimum decides', () => {
+  it('uses min(32 × connections, floor(size / min)) pieces', () => {
     for (const [size, c, min] of [
       [100, 8, 7],
       [100, 8, 13],
@@ -236,19 +236,21 @@ describe('planRanges', () => {
     const ranges = plan(size, 8, MiB, done);
     const small = ranges.slice(0, 5);
     assert.deepEqual(small, [0, 1, 2, 3, 4].map((i) => seg(i * MiB, i * MiB + 10 * KiB)), 'each small hole whole, first');
-    // The big hole: its share of the 32 pieces, 31 (the small holes' shares round down to 0).
-    assert.deepEqual(ranges.slice(5), splitEvenly(seg(50 * MiB, 100 * MiB), 31));
+    // The big hole: its share of the 256 pieces (255) is more than 1 MiB pieces allow: 50.
+    assert.deepEqual(ranges.slice(5), splitEvenly(seg(50 * MiB, 100 * MiB), 50));
   });
 
   it('shares the pieces between holes by size', () => {
-    // Holes of 30 and 10 bytes with 4 connections: 16 pieces, 12 and 4.
-    assert.deepEqual(lengths(plan(50, 4, 1, [seg(30, 40)])), [...Array(6).fill(3), ...Array(6).fill(2), 3, 3, 2, 2]);
+    // Holes of 3000 and 1000 bytes with 4 connections: 128 pieces, 96 and 32.
+    const ranges = plan(5000, 4, 1, [seg(3000, 4000)]);
+    assert.equal(ranges.filter((r) => r.end <= 3000).length, 96);
+    assert.equal(ranges.filter((r) => r.start >= 4000).length, 32);
   });
 
   it('gives every hole a range even when there are more holes than connections', () => {
     const done = Array.from({ length: 9 }, (_, i) => seg(i * 10 + 5, i * 10 + 10));
-    const ranges = plan(100, 4, 1, done);
-    // Nine 5-byte holes and a 10-byte one: each small hole whole, the big one in two.
+    const ranges = plan(100, 4, 5, done);
+    // Nine 5-byte holes and a 10-byte one, 5 bytes at least: each small hole whole, the big one in two.
     assert.equal(ranges.length, 11);
     assert.deepEqual(lengths(ranges), Array(11).fill(5));
   });

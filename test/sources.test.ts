@@ -180,7 +180,7 @@ describe('the command line', () => {
 
 describe('slow connections', () => {
   it('a connection far below the median for seconds hands the rest of its range to another, byte-exact', { timeout: 60_000 }, async (t) => {
-    // Sixteen 2 MiB pieces at 2 MiB/s per connection (a second each), but the first answer
+    // Eight 4 MiB pieces at 2 MiB/s per connection (two seconds each), but the first answer
     // crawls at 64 KiB/s: the connection is judged over its pieces, not one piece.
     const s = await serve(t, { '/f.bin': { size: 32 * MiB, throttle: 2 * MiB, faults: { slowFirst: { count: 1, rate: 64 * 1024 } } } });
     const out = join(await tempDir(t), 'f.bin');
@@ -188,6 +188,7 @@ describe('slow connections', () => {
     await download(s.url('/f.bin'), {
       output: out,
       connections: 4,
+      minRangeSize: 4 * MiB,
       onEvent: (e) => {
         if (e.type === 'warning') warnings.push(e.message);
       },

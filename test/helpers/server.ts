@@ -83,6 +83,8 @@ export interface Faults {
   rangeCap?: number;
   /** The first `count` GETs are sent at `rate` bytes/s instead of the file's throttle: a slow path. */
   slowFirst?: { count: number; rate: number };
+  /** Milliseconds before every GET is answered: a long round trip. */
+  latency?: number;
 }
 
 export interface RequestRecord {
@@ -344,9 +346,20 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
     return h;
   }
 
+  const delayed = new WeakSet<http.IncomingMessage>();
   function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const method = req.method ?? 'GET';
     const target = req.url ?? '/';
+    const latency = lookup(target)?.spec.faults?.latency;
+    if (method === 'GET' && latency !== undefined && !delayed.has(req)) {
+      delayed.add(req);
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        handle(req, res);
+      }, latency);
+      timers.add(timer);
+      return;
+    }
     const rec: RequestRecord = { method, path: target, headers: req.headers, status: 0, bytes: 0 };
     stats.requests++;
     stats.log.push(rec);
