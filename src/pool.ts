@@ -356,7 +356,7 @@ export class Pool {
   /**
    * The next range for a free connection: the first piece in the queue, joined with the
    * pieces right after it while the whole takes this connection no more than WAITS_PER_RANGE
-   * of its round trips. Every range costs a round trip of idle connection before its first
+   * round trips (the shortest wait for response headers seen on any connection). Every range costs a round trip of idle connection before its first
    * byte: small pieces keep every connection busy to the end where round trips are short
    * (loopback, a LAN), joined pieces keep that idle time under 5% where they are long.
    */
@@ -364,8 +364,8 @@ export class Pool {
     const head = this.queue.shift();
     if (!head) return undefined;
     const speed = this.job?.mode === 'ranges' ? this.recentSpeed(index) : undefined;
-    const wait = this.table.wait(index);
-    if (speed === undefined || wait === 0) return head;
+    const wait = this.roundTrip();
+    if (speed === undefined || wait === undefined) return head;
     const most = speed * ((WAITS_PER_RANGE * wait) / 1000);
     const range = { ...head };
     for (let next = this.queue[0]; next && next.start === range.end && next.end - range.start <= most; next = this.queue[0]) {
@@ -373,6 +373,16 @@ export class Pool {
       this.queue.shift();
     }
     return range;
+  }
+
+  /** Milliseconds of the quickest response start on any connection; undefined before one. */
+  private roundTrip(): number | undefined {
+    let best: number | undefined;
+    for (let i = 0; i < this.slots.length; i++) {
+      const wait = this.table.wait(i);
+      if (wait > 0 && (best === undefined || wait < best)) best = wait;
+    }
+    return best;
   }
 
   /** A connection's bytes/s over its last second (fewer samples early on); undefined before any. */

@@ -4,7 +4,7 @@
  *
  * One slot per connection, 64-bit fields: the range start, its end (exclusive), the position
  * (next byte to write; every byte before it is written to the `.part` file), the bytes
- * received, and how long the last response took to start. The main thread may shrink `end` at any time (work stealing); a worker reads it
+ * received, and the shortest time a response took to start. The main thread may shrink `end` at any time (work stealing); a worker reads it
  * before every write and only ever advances `position`.
  */
 
@@ -14,7 +14,10 @@ const END = 1;
 const POSITION = 2;
 /** Bytes received by the connection (written or still in its buffer): where a split may start. */
 const RECEIVED = 3;
-/** Microseconds from sending the last request to its response headers: about a round trip. */
+/**
+ * Fewest microseconds from sending a request to its response headers: about a round trip.
+ * The shortest, because a busy thread sees the headers late (up to 100+ ms here).
+ */
 const WAIT = 4;
 
 /** Sentinel end for a stream of unknown length. */
@@ -52,14 +55,16 @@ export class SlotTable {
     return Number(Atomics.load(this.cells, slot * FIELDS + RECEIVED));
   }
 
-  /** Milliseconds the slot's last response took to start; 0 before its first. */
+  /** Fewest milliseconds a response of this slot took to start; 0 before its first. */
   wait(slot: number): number {
     return Number(Atomics.load(this.cells, slot * FIELDS + WAIT)) / 1000;
   }
 
-  /** Record how long a response took to start (worker). */
+  /** Record how long a response took to start (worker); only a shorter time than before counts. */
   setWait(slot: number, milliseconds: number): void {
-    Atomics.store(this.cells, slot * FIELDS + WAIT, BigInt(Math.max(1, Math.round(milliseconds * 1000))));
+    const micros = BigInt(Math.max(1, Math.round(milliseconds * 1000)));
+    const before = Atomics.load(this.cells, slot * FIELDS + WAIT);
+    if (before === 0n || micros < before) Atomics.store(this.cells, slot * FIELDS + WAIT, micros);
   }
 
   /** Give a slot a new range (main thread, before telling the worker). */

@@ -201,16 +201,18 @@ describe('download: sizes', () => {
     assert.equal(await sha256File(result.path), server.sha256('/big.bin'));
     assert.ok(inFlight >= 2, `at most ${inFlight} range request(s) were in flight at once`);
     const ranged = gets(server);
-    // The 64 planned pieces were all asked for; any more are work stealing, inside the file.
-    const headers = rangeHeaders(ranged);
-    const planned = plannedRanges(size, 16, MiB);
-    assert.equal(planned.length, 64);
-    for (const piece of planned) assert.ok(headers.includes(piece), `missing ${piece}`);
-    assert.ok(ranged.length >= 64);
-    for (const r of ranged) {
-      const { start, end } = parseRange(r.headers.range);
-      assert.ok(start >= 0 && end <= size && end > start, `range ${String(r.headers.range)}`);
+    // 64 pieces planned; a busy machine may join some (its round trips look long), and work
+    // stealing may split some. Together the requests cover the file, each inside it.
+    assert.equal(plannedRanges(size, 16, MiB).length, 64);
+    assert.ok(ranged.length >= 16, `${ranged.length} range requests`);
+    const asked = ranged.map((r) => parseRange(r.headers.range));
+    for (const r of asked) assert.ok(r.start >= 0 && r.end <= size && r.end > r.start, `range ${r.start}-${r.end}`);
+    let covered = 0;
+    for (const r of [...asked].sort((a, b) => a.start - b.start)) {
+      assert.ok(r.start <= covered, `bytes ${covered}-${r.start} never asked for`);
+      covered = Math.max(covered, r.end);
     }
+    assert.equal(covered, size);
     assert.equal(server.stats.log.filter((r) => r.method === 'HEAD').length, 1);
     assert.deepEqual(await list(dir), ['big.bin']);
     t.diagnostic(`max range requests in flight: ${inFlight}; range GETs: ${ranged.length}`);
