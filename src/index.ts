@@ -24,5 +24,5 @@ export type { DownloadOptions } from './options.js';
 export type { DownloadEvent, DownloadResult, Inspection, Progress } from './events.js';
 export type { Checksum, ChecksumAlgorithm } from './parse.js';
 export * from './errors.js';
-export { planRanges, type Segment, type PlanInput } from './plan.js';
+export { planRanges, PIECES_PER_CONNECTION, type Segment, type PlanInput } from './plan.js';
 export { RateLimiter } from './rate.js';

@@ -1,7 +1,8 @@
 /**
- * The pool: worker threads and the connections they drive. It hands ranges to free
- * connections, splits the largest running range when one runs dry (work stealing), and
- * knows at every moment which bytes are written.
+ * The pool: worker threads and the connections they drive. It hands the planned pieces to
+ * free connections front to back (joining consecutive ones where round trips are long),
+ * splits the largest running range when none is left (work stealing), and knows at every
+ * moment which bytes are written.
  */
 import type { Worker } from 'node:worker_threads';
 import { InlineWorker } from './inline.js';
