@@ -177,8 +177,10 @@ describe('downloadMany', () => {
     const results = await downloadMany(Object.keys(files).map((p) => server.url(p)), { jobs: 4, dir, connections: 2 });
     assert.ok(results.every((r) => r.ok), 'all ok');
     for (const r of results) if (r.ok) await assertSame(server, `/r${r.index}.bin`, r.result.path);
-    // A download on its own opens one connection to probe and another to fetch.
-    assert.ok(server.stats.connections < 30, `${server.stats.connections} connections for 20 files`);
+    // On its own, each download would open one connection to probe and another to fetch: 40.
+    // Shared, undici closes the connection of every HEAD (20 at most) and keeps at most
+    // jobs × (connections + 1) = 12 others open: 32 at most (22–24 seen).
+    assert.ok(server.stats.connections <= 20 + 4 * 3, `${server.stats.connections} connections for 20 files`);
   });
 
   it('16 jobs on one signal print no listener warning (the caller\'s signal gets one listener)', T, async (t) => {
