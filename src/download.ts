@@ -1,7 +1,8 @@
 /**
  * One download, start to finish: probe, resume or plan, run the pool, assemble.
  */
-import { mkdir, open, stat, statfs, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, stat, statfs, type FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import type { Dispatcher } from './undici.js';
 import { assemble, exists, FileHasher } from './assemble.js';
 import { readControl, removeControl, resumeProblem, writeControl, writtenSegments, CONTROL_VERSION, type ControlState } from './control.js';
@@ -15,7 +16,7 @@ import type { Source } from './messages.js';
 import { Pool, RangesUnsupported, type PoolJob } from './pool.js';
 import { lockOutput } from './lock.js';
 import { keepWarm } from './prewarm.js';
-import { probe, type ProbeResult, type ProbeRetry } from './probe.js';
+import { probe, type ProbeMethod, type ProbeResult, type ProbeRetry } from './probe.js';
 import type { RateLimiter } from './rate.js';
 import type { HttpTrace } from './trace.js';
 import { UNKNOWN_END } from './slots.js';
@@ -90,6 +91,11 @@ class Download {
   private readonly ownDispatcher: boolean;
   private readonly rate: RateLimiter | undefined;
   private onRangeDone: (() => void) | undefined;
+  /**
+   * False while this attempt knows there is no control file (none was found and none saved):
+   * a finished small file then spends no calls removing one.
+   */
+  private controlMayExist = true;
 
   /** `warm`: start the worker threads while probing (a file that turns out small does not use them). */
   constructor(
@@ -144,6 +150,11 @@ class Download {
     };
   }
 
+  /** On shared connections (a batch), the probe starts with a GET: a HEAD's connection is closed. */
+  private probeMethod(): ProbeMethod {
+    return this.ownDispatcher ? 'HEAD' : 'GET';
+  }
+
   async start(): Promise<DownloadResult> {
     this.checkAborted();
     // Threads load while the probe runs; a small file will not need them (the next may).
@@ -180,7 +191,7 @@ class Download {
   private async attempt(startOver: boolean): Promise<DownloadResult> {
     const { opts } = this;
     this.checkAborted();
-    const info = await probe(this.dispatcher, opts.url, opts.request, opts.signal, this.probeRetry()).catch((err: unknown) => {
+    const info = await probe(this.dispatcher, opts.url, opts.request, opts.signal, this.probeRetry(), this.probeMethod()).catch((err: unknown) => {
       if (opts.signal?.aborted) throw new AbortError();
       throw err;
     });
@@ -196,7 +207,7 @@ class Download {
       path: target.path,
     });
     if (!info.ranges && info.noRangesReason) this.warn(`using one connection: ${info.noRangesReason}`);
-    const unlock = await lockOutput(target.path, `${target.partPath}.lock`);
+    const unlock = await this.lock(target);
     try {
       return await this.locked(info, target, startOver);
     } finally {
@@ -237,15 +248,45 @@ class Download {
     });
   }
 
-  /** Output paths; creates `dir`; refuses an existing file unless `overwrite`. */
+  /**
+   * Take the output's lock. `dir` is created here, when the lock file cannot be made for want
+   * of it: a batch into one folder then costs no mkdir per file.
+   */
+  private async lock(target: Target): Promise<() => Promise<void>> {
+    const lockPath = `${target.partPath}.lock`;
+    try {
+      return await lockOutput(target.path, lockPath);
+    } catch (err) {
+      const dir = this.opts.dir;
+      const code = err instanceof FileError ? (err.cause as NodeJS.ErrnoException | undefined)?.code : undefined;
+      if (dir === undefined || (code !== 'ENOENT' && code !== 'ENOTDIR')) throw err;
+      await mkdir(dir, { recursive: true }).catch((cause: unknown) => {
+        const why = (cause as NodeJS.ErrnoException).code;
+        if (why === 'EEXIST' || why === 'ENOTDIR') throw new FileError(`cannot use ${dir} as the directory: a file is in the way; choose another with -d`, { cause });
+        throw fileError(cause, dir);
+      });
+      return lockOutput(target.path, lockPath);
+    }
+  }
+
+  /** What is at the output path (a symlink is followed unless broken), or undefined. */
+  private async existing(path: string): Promise<Stats | undefined> {
+    let entry: Stats;
+    try {
+      entry = await lstat(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // ENOENT: nothing there, or `dir` not made yet (the lock makes it).
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw fileError(err, path);
+    }
+    return entry.isSymbolicLink() ? stat(path).catch(() => entry) : entry;
+  }
+
+  /** Output paths; refuses an existing file unless `overwrite`. */
   private async target(info: ProbeResult): Promise<Target> {
     const target = this.targetOf(info);
-    if (this.opts.dir !== undefined) {
-      await mkdir(this.opts.dir, { recursive: true }).catch((err: unknown) => {
-        throw fileError(err, this.opts.dir!);
-      });
-    }
-    const existing = await stat(target.path).catch(() => undefined);
+    const existing = await this.existing(target.path);
     if (existing?.isDirectory()) throw new FileError(`${target.path} is a directory; give a file name with -o`);
     if (existing && !this.opts.overwrite) {
       // A run stopped between linking the finished file into place and removing its `.part`
@@ -257,20 +298,23 @@ class Download {
         this.warn(`${target.path} was already complete; removed the leftover ${target.partPath}`);
       }
     }
-    if (!this.opts.overwrite && (existing || (await exists(target.path)))) throw new FileExistsError(target.path);
+    if (existing && !this.opts.overwrite) throw new FileExistsError(target.path);
     return target;
   }
 
   /**
    * What an earlier run left that can be kept. Reads only: the caller acts on `problem`.
    */
-  async resumeState(info: ProbeResult, target: Target): Promise<{ done: Segment[]; problem?: string; corrupt?: boolean; short?: boolean }> {
+  async resumeState(
+    info: ProbeResult,
+    target: Target,
+  ): Promise<{ done: Segment[]; problem?: string; corrupt?: boolean; short?: boolean; fresh?: boolean }> {
     if (!this.opts.resume) return { done: [] };
     const control = await readControl(target.controlPath);
     if (control.kind === 'missing') {
       return (await exists(target.partPath))
         ? { done: [], problem: `${target.partPath} has no control file, so its bytes cannot be trusted` }
-        : { done: [] };
+        : { done: [], fresh: true };
     }
     if (control.kind === 'corrupt') {
       return { done: [], corrupt: true, problem: `control file ${target.controlPath} is unreadable (${control.reason})` };
@@ -296,6 +340,7 @@ class Download {
       return [];
     }
     const state = await this.resumeState(info, target);
+    if (state.fresh) this.controlMayExist = false;
     if (state.problem) {
       if (!state.corrupt && state.problem.startsWith('cannot resume') && !this.opts.restart) {
         throw new RemoteChangedError(`${state.problem}; run with --no-resume to start over`);
@@ -309,7 +354,7 @@ class Download {
 
   /** Probe and plan without downloading (`--dry-run`). */
   async inspect(): Promise<Inspection> {
-    const info = await probe(this.dispatcher, this.opts.url, this.opts.request, this.opts.signal, this.probeRetry());
+    const info = await probe(this.dispatcher, this.opts.url, this.opts.request, this.opts.signal, this.probeRetry(), this.probeMethod());
     try {
       const target = this.targetOf(info);
       const state = await this.resumeState(info, target);
@@ -345,7 +390,7 @@ class Download {
     const mirrors = await Promise.all(
       this.opts.mirrors.map(async (url) => {
         try {
-          const m = await probe(this.dispatcher, url, this.opts.request, this.opts.signal, this.probeRetry());
+          const m = await probe(this.dispatcher, url, this.opts.request, this.opts.signal, this.probeRetry(), this.probeMethod());
           if (m.size !== info.size) return `serves ${m.size ?? 'an unknown number of'} bytes, not ${info.size}`;
           if (!m.ranges) return 'does not support ranges';
           if (m.etag && info.etag && m.etag !== info.etag) return `has ETag ${m.etag}, not ${info.etag}`;
@@ -429,6 +474,7 @@ class Download {
       const snapshot = pool.written();
       await file.datasync();
       current.written = snapshot.map((s) => [s.start, s.end]);
+      this.controlMayExist = true;
       await writeControl(target.controlPath, current);
     };
     const save = (): Promise<void> => {
@@ -538,7 +584,7 @@ class Download {
       if (err instanceof ChecksumError || err instanceof SizeError) await removeControl(target.controlPath);
       throw err;
     });
-    await removeControl(target.controlPath);
+    if (this.controlMayExist) await removeControl(target.controlPath);
     const final: DownloadResult = {
       path: target.path,
       url: info.url,

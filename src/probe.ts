@@ -1,6 +1,9 @@
 /**
  * The probe: learn the size, range support, validators and name of a remote file before
  * planning. HEAD first; where HEAD fails or says too little, `GET Range: bytes=0-0`.
+ * A batch asks with the GET straight away: undici closes the connection after every HEAD
+ * (its guard against servers that send a body anyway), so a HEAD per item would open a
+ * connection per item; the GET's connection serves the next item.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from './undici.js';
@@ -106,6 +109,9 @@ function statusError(res: FollowedResponse): HttpError {
   return err;
 }
 
+/** The probe's first request: `HEAD`, or straight to `GET Range: bytes=0-0`. */
+export type ProbeMethod = 'HEAD' | 'GET';
+
 /** Retries of the probe (the download's retry settings, a callback per retry) and its trace. */
 export interface ProbeRetry extends RetrySettings {
   onRetry?: (info: { attempt: number; delay: number; reason: string }) => void;
@@ -120,7 +126,8 @@ export interface ProbeRetry extends RetrySettings {
  *
  * With `retry`, network failures, timeouts and 408/425/429/5xx answers are tried again
  * (at most `retry.retries` times, with backoff, honouring Retry-After), as ranges are;
- * without it, the first failure is final.
+ * without it, the first failure is final. `first` is the first request (see the module's
+ * header for why a batch starts with the GET).
  */
 export async function probe(
   dispatcher: Dispatcher,
@@ -128,10 +135,11 @@ export async function probe(
   settings: RequestSettings,
   signal?: AbortSignal,
   retry?: ProbeRetry,
+  first: ProbeMethod = 'HEAD',
 ): Promise<ProbeResult> {
   for (let failures = 0; ; ) {
     try {
-      return await probeOnce(dispatcher, url, settings, signal, retry?.onTrace);
+      return await probeOnce(dispatcher, url, settings, signal, retry?.onTrace, first);
     } catch (err) {
       const info = err instanceof Error ? transient.get(err) : undefined;
       if (!retry || !info || signal?.aborted || failures >= retry.retries) throw err;
@@ -143,39 +151,40 @@ export async function probe(
   }
 }
 
+/** The answer from a HEAD alone, when it says enough. */
+function fromHead(url: URL, head: FollowedResponse): ProbeResult | undefined {
+  const headSize = contentLength(head.headers);
+  const acceptRanges = header(head.headers, 'accept-ranges')?.toLowerCase();
+  if (head.statusCode < 200 || head.statusCode >= 300 || headSize === undefined) return undefined;
+  const base = { url: url.href, finalUrl: head.url.href, size: headSize, ...validators(head.headers), method: 'HEAD' as const };
+  if (acceptRanges === 'none') {
+    return { ...base, ranges: false, noRangesReason: 'the server says it does not accept ranges (Accept-Ranges: none)' };
+  }
+  if (headSize === 0) return { ...base, ranges: false };
+  if (acceptRanges === 'bytes') return { ...base, ranges: true };
+  return undefined;
+}
+
 async function probeOnce(
   dispatcher: Dispatcher,
   url: URL,
   settings: RequestSettings,
   signal: AbortSignal | undefined,
-  onTrace?: (trace: HttpTrace) => void,
+  onTrace: ((trace: HttpTrace) => void) | undefined,
+  first: ProbeMethod,
 ): Promise<ProbeResult> {
-  const head = await send(dispatcher, url, 'HEAD', settings, signal, undefined, onTrace);
-  discard(head.body);
-  const headSize = contentLength(head.headers);
-  const acceptRanges = header(head.headers, 'accept-ranges')?.toLowerCase();
-  const headOk = head.statusCode >= 200 && head.statusCode < 300;
-
-  if (headOk && headSize !== undefined && acceptRanges === 'none') {
-    return {
-      url: url.href,
-      finalUrl: head.url.href,
-      size: headSize,
-      ranges: false,
-      noRangesReason: 'the server says it does not accept ranges (Accept-Ranges: none)',
-      ...validators(head.headers),
-      method: 'HEAD',
-    };
+  let head: FollowedResponse | undefined;
+  if (first === 'HEAD') {
+    head = await send(dispatcher, url, 'HEAD', settings, signal, undefined, onTrace);
+    discard(head.body);
+    const answer = fromHead(url, head);
+    if (answer) return answer;
   }
-  if (headOk && headSize === 0) {
-    return { url: url.href, finalUrl: head.url.href, size: 0, ranges: false, ...validators(head.headers), method: 'HEAD' };
-  }
-  if (headOk && headSize !== undefined && acceptRanges === 'bytes') {
-    return { url: url.href, finalUrl: head.url.href, size: headSize, ranges: true, ...validators(head.headers), method: 'HEAD' };
-  }
+  const headOk = head !== undefined && head.statusCode >= 200 && head.statusCode < 300;
+  const headSize = head && headOk ? contentLength(head.headers) : undefined;
 
   // HEAD refused, without a length, or silent about ranges: ask for the first byte.
-  const from = headOk ? head.url : url;
+  const from = head && headOk ? head.url : url;
   const get = await send(dispatcher, from, 'GET', settings, signal, { range: 'bytes=0-0' }, onTrace);
   const base = { url: url.href, finalUrl: get.url.href, ...validators(get.headers), method: 'GET' as const };
   try {
@@ -194,13 +203,13 @@ async function probeOnce(
     if (get.statusCode === 416) {
       // An empty file cannot satisfy bytes=0-0.
       const range = parseContentRange(header(get.headers, 'content-range'));
-      const total = range && 'unsatisfied' in range ? range.total : headOk ? headSize : undefined;
+      const total = range && 'unsatisfied' in range ? range.total : headSize;
       if (total === 0) return { ...base, size: 0, ranges: false };
       throw new HttpError(416, get.url.href, `server answered HTTP 416 (range not satisfiable) to bytes=0-0 for ${get.url.href}`);
     }
     if (get.statusCode >= 200 && get.statusCode < 300) {
       // A chunked 200 has no length; the HEAD may have given one.
-      const size = contentLength(get.headers) ?? (headOk ? headSize : undefined);
+      const size = contentLength(get.headers) ?? headSize;
       return {
         ...base,
         size,

@@ -6,12 +6,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { lstat, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   AbortError,
   ChecksumError,
   download,
+  downloadMany,
   FileExistsError,
   HttpError,
   planRanges,
@@ -556,6 +557,43 @@ describe('download: existing files', () => {
     assert.equal(result.path, join(dir, 'name.bin'));
     assert.equal(await sha256File(result.path), server.sha256('/data.bin'));
     assert.deepEqual(await list(dir), ['name.bin']);
+  });
+
+  it('refuses a symlink at the path, even a broken one, before fetching a byte', T, async (t) => {
+    const server = await serve(t, { '/data.bin': { size: 5000 } });
+    const dir = await tempDir(t);
+    await symlink(join(dir, 'nowhere'), join(dir, 'data.bin'));
+    const err = await failure(download(server.url('/data.bin'), { dir }));
+    assert.ok(err instanceof FileExistsError, err.stack);
+    assert.equal((await lstat(join(dir, 'data.bin'))).isSymbolicLink(), true);
+    assert.deepEqual(await list(dir), ['data.bin']);
+    assert.deepEqual(gets(server), [], 'no GET was sent');
+  });
+
+  it('creates dir and its parents when missing, for one file and for a batch', T, async (t) => {
+    const server = await serve(t, { '/a.bin': { size: 5000 }, '/b.bin': { size: 70_000 } });
+    const root = await tempDir(t);
+    const dir = join(root, 'x', 'y');
+    const { result } = await fetchFile(server, '/a.bin', { dir });
+    assert.equal(await sha256File(result.path), server.sha256('/a.bin'));
+    const batchDir = join(root, 'p', 'q');
+    const results = await downloadMany([server.url('/a.bin'), server.url('/b.bin')], { dir: batchDir, jobs: 2 });
+    assert.deepEqual(results.map((r) => r.ok), [true, true]);
+    assert.deepEqual(await list(batchDir), ['a.bin', 'b.bin']);
+    assert.equal(await sha256File(join(batchDir, 'b.bin')), server.sha256('/b.bin'));
+  });
+
+  it('fails with EFILE when dir is a file, and leaves the file alone', T, async (t) => {
+    const server = await serve(t, { '/data.bin': { size: 5000 } });
+    const root = await tempDir(t);
+    const dir = join(root, 'plain');
+    await writeFile(dir, 'not a directory');
+    const err = await failure(download(server.url('/data.bin'), { dir }));
+    assert.equal(err.code, 'EFILE');
+    assert.equal(err.exitCode, 6);
+    assert.equal(err.message, `cannot use ${dir} as the directory: a file is in the way; choose another with -d`);
+    assert.equal(await readFile(dir, 'utf8'), 'not a directory');
+    assert.deepEqual(gets(server), []);
   });
 
   it('fails with EFILE when output names a directory that does not exist (it is not created)', T, async (t) => {
