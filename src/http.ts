@@ -227,11 +227,18 @@ export async function followRedirects(
   }
 }
 
-/** Drop a response body without reading it; undici reports the abort as an error, which is expected here. */
+/** Most of a body {@link discard} reads to its end rather than cut off. */
+const DISCARD_READ_LIMIT = 64 * 1024;
+
+/**
+ * Drop a response body. A short one (a probe's byte, a redirect's note) is read to its end:
+ * cutting off a body still arriving closes its connection, and even a finished one makes
+ * undici build an abort error with a stack (per item of a batch). A longer one is cut off.
+ */
 export function discard(body: ResponseBody): void {
   if (body.destroyed) return;
   body.on('error', () => undefined);
-  body.destroy();
+  body.dump({ limit: DISCARD_READ_LIMIT }).catch(() => undefined);
 }
 
 /** First value of a header that may be repeated. */

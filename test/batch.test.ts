@@ -169,12 +169,15 @@ describe('downloadMany', () => {
     }
   });
 
-  it('reuses connections from one item to the next (probes by GET, not HEAD)', T, async (t) => {
+  it('reuses connections from one item to the next (probes by GET, not HEAD; redirects included)', T, async (t) => {
     const files: Record<string, FileSpec> = {};
     for (let i = 0; i < 20; i++) files[`/r${i}.bin`] = { size: 48 * KiB };
+    // Half the URLs redirect: each redirect's response leaves its connection open too.
+    for (let i = 0; i < 10; i++) files[`/go${i}`] = { size: 1, redirect: `/r${i}.bin` };
     const server = await serve(t, files);
     const dir = await tempDir(t);
-    const results = await downloadMany(Object.keys(files).map((p) => server.url(p)), { jobs: 4, dir, connections: 2 });
+    const urls = Array.from({ length: 20 }, (_, i) => server.url(i < 10 ? `/go${i}` : `/r${i}.bin`));
+    const results = await downloadMany(urls, { jobs: 4, dir, connections: 2 });
     assert.ok(results.every((r) => r.ok), 'all ok');
     for (const r of results) if (r.ok) await assertSame(server, `/r${r.index}.bin`, r.result.path);
     // On its own, each download would open one connection to probe and another to fetch: 40.
