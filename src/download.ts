@@ -453,13 +453,26 @@ class Download {
     // next (a stop in between leaves a true state, merely behind), and a small file then
     // never writes a control file at all.
     this.onRangeDone = () => {
-      if (size === undefined || totalLength(written()) < size) void save();
+      const segments = written();
+      if (size === undefined || totalLength(segments) < size) void save();
+      hashPrefix(segments);
     };
     let connections = ranged ? opts.connections : 1;
     const samples: Array<{ t: number; bytes: number }> = [];
     let saving: Promise<void> = Promise.resolve();
 
     const written = (): Segment[] => pool?.written() ?? done;
+
+    /**
+     * Hash the written prefix while the rest downloads: at every progress tick and every range
+     * done (pieces finish often, so little is left to hash at the end).
+     */
+    const hashPrefix = (segments: Segment[]): void => {
+      if (!hasher) return;
+      const prefix = segments[0]?.start === 0 ? segments[0].end : 0;
+      if (prefix < hasher.position) hasher.reset();
+      void hasher.advance(prefix).catch(() => undefined);
+    };
 
     /**
      * Sync the data, then save the state that claims it. One save at a time: a call while
@@ -501,11 +514,7 @@ class Download {
       while (samples.length > 2 && now - samples[0]!.t > 3000) samples.shift();
       const first = samples[0]!;
       const speed = now > first.t ? ((downloaded - first.bytes) * 1000) / (now - first.t) : 0;
-      if (hasher) {
-        const prefix = segments[0]?.start === 0 ? segments[0].end : 0;
-        if (prefix < hasher.position) hasher.reset();
-        void hasher.advance(prefix).catch(() => undefined);
-      }
+      hashPrefix(segments);
       return { downloaded, total: size, speed, connections: pool?.activeConnections() ?? 0, elapsed: now - this.started };
     };
 
