@@ -1,6 +1,7 @@
 // Small helpers for the benchmark harness: statistics, files, hashing, ports, versions.
 import { createHash, randomFillSync } from 'node:crypto';
-import { accessSync, chmodSync, closeSync, constants, createReadStream, openSync, writeSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, fsyncSync, openSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
@@ -54,6 +55,9 @@ export function writeRandomFile(file: string, size: number): string {
       hash.update(chunk);
       left -= n;
     }
+    // On disk before any run: its writeback would otherwise go on during the first timed runs
+    // and slow whichever tool syncs its own file then.
+    fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
@@ -62,12 +66,23 @@ export function writeRandomFile(file: string, size: number): string {
 }
 
 export async function sha256File(file: string): Promise<string> {
+  // One buffer, read into again and again: a stream would leave 1 GiB of 4 MiB buffers for
+  // this process's garbage collector, which may run while the next tool is being timed.
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: 4 * MiB })) {
-    hash.update(chunk as Buffer);
+  const handle = await open(file, 'r');
+  try {
+    for (;;) {
+      const { bytesRead } = await handle.read(HASH_BUFFER, 0, HASH_BUFFER.length, null);
+      if (bytesRead === 0) break;
+      hash.update(HASH_BUFFER.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
   }
   return hash.digest('hex');
 }
+
+const HASH_BUFFER = Buffer.allocUnsafe(4 * MiB);
 
 /** A port that was free on 127.0.0.1 a moment ago. */
 export function freePort(): Promise<number> {
