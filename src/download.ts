@@ -449,6 +449,18 @@ class Download {
       : undefined;
 
     let pool: Pool | undefined;
+
+    /**
+     * Hash the written prefix while the rest downloads: at every progress tick and every range
+     * done (pieces finish often, so little is left to hash at the end).
+     */
+    const hashPrefix = (segments: Segment[]): void => {
+      if (!hasher) return;
+      const prefix = segments[0]?.start === 0 ? segments[0].end : 0;
+      if (prefix < hasher.position) hasher.reset();
+      void hasher.advance(prefix).catch(() => undefined);
+    };
+
     // A range done is saved, unless it was the last: the assembler syncs and moves the file
     // next (a stop in between leaves a true state, merely behind), and a small file then
     // never writes a control file at all.
@@ -462,17 +474,6 @@ class Download {
     let saving: Promise<void> = Promise.resolve();
 
     const written = (): Segment[] => pool?.written() ?? done;
-
-    /**
-     * Hash the written prefix while the rest downloads: at every progress tick and every range
-     * done (pieces finish often, so little is left to hash at the end).
-     */
-    const hashPrefix = (segments: Segment[]): void => {
-      if (!hasher) return;
-      const prefix = segments[0]?.start === 0 ? segments[0].end : 0;
-      if (prefix < hasher.position) hasher.reset();
-      void hasher.advance(prefix).catch(() => undefined);
-    };
 
     /**
      * Sync the data, then save the state that claims it. One save at a time: a call while

@@ -7,7 +7,7 @@ import { closeSync, openSync, writevSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DispatchController, DispatchHandler, Dispatcher } from './undici.js';
 import { fileError, RangegetError, type ErrorCode } from './errors.js';
-import { createDispatcher, describeNetworkError, header, headersFor, isStrongEtag, parseContentRange } from './http.js';
+import { contentLength, createDispatcher, describeNetworkError, header, headersFor, isStrongEtag, parseContentRange } from './http.js';
 import type { FromWorker, Job, Source, ToWorker, WireError, WorkerInit } from './messages.js';
 import { RateLimiter } from './rate.js';
 import { SlotTable, UNKNOWN_END } from './slots.js';
@@ -409,12 +409,6 @@ export class Fetcher {
       throw new AttemptError(failure.code, failure.message, false);
     }
   }
-}
-
-/** Content-Length, when present and valid. */
-function contentLength(headers: Record<string, string | string[] | undefined>): number | undefined {
-  const raw = header(headers, 'content-length');
-  return raw !== undefined && /^\d+$/.test(raw.trim()) ? Number(raw) : undefined;
 }
 
 /** The first `length` bytes of a list of chunks. */

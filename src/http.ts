@@ -205,7 +205,7 @@ export async function followRedirects(
     if (!redirectStatuses.has(res.statusCode) || typeof location !== 'string') {
       return { url: current, statusCode: res.statusCode, headers: res.headers, body: res.body, chain };
     }
-    discard(res.body);
+    discard(res);
     if (chain.length > settings.maxRedirects) {
       throw new RedirectError(`too many redirects (more than ${settings.maxRedirects}) from ${url.href}; raise --max-redirects if this is expected`);
     }
@@ -231,14 +231,26 @@ export async function followRedirects(
 const DISCARD_READ_LIMIT = 64 * 1024;
 
 /**
- * Drop a response body. A short one (a probe's byte, a redirect's note) is read to its end:
- * cutting off a body still arriving closes its connection, and even a finished one makes
- * undici build an abort error with a stack (per item of a batch). A longer one is cut off.
+ * Drop a response body. One of a short, declared length (a probe's byte, a redirect's note) is
+ * read to its end: cutting off a body still arriving closes its connection, and even a finished
+ * one makes undici build an abort error with a stack (per item of a batch). Any other is cut
+ * off at once, so that no slow body holds up the end of a download.
  */
-export function discard(body: ResponseBody): void {
+export function discard(response: { body: ResponseBody; headers: Record<string, string | string[] | undefined> }): void {
+  const { body } = response;
   if (body.destroyed) return;
   body.on('error', () => undefined);
-  body.dump({ limit: DISCARD_READ_LIMIT }).catch(() => undefined);
+  const length = contentLength(response.headers);
+  if (length !== undefined && length <= DISCARD_READ_LIMIT) body.dump({ limit: DISCARD_READ_LIMIT }).catch(() => undefined);
+  else body.destroy();
+}
+
+/** The Content-Length header as a number, or undefined when absent or malformed. */
+export function contentLength(headers: Record<string, string | string[] | undefined>): number | undefined {
+  const raw = header(headers, 'content-length');
+  if (raw === undefined || !/^\d+$/.test(raw.trim())) return undefined;
+  const n = Number(raw);
+  return Number.isSafeInteger(n) ? n : undefined;
 }
 
 /** First value of a header that may be repeated. */

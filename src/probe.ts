@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from './undici.js';
 import { HttpError, NetworkError, RangegetError, TimeoutError } from './errors.js';
 import {
+  contentLength,
   describeNetworkError,
   discard,
   followRedirects,
@@ -58,13 +59,6 @@ function validators(headers: Headers): Pick<ProbeResult, 'etag' | 'lastModified'
   if (encoding && encoding !== 'identity') out.contentEncoding = encoding;
   if (type) out.contentType = type;
   return out;
-}
-
-function contentLength(headers: Headers): number | undefined {
-  const raw = header(headers, 'content-length');
-  if (raw === undefined || !/^\d+$/.test(raw.trim())) return undefined;
-  const n = Number(raw);
-  return Number.isSafeInteger(n) ? n : undefined;
 }
 
 /** Statuses worth asking again, as for ranges. */
@@ -176,7 +170,7 @@ async function probeOnce(
   let head: FollowedResponse | undefined;
   if (first === 'HEAD') {
     head = await send(dispatcher, url, 'HEAD', settings, signal, undefined, onTrace);
-    discard(head.body);
+    discard(head);
     const answer = fromHead(url, head);
     if (answer) return answer;
   }
@@ -222,6 +216,6 @@ async function probeOnce(
     }
     throw statusError(get);
   } finally {
-    discard(get.body);
+    discard(get);
   }
 }
