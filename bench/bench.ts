@@ -8,7 +8,8 @@
  *   /throttled/  `limit_rate 8m` per connection (8 MiB/s), with `sendfile_max_chunk 128k` so that
  *                each request gets no more than ~128 KiB ahead of the limit (see nginx.ts)
  *   /fast/       unthrottled
- * The tools run alternately (A B C D A B C D …), each run under `/usr/bin/time -v` (peak RSS)
+ * The tools run alternately (A B C D A B C D …), each run under `/usr/bin/time -v` (peak RSS,
+ * user and system CPU seconds: a slow run shows which it spent more of)
  * with a wall clock of our own (process.hrtime), a fresh output folder (deleted after, so aria2's
  * .aria2 and axel's .st files go too), a timeout (killed after), and a sha256 check of every
  * output against its source: a mismatch, a non-zero exit or a timeout marks that run FAILED,
@@ -195,6 +196,9 @@ interface RunRecord {
   ok: boolean;
   wallS: number;
   rssMiB: number | undefined;
+  /** CPU seconds (user space, kernel): where a slow run spent its time. */
+  userS: number | undefined;
+  sysS: number | undefined;
   reason: string | undefined;
 }
 
@@ -223,6 +227,8 @@ interface VariantStats {
   mibps: number | undefined;
   rssMedian: number | undefined;
   rssMax: number | undefined;
+  userMedian: number | undefined;
+  sysMedian: number | undefined;
 }
 
 function statsOf(v: VariantResult, bytes: number): VariantStats {
@@ -238,6 +244,8 @@ function statsOf(v: VariantResult, bytes: number): VariantStats {
     mibps: medianS === undefined ? undefined : bytes / MiB / medianS,
     rssMedian: median(rss),
     rssMax: max(rss),
+    userMedian: median(ok.map((r) => r.userS).filter((x): x is number => x !== undefined)),
+    sysMedian: median(ok.map((r) => r.sysS).filter((x): x is number => x !== undefined)),
   };
 }
 
@@ -268,7 +276,7 @@ async function runScenario(
     for (const [i, v] of variants.entries()) {
       if (stopping) break;
       if (timedOut.has(i)) {
-        results[i]!.runs.push({ ok: false, wallS: Number.NaN, rssMiB: undefined, reason: 'not run: an earlier run timed out' });
+        results[i]!.runs.push({ ok: false, wallS: Number.NaN, rssMiB: undefined, userS: undefined, sysS: undefined, reason: 'not run: an earlier run timed out' });
         continue;
       }
       const runDir = path.join(ctx.outRoot, `${id}-${i}-${r}`);
@@ -304,11 +312,11 @@ async function runScenario(
       }
       rmSync(runDir, { recursive: true, force: true });
       const rssMiB = res.maxRssKiB === undefined ? undefined : res.maxRssKiB / 1024;
-      results[i]!.runs.push({ ok: reason === undefined, wallS: res.wallS, rssMiB, reason });
+      results[i]!.runs.push({ ok: reason === undefined, wallS: res.wallS, rssMiB, userS: res.userS, sysS: res.sysS, reason });
       const speed = bytes / MiB / res.wallS;
       console.log(
         `  ${id} ${r}/${ctx.opts.runs}  ${v.label.padEnd(width)}  ${res.wallS.toFixed(3).padStart(8)} s` +
-          `  ${speed.toFixed(1).padStart(7)} MiB/s  RSS ${fmt(rssMiB, 1).padStart(6)} MiB  ` +
+          `  ${speed.toFixed(1).padStart(7)} MiB/s  RSS ${fmt(rssMiB, 1).padStart(6)} MiB  CPU ${cpu(res.userS, res.sysS)}  ` +
           (reason === undefined ? 'ok' : `FAILED: ${reason}`),
       );
       if (reason !== undefined && res.outputTail !== '') {
@@ -418,6 +426,11 @@ function manyFilesVariant(ctx: Context, tool: 'rangeget' | 'aria2c', list: strin
 // ---------------------------------------------------------------------------------------------
 // Tables and targets
 
+/** CPU seconds as `user + sys`, or — without /usr/bin/time. */
+function cpu(userS: number | undefined, sysS: number | undefined): string {
+  return userS === undefined || sysS === undefined ? '—' : `${userS.toFixed(2)} + ${sysS.toFixed(2)}`;
+}
+
 function ratio(s: VariantStats, base: VariantStats | undefined): string {
   if (base?.medianS === undefined || s.medianS === undefined) return '—';
   return (s.medianS / base.medianS).toFixed(2);
@@ -442,14 +455,14 @@ function scenarioTable(sc: ScenarioResult, idealS?: number): Table {
   const withIdeal = idealS !== undefined;
   const headers = ['tool', 'runs ok', 'median s', 'MiB/s (median)'];
   if (withIdeal) headers.push('fraction of ideal');
-  headers.push('peak RSS MiB (median)', sc.id === 'e' ? 'time ÷ no-checksum' : 'time ÷ rangeget');
+  headers.push('peak RSS MiB (median)', 'CPU s user + sys (median)', sc.id === 'e' ? 'time ÷ no-checksum' : 'time ÷ rangeget');
   return {
     headers,
     align: headers.map((_, i) => (i === 0 ? 'l' : 'r')),
     rows: stats.map((s) => {
       const row = [s.label, `${s.okRuns}/${s.totalRuns}`, fmt(s.medianS, 3), fmt(s.mibps, 1)];
       if (withIdeal) row.push(s.medianS === undefined ? '—' : (idealS / s.medianS).toFixed(3));
-      row.push(fmt(s.rssMedian, 1), ratio(s, base));
+      row.push(fmt(s.rssMedian, 1), cpu(s.userMedian, s.sysMedian), ratio(s, base));
       return row;
     }),
   };
@@ -458,7 +471,7 @@ function scenarioTable(sc: ScenarioResult, idealS?: number): Table {
 function runDetails(sc: ScenarioResult): string[] {
   const lines: string[] = [];
   for (const v of sc.variants) {
-    const times = v.runs.map((r) => (r.ok ? `${r.wallS.toFixed(2)} s` : 'FAILED')).join(', ');
+    const times = v.runs.map((r) => (r.ok ? `${r.wallS.toFixed(2)} s (${cpu(r.userS, r.sysS)})` : 'FAILED')).join(', ');
     lines.push(`${v.label}: ${times}`);
     for (const [i, r] of v.runs.entries()) {
       if (!r.ok) lines.push(`  ${v.label} run ${i + 1} FAILED: ${r.reason ?? '?'}`);

@@ -9,6 +9,9 @@ export interface TimedResult {
   timeWallS: number | undefined;
   /** "Maximum resident set size" in KiB, if /usr/bin/time was available. */
   maxRssKiB: number | undefined;
+  /** CPU seconds in user space and in the kernel, if /usr/bin/time was available. */
+  userS: number | undefined;
+  sysS: number | undefined;
   exitCode: number | null;
   signal: NodeJS.Signals | null;
   timedOut: boolean;
@@ -84,6 +87,8 @@ export function runTimed(cmd: string, args: string[], o: TimedOptions): Promise<
       clearTimeout(timer);
       active.delete(child);
       let maxRssKiB: number | undefined;
+      let userS: number | undefined;
+      let sysS: number | undefined;
       let timeWallS: number | undefined;
       let exitCode = code;
       if (o.timeBin) {
@@ -95,6 +100,10 @@ export function runTimed(cmd: string, args: string[], o: TimedOptions): Promise<
         }
         const rss = /Maximum resident set size \(kbytes\):\s*(\d+)/.exec(report);
         if (rss?.[1]) maxRssKiB = Number(rss[1]);
+        const user = /User time \(seconds\):\s*([\d.]+)/.exec(report);
+        if (user?.[1]) userS = Number(user[1]);
+        const sys = /System time \(seconds\):\s*([\d.]+)/.exec(report);
+        if (sys?.[1]) sysS = Number(sys[1]);
         const wall = /Elapsed \(wall clock\) time[^:]*:\s*([\d:.]+)/.exec(report);
         if (wall?.[1]) timeWallS = parseClock(wall[1]);
         const st = /Exit status:\s*(\d+)/.exec(report);
@@ -105,6 +114,8 @@ export function runTimed(cmd: string, args: string[], o: TimedOptions): Promise<
         wallS: Number(end - start) / 1e9,
         timeWallS,
         maxRssKiB,
+        userS,
+        sysS,
         exitCode,
         signal,
         timedOut,
