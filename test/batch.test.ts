@@ -187,6 +187,33 @@ describe('downloadMany', () => {
     assert.ok(server.stats.connections <= 4 * 3, `${server.stats.connections} connections for 20 files`);
   });
 
+  it('probes by GET bytes=0-0 for every kind of file: empty, chunked, ranges ignored, redirected', T, async (t) => {
+    const files: Record<string, FileSpec> = {
+      '/empty.bin': { size: 0 },
+      '/chunked.bin': { size: 100 * KiB, length: false },
+      '/whole.bin': { size: 1024 * KiB, ranges: false },
+      '/ranged.bin': { size: 700 * KiB },
+      '/moved': { size: 1, redirect: '/ranged.bin' },
+    };
+    const server = await serve(t, files);
+    const dir = await tempDir(t);
+    const names = ['/empty.bin', '/chunked.bin', '/whole.bin', '/moved'];
+    const results = await downloadMany(names.map((p) => server.url(p)), { jobs: 2, dir, connections: 4, minRangeSize: 64 * KiB });
+    assert.deepEqual(results.map((r) => r.ok), [true, true, true, true]);
+    for (const [i, r] of results.entries()) {
+      if (!r.ok) continue;
+      const served = names[i] === '/moved' ? '/ranged.bin' : names[i]!;
+      await assertSame(server, served, r.result.path);
+    }
+    assert.deepEqual(await list(dir), ['chunked.bin', 'empty.bin', 'ranged.bin', 'whole.bin']);
+    // Each file's first request is the probe: a GET of its first byte.
+    for (const path of names) {
+      const first = server.stats.log.find((r) => r.path === path);
+      assert.deepEqual([first?.method, first?.headers.range], ['GET', 'bytes=0-0'], path);
+    }
+    assert.equal(server.stats.log.filter((r) => r.method === 'HEAD').length, 0);
+  });
+
   it('16 jobs on one signal print no listener warning (the caller\'s signal gets one listener)', T, async (t) => {
     const files: Record<string, FileSpec> = {};
     for (let i = 0; i < 20; i++) files[`/w${i}.bin`] = { size: 32 * KiB, throttle: 128 * KiB };
