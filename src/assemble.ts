@@ -3,7 +3,7 @@
  * final path without clobbering anything the user did not ask to replace.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { link, rename, stat, type FileHandle } from 'node:fs/promises';
+import { link, lstat, rename, type FileHandle } from 'node:fs/promises';
 import { removeFile } from './files.js';
 import { ChecksumError, FileExistsError, SizeError, fileError } from './errors.js';
 import type { Checksum } from './parse.js';
@@ -137,7 +137,7 @@ async function place(partPath: string, path: string, overwrite: boolean): Promis
 /** True when something exists at `path` (a broken symlink counts). */
 export async function exists(path: string): Promise<boolean> {
   try {
-    await stat(path);
+    await lstat(path);
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code !== 'ENOENT';

@@ -15,6 +15,7 @@ import {
   downloadMany,
   FileExistsError,
   HttpError,
+  inspect,
   planRanges,
   RangegetError,
   RedirectError,
@@ -563,6 +564,8 @@ describe('download: existing files', () => {
     const server = await serve(t, { '/data.bin': { size: 5000 } });
     const dir = await tempDir(t);
     await symlink(join(dir, 'nowhere'), join(dir, 'data.bin'));
+    const plan = await inspect(server.url('/data.bin'), { dir });
+    assert.equal(plan.exists, true, '--dry-run agrees');
     const err = await failure(download(server.url('/data.bin'), { dir }));
     assert.ok(err instanceof FileExistsError, err.stack);
     assert.equal((await lstat(join(dir, 'data.bin'))).isSymbolicLink(), true);
