@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Thin launcher: the CLI lives in dist/src/cli.js (built by `npm install` via `prepare`).
+// Thin launcher: the CLI lives in dist/src/cli/main.js (built by `npm install` via `prepare`).
 import { setFlagsFromString } from 'node:v8';
 
 const args = process.argv.slice(2);
@@ -12,11 +12,11 @@ setFlagsFromString('--liftoff-only');
 // Start the worker threads first: they load while the main thread loads the CLI and probes.
 // Not for a list of files (-i): those are mostly small, fetched in the main thread.
 if (args.length > 0 && !args.some((a) => /^(-h|--help|-V|--version|--dry-run|-i|--input-file)(=|$)/.test(a) || /^-i./.test(a))) {
-  const { prewarm } = await import('../dist/src/prewarm.js');
+  const { prewarm } = await import('../dist/src/engine/prewarm.js');
   prewarm(1);
 }
 
-const { main } = await import('../dist/src/cli.js');
+const { main } = await import('../dist/src/cli/main.js');
 // rangeget prints no colour at all, so NO_COLOR needs nothing; a dumb terminal gets no bars.
 const dumb = process.env.TERM === 'dumb';
 const code = await main(args, {

@@ -6,11 +6,11 @@
 import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import type { LimitFunction } from 'p-limit';
-import { RateLimiter } from './rate.js';
+import { RateLimiter } from './engine/rate.js';
 import { downloadSharing, inspect } from './download.js';
-import { SharedConnections } from './http.js';
-import { AbortError, FileError, InternalError, RangegetError, UsageError, ExitCode } from './errors.js';
-import type { DownloadEvent, DownloadResult, Inspection, Progress } from './events.js';
+import { SharedConnections } from './http/dispatcher.js';
+import { AbortError, FileError, InternalError, RangegetError, UsageError, ExitCode } from './primitives/errors.js';
+import type { DownloadEvent, DownloadResult, Inspection, Progress } from './engine/events.js';
 import { DEFAULT_CONNECTIONS, MAX_CONNECTIONS, type DownloadOptions } from './options.js';
 import { parseChecksum, parseUrl } from './parse.js';
 

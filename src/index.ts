@@ -21,8 +21,9 @@ export {
   type InspectItemResult,
 } from './batch.js';
 export type { DownloadOptions } from './options.js';
-export type { DownloadEvent, DownloadResult, Inspection, Progress } from './events.js';
-export type { Checksum, ChecksumAlgorithm } from './parse.js';
-export * from './errors.js';
-export { planRanges, PIECES_PER_CONNECTION, type Segment, type PlanInput } from './plan.js';
-export { RateLimiter } from './rate.js';
+export type { DownloadEvent, DownloadResult, Inspection, Progress } from './engine/events.js';
+export type { Checksum, ChecksumAlgorithm } from './primitives/checksum.js';
+export * from './primitives/errors.js';
+export { planRanges, PIECES_PER_CONNECTION, type PlanInput } from './engine/plan.js';
+export type { ByteRange, Segment } from './primitives/ranges.js';
+export { RateLimiter } from './engine/rate.js';

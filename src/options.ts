@@ -2,13 +2,16 @@
  * Options of one download: the public type, the defaults, and their validation into the
  * settings the rest of rangeget uses. Bad input throws {@link UsageError} before any request.
  */
-import { UsageError } from './errors.js';
-import { RateLimiter } from './rate.js';
-import { basicAuth, readCaFile, takeUrlCredentials, type RequestSettings } from './http.js';
-import type { RetrySettings } from './messages.js';
-import { resolveTarget } from './target.js';
-import { parseChecksum, parseHeader, parseUrl, parseUserPass, type Checksum } from './parse.js';
-import type { DownloadEvent, Progress } from './events.js';
+import type { DownloadSettings } from './engine/settings.js';
+import { UsageError } from './primitives/errors.js';
+import { RateLimiter } from './engine/rate.js';
+import { basicAuth, takeUrlCredentials, type RequestSettings } from './http/request.js';
+import { readCaFile } from './http/dispatcher.js';
+import type { RetrySettings } from './http/retry-policy.js';
+import { resolveTarget } from './storage/target.js';
+import { parseChecksum, parseHeader, parseUrl, parseUserPass } from './parse.js';
+import { type Checksum } from './primitives/checksum.js';
+import type { DownloadEvent, Progress } from './engine/events.js';
 
 /** Options of {@link download}. Every CLI flag has one. */
 export interface DownloadOptions {
@@ -70,29 +73,6 @@ export interface DownloadOptions {
   progressInterval?: number;
 }
 
-/** Options after validation and defaults. */
-export interface ResolvedOptions {
-  url: URL;
-  output?: string;
-  dir?: string;
-  connections: number;
-  threads: number;
-  minRangeSize: number;
-  checksum?: Checksum;
-  overwrite: boolean;
-  resume: boolean;
-  restart: boolean;
-  request: RequestSettings;
-  retry: RetrySettings;
-  progressInterval: number;
-  rate?: RateLimiter;
-  mirrors: URL[];
-  trace: boolean;
-  signal?: AbortSignal;
-  onProgress?: (progress: Progress) => void;
-  onEvent?: (event: DownloadEvent) => void;
-}
-
 export const VERSION = '0.1.0';
 export const MAX_CONNECTIONS = 64;
 /** Connections per download unless told otherwise (`-c`). */
@@ -108,7 +88,7 @@ function integer(value: number | undefined, name: string, min: number, max: numb
 }
 
 /** Validate options and fill in defaults. Throws {@link UsageError}. */
-export function resolveOptions(url: string | URL, options: DownloadOptions): ResolvedOptions {
+export function resolveOptions(url: string | URL, options: DownloadOptions): DownloadSettings {
   const parsed = parseUrl(typeof url === 'string' ? url : url.href);
   const { url: clean, authorization: urlAuth } = takeUrlCredentials(parsed);
 
@@ -150,7 +130,7 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Res
     }
   }
 
-  const resolved: ResolvedOptions = {
+  const resolved: DownloadSettings = {
     url: clean,
     connections,
     threads,

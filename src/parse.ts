@@ -4,7 +4,8 @@
  * CLI can print it as is and exit with the usage code.
  */
 
-import { UsageError } from './errors.js';
+import { DIGEST_HEX_LENGTH, type Checksum, type ChecksumAlgorithm } from './primitives/checksum.js';
+import { UsageError } from './primitives/errors.js';
 
 /**
  * Quote a user value for an error message: single-quoted, control and bidi characters
@@ -84,18 +85,6 @@ export function parseDuration(value: string, flag: string): number {
   return Math.max(1, Math.round(ms));
 }
 
-/** Digest algorithms accepted by `--checksum`. */
-export type ChecksumAlgorithm = 'sha256' | 'sha1' | 'md5' | 'sha512';
-
-/** An expected digest. */
-export interface Checksum {
-  algorithm: ChecksumAlgorithm;
-  /** Lowercase hex. */
-  hex: string;
-}
-
-/** Hex digits per digest. The names are also node:crypto's hash names. */
-const DIGEST_HEX_LENGTH: Record<ChecksumAlgorithm, number> = { sha256: 64, sha512: 128, sha1: 40, md5: 32 };
 const ALGORITHM_LIST = 'sha256, sha512, sha1, md5';
 
 /**

@@ -49,7 +49,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { MultiBar, SingleBar } from 'cli-progress';
 import type { BatchItemResult, InspectItemResult } from './batch.js';
-import type { DownloadEvent, DownloadResult, Inspection, Progress } from './events.js';
+import type { DownloadEvent, DownloadResult, Inspection, Progress } from './engine/events.js';
 
 const require = createRequire(import.meta.url);
 let cliProgress: typeof import('cli-progress') | undefined;

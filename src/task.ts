@@ -3,7 +3,7 @@
  * `onEvent` callback, for code that prefers to pull.
  */
 import { download } from './download.js';
-import type { DownloadEvent, DownloadResult } from './events.js';
+import type { DownloadEvent, DownloadResult } from './engine/events.js';
 import type { DownloadOptions } from './options.js';
 
 /** A running download: its events as an async iterable, and its result. */

@@ -1,5 +1,5 @@
 /**
- * Unit tests of the control file (src/control.ts): what a state may hold, how a damaged
+ * Unit tests of the control file (src/storage/control-file.ts) and the resume decision (src/engine/resume.ts): what a state may hold, how a damaged
  * file is read, that a save is atomic, how claims are clipped to a shorter `.part`, and
  * when the bytes of an earlier run may be trusted.
  */
@@ -7,17 +7,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  CONTROL_VERSION,
-  parseControl,
-  readControl,
-  removeControl,
-  resumeProblem,
-  writeControl,
-  writtenSegments,
-  type ControlState,
-  type RemoteIdentity,
-} from '../src/control.js';
+import { CONTROL_VERSION, parseControl, readControl, removeControl, writeControl, writtenSegments, type ControlState } from '../src/storage/control-file.js';
+import { resumeProblem, type RemoteIdentity } from '../src/engine/resume.js';
 import { tempDir } from './helpers/tmp.js';
 
 const ETAG = '"abc-1000"';
@@ -312,7 +303,7 @@ describe('resumeProblem', () => {
     size: 1000,
     etag: ETAG,
     lastModified: LAST_MODIFIED,
-    ranges: true,
+    acceptsRanges: true,
     ...extra,
   });
 
@@ -329,7 +320,7 @@ describe('resumeProblem', () => {
   });
 
   it('refuses when the server no longer supports ranges', () => {
-    assert.match(resumeProblem(state(), remote({ ranges: false })) ?? '', /ranges/);
+    assert.match(resumeProblem(state(), remote({ acceptsRanges: false })) ?? '', /ranges/);
   });
 
   it('refuses when the size changed or is unknown now', () => {

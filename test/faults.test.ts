@@ -13,9 +13,10 @@ import { statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { download, RangegetError, type DownloadEvent, type DownloadOptions, type DownloadResult } from '../src/index.js';
-import { backoffDelay, parseRetryAfter } from '../src/retry.js';
-import { probe } from '../src/probe.js';
-import { createDispatcher, type RequestSettings } from '../src/http.js';
+import { backoffDelay, parseRetryAfter } from '../src/http/retry-policy.js';
+import { probe } from '../src/http/probe.js';
+import { createDispatcher } from '../src/http/dispatcher.js';
+import { type RequestSettings } from '../src/http/request.js';
 import { runCli, runMain, startCli, type CliProcess, type Exit } from './helpers/cli.js';
 import { sha256File } from './helpers/content.js';
 import { retries, warnings } from './helpers/events.js';
@@ -103,7 +104,7 @@ function rangeStart(rec: RequestRecord): number | undefined {
 
 // ---------------------------------------------------------------------------------------
 
-describe('retry timing (src/retry.ts)', { concurrency: 4 }, () => {
+describe('retry timing (src/http/retry-policy.ts)', { concurrency: 4 }, () => {
   const settings = { retries: 5, retryWait: 100, maxRetryWait: 60_000 };
 
   test('exponential backoff with equal jitter, capped', () => {
@@ -198,7 +199,7 @@ describe('retries', { concurrency: 4 }, () => {
   });
 });
 
-describe('the probe (src/probe.ts) retries what may clear up', { concurrency: 4 }, () => {
+describe('the probe (src/http/probe.ts) retries what may clear up', { concurrency: 4 }, () => {
   const settingsFor = (srv: TestServer): RequestSettings => ({
     headers: {},
     credentialOrigin: srv.origin,
@@ -215,7 +216,7 @@ describe('the probe (src/probe.ts) retries what may clear up', { concurrency: 4 
     const delays: number[] = [];
     const info = await probe(dispatcher, new URL(srv.url('/f')), settingsFor(srv), undefined, retry(2, delays));
     assert.equal(info.size, 5000);
-    assert.equal(info.ranges, true);
+    assert.equal(info.acceptsRanges, true);
     assert.deepEqual(delays, [0, 0], 'a Retry-After date in the past: no wait');
     // Without retries (the default), the first failure is final.
     srv.set('/f', { size: 5000, faults: { headFailFirst: 1, failFirst: 1, errorStatus: 429 } });
@@ -250,7 +251,7 @@ describe('the probe (src/probe.ts) retries what may clear up', { concurrency: 4 
     assert.equal(delays.length, 2);
   });
 
-  // Fails until src/download.ts passes the retry settings to probe() (see the report).
+  // Fails until src/engine/download.ts passes the retry settings to probe() (see the report).
   test('download(): a 503 on the very first request is retried like any other', async (t) => {
     const srv = await serve(t, { '/f': { size: 64 * KiB, head: false, faults: { failFirst: 1 } } });
     await fetchExact(srv, '/f', await tempDir(t), { connections: 1 });
@@ -523,7 +524,7 @@ describe('redirects', { concurrency: 4 }, () => {
   });
 
   for (const status of [403, 410]) {
-    // Fails until src/worker.ts and src/download.ts probe the original URL again (see the report).
+    // Fails until src/engine/fetcher.ts and src/engine/download.ts probe the original URL again (see the report).
     test(
       `the final URL expires (${status}) mid-download: the original URL is probed again once`,
       async (t) => {
@@ -705,7 +706,7 @@ describe('local side', { concurrency: 4 }, () => {
     assert.ok(!left.includes('out.part') || left.includes('out.part.json'), `a .part comes with its control file: ${left.join(', ')}`);
   });
 
-  // Fails until src/download.ts target() tells a directory from a file (see the report).
+  // Fails until src/engine/download.ts target() tells a directory from a file (see the report).
   test(
     'output path is a directory (no --overwrite): the message says so, not "pass --overwrite"',
     async (t) => {

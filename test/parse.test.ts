@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { UsageError } from '../src/errors.js';
+import { UsageError } from '../src/primitives/errors.js';
 import {
   parseChecksum,
   parseDuration,

@@ -1,21 +1,11 @@
 /**
- * The planner (src/plan.ts) is pure: these tests check exact plans for hand-picked cases and
+ * The planner (src/engine/plan.ts) is pure: these tests check exact plans for hand-picked cases and
  * the coverage invariants over a few hundred seeded random cases.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  chooseSteal,
-  holes,
-  normalize,
-  PIECES_PER_CONNECTION,
-  planRanges,
-  splitEvenly,
-  totalLength,
-  type PlanInput,
-  type RunningRange,
-  type Segment,
-} from '../src/plan.js';
+import { chooseSteal, PIECES_PER_CONNECTION, planRanges, type PlanInput, type RunningRange } from '../src/engine/plan.js';
+import { holes, normalize, splitEvenly, totalLength, type Segment } from '../src/primitives/ranges.js';
 import { mulberry32 } from './helpers/random.js';
 
 const seg = (start: number, end: number): Segment => ({ start, end });

@@ -14,9 +14,10 @@ import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 import { link, open, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readControl, type ControlState } from '../src/control.js';
+import { readControl, type ControlState } from '../src/storage/control-file.js';
 import { download, FileExistsError } from '../src/index.js';
-import { normalize, planRanges, totalLength } from '../src/plan.js';
+import { normalize, totalLength } from '../src/primitives/ranges.js';
+import { planRanges } from '../src/engine/plan.js';
 import { jsonLines, startCli, waitUntil, type CliProcess, type Exit } from './helpers/cli.js';
 import { sha256File } from './helpers/content.js';
 import { mulberry32 } from './helpers/random.js';
@@ -26,7 +27,7 @@ import { list, tempDir } from './helpers/tmp.js';
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-/** Constants of src/download.ts and src/worker.ts the byte-excess bound is built from. */
+/** Constants of src/engine/download.ts and src/engine/fetcher.ts the byte-excess bound is built from. */
 const SAVE_INTERVAL_S = 0.5;
 const FLUSH_INTERVAL_S = 0.2;
 const WRITE_BUFFER = 1 * MiB;
@@ -445,7 +446,7 @@ test(
 // above 4 MiB are fetched by worker threads, smaller ones in the main thread: both are tried.
 
 const F = { size: 6 * MiB, connections: 4, throttle: 1.5 * MiB };
-/** A file small enough to be fetched in the main thread (src/download.ts INLINE_MAX_SIZE). */
+/** A file small enough to be fetched in the main thread (src/engine/download.ts INLINE_MAX_SIZE). */
 const SMALL = { size: 3 * MiB, throttle: 0.75 * MiB };
 /** After a clean stop (SIGINT/SIGTERM) the buffers are flushed and saved: only bytes in flight are fetched again. */
 const CLEAN_STOP_SLACK = F.connections * (SLICE + IN_FLIGHT);

@@ -1,14 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { RangegetError, UsageError } from '../src/errors.js';
-import {
-  chooseFileName,
-  fileNameFromContentDisposition,
-  fileNameFromUrl,
-  resolveTarget,
-  sanitizeFileName,
-} from '../src/target.js';
+import { RangegetError, UsageError } from '../src/primitives/errors.js';
+import { chooseFileName } from '../src/engine/file-name.js';
+import { fileNameFromContentDisposition, fileNameFromUrl } from '../src/http/disposition.js';
+import { resolveTarget, sanitizeFileName } from '../src/storage/target.js';
 
 const bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 /** A header as fetch hands it over: one char per byte of the UTF-8 text. */

@@ -7,14 +7,14 @@
  *   which the child is killed and the test fails), bounded waits for an output line or a
  *   condition (never a sleep for luck), and a SIGKILL when the test ends for anything still
  *   running;
- * - in this process, `main()` of src/cli.ts ({@link runMain}): the binary's code path without
+ * - in this process, `main()` of src/cli/main.ts ({@link runMain}): the binary's code path without
  *   a process start, with captured output and its own signal emitter.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../src/cli.js';
+import { main } from '../../src/cli/main.js';
 import type { AfterContext } from './tmp.js';
 
 /** `bin/rangeget.js` of this checkout; this file runs as dist/test/helpers/cli.js. */

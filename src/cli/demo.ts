@@ -9,9 +9,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { download } from './download.js';
-import type { DownloadResult } from './events.js';
-import { formatBytes } from './progress.js';
+import { download } from '../download.js';
+import type { DownloadResult } from '../engine/events.js';
+import { formatBytes } from '../progress.js';
 
 const FILE_SIZE = 32 * 1024 * 1024;
 /** Per-connection limit of the demo server, in bytes per second. */

@@ -9,8 +9,7 @@
  */
 import { open, readFile, rename } from 'node:fs/promises';
 import { removeFile } from './files.js';
-import { isStrongEtag } from './http.js';
-import { normalize, type Segment } from './plan.js';
+import { normalize, type ByteRange } from '../primitives/ranges.js';
 
 /** Format version; a control file of another version is not trusted. */
 export const CONTROL_VERSION = 1;
@@ -109,41 +108,9 @@ export async function removeControl(path: string): Promise<void> {
 }
 
 /** Segments from a state, clipped to what the `.part` file can hold. */
-export function writtenSegments(state: ControlState, partSize: number): Segment[] {
+export function writtenSegments(state: ControlState, partSize: number): ByteRange[] {
   return normalize(
     state.written.map(([start, end]) => ({ start, end })),
     Math.min(state.size, partSize),
   );
-}
-
-/** The remote file as probed now, to compare with a stored state. */
-export interface RemoteIdentity {
-  size: number | undefined;
-  etag?: string;
-  lastModified?: string;
-  ranges: boolean;
-}
-
-/**
- * Can the bytes of a stored state be trusted for this remote file? Returns undefined when
- * they can, otherwise the reason to start over.
- */
-export function resumeProblem(state: ControlState, remote: RemoteIdentity): string | undefined {
-  if (!remote.ranges) return 'the server does not support ranges, so the download cannot be resumed';
-  if (remote.size !== state.size) {
-    return `the remote file changed size (${state.size} → ${remote.size ?? 'unknown'} bytes)`;
-  }
-  // A weak ETag may stay the same while the bytes change: it cannot vouch for old bytes.
-  if (!isStrongEtag(state.etag) && !state.lastModified) {
-    return state.etag
-      ? `the server gives only a weak ETag (${state.etag}) and no Last-Modified, so an unchanged remote file cannot be confirmed`
-      : 'the server gives no ETag or Last-Modified, so an unchanged remote file cannot be confirmed';
-  }
-  if (state.etag && remote.etag !== state.etag) {
-    return `the remote file changed (ETag ${state.etag} → ${remote.etag ?? 'none'})`;
-  }
-  if (state.lastModified && remote.lastModified !== state.lastModified) {
-    return `the remote file changed (Last-Modified ${state.lastModified} → ${remote.lastModified ?? 'none'})`;
-  }
-  return undefined;
 }

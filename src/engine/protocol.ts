@@ -2,22 +2,13 @@
  * The protocol between the pool (main thread) and its workers. Messages are per range,
  * never per chunk: bytes and positions travel through the shared {@link SlotTable}.
  */
-import type { ErrorCode } from './errors.js';
-import type { RequestSettings } from './http.js';
-import type { HttpTrace } from './trace.js';
+import type { ErrorCode } from '../primitives/errors.js';
+import type { RetrySettings } from '../http/retry-policy.js';
+import type { RequestSettings } from '../http/request.js';
+import type { HttpTrace } from '../http/trace.js';
 
 /** How a worker fetches: byte ranges (206), or one plain stream from the start (200). */
 export type FetchMode = 'ranges' | 'stream';
-
-/** Retry policy of a range. */
-export interface RetrySettings {
-  /** Failed attempts in a row (without a byte written) before the range fails. */
-  retries: number;
-  /** First backoff delay in ms; doubled each attempt, with jitter. */
-  retryWait: number;
-  /** Longest wait in ms, for backoff and for a server's Retry-After. */
-  maxRetryWait: number;
-}
 
 /** Settings of a worker for its whole life (one download), sent once in an `init` message. */
 export interface WorkerInit {

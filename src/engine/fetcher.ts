@@ -5,14 +5,19 @@
  */
 import { closeSync, openSync, writevSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DispatchController, DispatchHandler, Dispatcher } from './undici.js';
-import { fileError, RangegetError, type ErrorCode } from './errors.js';
-import { contentLength, createDispatcher, describeNetworkError, header, headersFor, isStrongEtag, parseContentRange } from './http.js';
-import type { FromWorker, Job, Source, ToWorker, WireError, WorkerInit } from './messages.js';
+import type { DispatchController, DispatchHandler, Dispatcher } from '../http/undici.js';
+import { fileError, RangegetError, type ErrorCode } from '../primitives/errors.js';
+import { contentLength, header, parseContentRange } from '../http/headers.js';
+import { createDispatcher } from '../http/dispatcher.js';
+import { describeNetworkError } from '../http/failures.js';
+import { headersFor } from '../http/request.js';
+import { isStrongEtag } from '../http/validators.js';
+import type { FromWorker, Job, Source, ToWorker, WireError, WorkerInit } from './protocol.js';
 import { RateLimiter } from './rate.js';
-import { SlotTable, UNKNOWN_END } from './slots.js';
-import { backoffDelay, parseRetryAfter } from './retry.js';
-import { traceThread } from './trace.js';
+import { SlotTable } from './slots.js';
+import { UNKNOWN_END } from '../primitives/ranges.js';
+import { backoffDelay, parseRetryAfter } from '../http/retry-policy.js';
+import { traceThread } from '../http/trace.js';
 
 /** Why one attempt at a range failed. */
 class AttemptError extends Error {

@@ -4,12 +4,7 @@
  * Every range is half-open, `[start, end)`, so lengths are `end - start` and
  * adjacent ranges share a boundary without overlapping.
  */
-
-/** A half-open byte range `[start, end)`. */
-export interface Segment {
-  start: number;
-  end: number;
-}
+import { holes, splitEvenly, totalLength, type ByteRange } from '../primitives/ranges.js';
 
 /** What the planner needs to know. */
 export interface PlanInput {
@@ -25,7 +20,7 @@ export interface PlanInput {
   /** No range is made smaller than this, except a whole hole that is smaller. */
   minRangeSize: number;
   /** Byte ranges already written (from a control file); may overlap and be unsorted. */
-  done?: readonly Segment[];
+  done?: readonly ByteRange[];
 }
 
 /**
@@ -38,45 +33,13 @@ export interface PlanInput {
  */
 export const PIECES_PER_CONNECTION = 32;
 
-/** Sort and merge segments, clipped to `[0, size)`; empty ones are dropped. */
-export function normalize(segments: readonly Segment[], size: number): Segment[] {
-  const clipped = segments
-    .map((s) => ({ start: Math.max(0, s.start), end: Math.min(size, s.end) }))
-    .filter((s) => s.end > s.start)
-    .sort((a, b) => a.start - b.start);
-  const merged: Segment[] = [];
-  for (const s of clipped) {
-    const last = merged[merged.length - 1];
-    if (last && s.start <= last.end) last.end = Math.max(last.end, s.end);
-    else merged.push({ ...s });
-  }
-  return merged;
-}
-
-/** The parts of `[0, size)` not covered by `done`. */
-export function holes(size: number, done: readonly Segment[] = []): Segment[] {
-  const result: Segment[] = [];
-  let at = 0;
-  for (const s of normalize(done, size)) {
-    if (s.start > at) result.push({ start: at, end: s.start });
-    at = s.end;
-  }
-  if (at < size) result.push({ start: at, end: size });
-  return result;
-}
-
-/** Total length of a list of non-overlapping segments. */
-export function totalLength(segments: readonly Segment[]): number {
-  return segments.reduce((sum, s) => sum + (s.end - s.start), 0);
-}
-
 /**
  * Split what is left to fetch into pieces, in file order: about
  * `connections × PIECES_PER_CONNECTION` in all, shared between the holes by size, none smaller
  * than `minRangeSize` (a smaller hole stays whole), and at least one per hole. The pieces of one
  * hole differ in length by at most one byte.
  */
-export function planRanges(input: PlanInput): Segment[] {
+export function planRanges(input: PlanInput): ByteRange[] {
   const { size, minRangeSize } = input;
   if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid size ${size}`);
   if (!Number.isInteger(input.connections) || input.connections < 1) {
@@ -93,21 +56,6 @@ export function planRanges(input: PlanInput): Segment[] {
     const pieces = Math.min(Math.floor(length / minRangeSize), Math.floor((length * wanted) / left));
     return splitEvenly(gap, Math.max(1, pieces));
   });
-}
-
-/** Split one segment into `n` contiguous parts whose lengths differ by at most one byte. */
-export function splitEvenly(segment: Segment, n: number): Segment[] {
-  const length = segment.end - segment.start;
-  const base = Math.floor(length / n);
-  const extra = length % n;
-  const parts: Segment[] = [];
-  let at = segment.start;
-  for (let i = 0; i < n; i++) {
-    const len = base + (i < extra ? 1 : 0);
-    parts.push({ start: at, end: at + len });
-    at += len;
-  }
-  return parts;
 }
 
 /** A range being fetched: `position` is the next byte to write, `end` its exclusive end. */

@@ -5,7 +5,7 @@
  */
 import { open, readFile } from 'node:fs/promises';
 import { removeFile } from './files.js';
-import { FileError, fileError } from './errors.js';
+import { FileError, fileError } from '../primitives/errors.js';
 
 /** Locks held by this process (its own pid in a lock file does not tell two calls apart). */
 const held = new Set<string>();

@@ -1,7 +1,20 @@
 /**
+ * The retry policy, whole: which failures are worth another attempt, how long to wait
+ * before it (backoff with jitter, or the server's Retry-After), and when to give up. Used by
+ * the probe and by every range alike. Pure.
+ *
  * Retry timing: exponential backoff with jitter, and the server's `Retry-After`.
  */
-import type { RetrySettings } from './messages.js';
+/** How patient a download is: the same for the probe and for every range. */
+export interface RetrySettings {
+  /** Failed attempts in a row (without a byte written) before the range fails. */
+  retries: number;
+  /** First backoff delay in ms; doubled each attempt, with jitter. */
+  retryWait: number;
+  /** Longest wait in ms, for backoff and for a server's Retry-After. */
+  maxRetryWait: number;
+}
+
 
 /**
  * Milliseconds to wait before attempt `failures + 1`: `retryWait * 2^(failures-1)`, capped,

@@ -7,20 +7,12 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from './undici.js';
-import { HttpError, NetworkError, RangegetError, TimeoutError } from './errors.js';
-import {
-  contentLength,
-  describeNetworkError,
-  discard,
-  followRedirects,
-  header,
-  isCertificateError,
-  parseContentRange,
-  type FollowedResponse,
-  type RequestSettings,
-} from './http.js';
-import type { RetrySettings } from './messages.js';
-import { backoffDelay, parseRetryAfter } from './retry.js';
+import { HttpError, NetworkError, RangegetError, TimeoutError } from '../primitives/errors.js';
+import { contentLength, header, parseContentRange } from './headers.js';
+import { describeNetworkError, isCertificateError } from './failures.js';
+import { discard, followRedirects, type FollowedResponse, type RequestSettings } from './request.js';
+import type { RetrySettings } from './retry-policy.js';
+import { backoffDelay, parseRetryAfter } from './retry-policy.js';
 import type { HttpTrace } from './trace.js';
 
 /** What the probe learnt about a remote file. */
@@ -32,7 +24,7 @@ export interface ProbeResult {
   /** Size in bytes, or undefined when the server does not say. */
   size: number | undefined;
   /** True when byte ranges work, so several connections and resume are possible. */
-  ranges: boolean;
+  acceptsRanges: boolean;
   /** Why ranges are not used, for the user. */
   noRangesReason?: string;
   etag?: string;
@@ -152,10 +144,10 @@ function fromHead(url: URL, head: FollowedResponse): ProbeResult | undefined {
   if (head.statusCode < 200 || head.statusCode >= 300 || headSize === undefined) return undefined;
   const base = { url: url.href, finalUrl: head.url.href, size: headSize, ...validators(head.headers), method: 'HEAD' as const };
   if (acceptRanges === 'none') {
-    return { ...base, ranges: false, noRangesReason: 'the server says it does not accept ranges (Accept-Ranges: none)' };
+    return { ...base, acceptsRanges: false, noRangesReason: 'the server says it does not accept ranges (Accept-Ranges: none)' };
   }
-  if (headSize === 0) return { ...base, ranges: false };
-  if (acceptRanges === 'bytes') return { ...base, ranges: true };
+  if (headSize === 0) return { ...base, acceptsRanges: false };
+  if (acceptRanges === 'bytes') return { ...base, acceptsRanges: true };
   return undefined;
 }
 
@@ -185,12 +177,12 @@ async function probeOnce(
     if (get.statusCode === 206) {
       const range = parseContentRange(header(get.headers, 'content-range'));
       if (range && !('unsatisfied' in range) && range.start === 0 && range.total !== undefined) {
-        return { ...base, size: range.total, ranges: true };
+        return { ...base, size: range.total, acceptsRanges: true };
       }
       return {
         ...base,
         size: undefined,
-        ranges: false,
+        acceptsRanges: false,
         noRangesReason: 'the server does not give the file size',
       };
     }
@@ -198,7 +190,7 @@ async function probeOnce(
       // An empty file cannot satisfy bytes=0-0.
       const range = parseContentRange(header(get.headers, 'content-range'));
       const total = range && 'unsatisfied' in range ? range.total : headSize;
-      if (total === 0) return { ...base, size: 0, ranges: false };
+      if (total === 0) return { ...base, size: 0, acceptsRanges: false };
       throw new HttpError(416, get.url.href, `server answered HTTP 416 (range not satisfiable) to bytes=0-0 for ${get.url.href}`);
     }
     if (get.statusCode >= 200 && get.statusCode < 300) {
@@ -207,7 +199,7 @@ async function probeOnce(
       return {
         ...base,
         size,
-        ranges: false,
+        acceptsRanges: false,
         noRangesReason:
           size === undefined
             ? 'the server supports neither ranges nor a known length'

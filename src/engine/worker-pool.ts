@@ -5,27 +5,21 @@
  * moment which bytes are written.
  */
 import type { Worker } from 'node:worker_threads';
-import { InlineWorker } from './inline.js';
+import { InlineWorker } from './inline-worker.js';
 
 /** A worker thread, or its in-thread stand-in. */
 type PoolWorker = Worker | InlineWorker;
-import {
-  HttpError,
-  InternalError,
-  NetworkError,
-  RangegetError,
-  RemoteChangedError,
-  ServerError,
-  TimeoutError,
-} from './errors.js';
-import type { RequestSettings } from './http.js';
-import type { FromWorker, Job, RetrySettings, ToWorker, WireError, WorkerInit } from './messages.js';
+import { HttpError, InternalError, NetworkError, RangegetError, RemoteChangedError, ServerError, TimeoutError } from '../primitives/errors.js';
+import type { RequestSettings } from '../http/request.js';
+import type { FromWorker, Job, ToWorker, WireError, WorkerInit } from './protocol.js';
+import type { RetrySettings } from '../http/retry-policy.js';
 import { takeWorker } from './prewarm.js';
-import { chooseSteal, normalize, type Segment } from './plan.js';
+import { chooseSteal } from './plan.js';
+import { normalize, type ByteRange } from '../primitives/ranges.js';
 import type { RateLimiter } from './rate.js';
 import { SlotTable } from './slots.js';
-import type { HttpTrace } from './trace.js';
-import type { Dispatcher } from './undici.js';
+import type { HttpTrace } from '../http/trace.js';
+import type { Dispatcher } from '../http/undici.js';
 
 /** Settings of a pool for its whole life (one download). */
 export interface PoolOptions {
@@ -59,7 +53,7 @@ export interface PoolOptions {
 /** One file for the pool to fetch. */
 export interface PoolJob extends Job {
   /** Byte ranges already written before this run (a resume). */
-  done?: readonly Segment[];
+  done?: readonly ByteRange[];
   /** Work stealing never makes a range smaller than this. */
   minRangeSize: number;
   /** Connections to use for this file, at most the pool's. */
@@ -123,9 +117,9 @@ export class Pool {
   private readonly table: SlotTable;
   private readonly workers: PoolWorker[] = [];
   private readonly slots: Slot[] = [];
-  private readonly queue: Segment[] = [];
+  private readonly queue: ByteRange[] = [];
   /** Segments written by ranges that are no longer running. */
-  private readonly finished: Segment[] = [];
+  private readonly finished: ByteRange[] = [];
   private settle?: { resolve: () => void; reject: (err: Error) => void };
   private failure: Error | undefined;
   private job: PoolJob | undefined;
@@ -173,7 +167,7 @@ export class Pool {
   }
 
   /** Fetch these ranges of a file; resolves when every byte of them is written. */
-  run(job: PoolJob, ranges: readonly Segment[]): Promise<void> {
+  run(job: PoolJob, ranges: readonly ByteRange[]): Promise<void> {
     this.job = job;
     this.failure = undefined;
     this.finished.length = 0;
@@ -196,7 +190,7 @@ export class Pool {
   }
 
   /** Every byte range written so far, merged. */
-  written(): Segment[] {
+  written(): ByteRange[] {
     const segments = [...this.finished];
     this.slots.forEach((slot, i) => {
       if (slot.busy) segments.push({ start: this.table.start(i), end: this.table.position(i) });
@@ -284,7 +278,7 @@ export class Pool {
   }
 
   /** Free a slot; returns what was left of its range. */
-  private release(index: number): Segment | undefined {
+  private release(index: number): ByteRange | undefined {
     const slot = this.slots[index]!;
     if (!slot.busy) return undefined;
     slot.busy = false;
@@ -361,7 +355,7 @@ export class Pool {
    * byte: small pieces keep every connection busy to the end where round trips are short
    * (loopback, a LAN), joined pieces keep that idle time under 5% where they are long.
    */
-  private take(index: number): Segment | undefined {
+  private take(index: number): ByteRange | undefined {
     const head = this.queue.shift();
     if (!head) return undefined;
     const speed = this.job?.mode === 'ranges' ? this.recentSpeed(index) : undefined;
@@ -395,7 +389,7 @@ export class Pool {
   }
 
   /** Split the running range with the most left, giving its far half to a free connection. */
-  private steal(): Segment | undefined {
+  private steal(): ByteRange | undefined {
     if (this.job?.mode !== 'ranges') return undefined;
     const now = performance.now();
     const busy = this.slots.flatMap((slot, index) => (slot.busy && now - slot.startedAt >= STEAL_MIN_AGE ? [index] : []));
@@ -414,7 +408,7 @@ export class Pool {
     return { start: steal.at, end };
   }
 
-  private start(index: number, range: Segment): void {
+  private start(index: number, range: ByteRange): void {
     const slot = this.slots[index]!;
     slot.busy = true;
     slot.startedAt = performance.now();

@@ -5,8 +5,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { Fetcher } from './fetcher.js';
-import type { FromWorker, ToWorker } from './messages.js';
-import type { Dispatcher } from './undici.js';
+import type { FromWorker, ToWorker } from './protocol.js';
+import type { Dispatcher } from '../http/undici.js';
 
 export class InlineWorker extends EventEmitter {
   private exited = false;

@@ -3,7 +3,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { Fetcher } from './fetcher.js';
-import type { FromWorker, ToWorker } from './messages.js';
+import type { FromWorker, ToWorker } from './protocol.js';
 
 const port = parentPort!;
 const fetcher = new Fetcher(

@@ -1,4 +1,4 @@
-import type { HttpTrace } from './trace.js';
+import type { HttpTrace } from '../http/trace.js';
 
 /**
  * What a download reports while it runs. The CLI prints these (bars or `--json` lines);

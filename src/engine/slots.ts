@@ -20,9 +20,6 @@ const RECEIVED = 3;
  */
 const WAIT = 4;
 
-/** Sentinel end for a stream of unknown length. */
-export const UNKNOWN_END = Number.MAX_SAFE_INTEGER;
-
 export class SlotTable {
   readonly buffer: SharedArrayBuffer;
   readonly count: number;

@@ -1,0 +1,34 @@
+/**
+ * The settings of one download, as the engine reads them.
+ */
+import type { RequestSettings } from '../http/request.js';
+import type { RetrySettings } from '../http/retry-policy.js';
+import type { Checksum } from '../primitives/checksum.js';
+import type { DownloadEvent, Progress } from './events.js';
+import type { RateLimiter } from './rate.js';
+
+/**
+ * What the engine runs a download with: the public options validated, defaults filled in,
+ * turned into the settings of each layer. Made by `resolveOptions` (options.ts).
+ */
+export interface DownloadSettings {
+  url: URL;
+  output?: string;
+  dir?: string;
+  connections: number;
+  threads: number;
+  minRangeSize: number;
+  checksum?: Checksum;
+  overwrite: boolean;
+  resume: boolean;
+  restart: boolean;
+  request: RequestSettings;
+  retry: RetrySettings;
+  progressInterval: number;
+  rate?: RateLimiter;
+  mirrors: URL[];
+  trace: boolean;
+  signal?: AbortSignal;
+  onProgress?: (progress: Progress) => void;
+  onEvent?: (event: DownloadEvent) => void;
+}

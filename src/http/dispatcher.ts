@@ -1,0 +1,119 @@
+/**
+ * The connections: undici dispatchers with keep-alive, timeouts, TLS and proxy settings, one
+ * per thread, or one shared by the downloads of a batch.
+ */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { SecureContext } from 'node:tls';
+import { Agent, EnvHttpProxyAgent, ProxyAgent, type Dispatcher } from './undici.js';
+import { UsageError } from '../primitives/errors.js';
+
+/** Connection settings, plain data so they can be handed to worker threads. */
+export interface ConnectionSettings {
+  /** Skip TLS certificate verification (`--insecure`). */
+  insecure: boolean;
+  /** PEM text of extra CA certificates (`--ca-cert`), trusted besides the usual roots. */
+  ca?: string;
+  /** Proxy URL (`--proxy`); when absent, HTTP_PROXY / HTTPS_PROXY / NO_PROXY apply. */
+  proxy?: string;
+  /** Milliseconds to establish a connection. */
+  connectTimeout: number;
+  /** Milliseconds to wait for response headers. */
+  headersTimeout: number;
+  /** Milliseconds without a body byte before the connection counts as stalled. */
+  stallTimeout: number;
+}
+
+const require = createRequire(import.meta.url);
+
+/**
+ * Certificate checks for every connection. node:tls is loaded only for `--ca-cert` (undici
+ * loads it itself for https), so a plain-http download starts sooner.
+ */
+function tlsOptions(settings: ConnectionSettings): { rejectUnauthorized?: false; secureContext?: SecureContext } {
+  if (settings.insecure) return { rejectUnauthorized: false };
+  if (!settings.ca) return {};
+  // Node's `ca` replaces the trusted roots; `--ca-cert` adds to them (a private CA for one
+  // host must not break a redirect to a public CDN). One context for every connection.
+  const { createSecureContext, rootCertificates } = require('node:tls') as typeof import('node:tls');
+  return { secureContext: createSecureContext({ ca: [...rootCertificates, settings.ca] }) };
+}
+
+/** The dispatcher for one thread: keep-alive connections, timeouts, TLS and proxy settings. */
+export function createDispatcher(settings: ConnectionSettings, connections: number): Dispatcher {
+  const tls = tlsOptions(settings);
+  const options = {
+    connections,
+    connect: { timeout: settings.connectTimeout, ...tls },
+    headersTimeout: settings.headersTimeout,
+    bodyTimeout: settings.stallTimeout,
+    keepAliveTimeout: 10_000,
+  };
+  // Plain http goes through the proxy as a forwarded request (many proxies refuse CONNECT
+  // to ports other than 443); https is tunnelled.
+  if (settings.proxy) return new ProxyAgent({ ...options, uri: settings.proxy, requestTls: tls, proxyTls: tls, proxyTunnel: false });
+  const env = process.env;
+  if (env.HTTP_PROXY || env.http_proxy || env.HTTPS_PROXY || env.https_proxy) {
+    return new EnvHttpProxyAgent({ ...options, requestTls: tls, proxyTls: tls, proxyTunnel: false });
+  }
+  return new Agent(options);
+}
+
+/**
+ * Connections kept open from one download to the next (a batch's): one dispatcher per set of
+ * connection settings, each with up to `connections` connections per server.
+ */
+export class SharedConnections {
+  private readonly dispatchers = new Map<string, Dispatcher>();
+
+  constructor(private readonly connections: number) {}
+
+  /** The dispatcher for these settings, made on first use. */
+  dispatcher(settings: ConnectionSettings): Dispatcher {
+    const key = JSON.stringify(settings);
+    let dispatcher = this.dispatchers.get(key);
+    if (!dispatcher) {
+      dispatcher = createDispatcher(settings, this.connections);
+      this.dispatchers.set(key, dispatcher);
+    }
+    return dispatcher;
+  }
+
+  /** Close every connection (after the last download). */
+  async close(): Promise<void> {
+    await Promise.all([...this.dispatchers.values()].map((d) => d.close().catch(() => undefined)));
+    this.dispatchers.clear();
+  }
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/**
+ * Read a CA bundle for `--ca-cert`, with a clear message when it cannot be read or holds no
+ * usable certificate (Node would silently ignore it, and every connection would fail later
+ * with a confusing certificate error).
+ */
+export function readCaFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EISDIR' ? 'it is a directory' : code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new UsageError(`--ca-cert: cannot read ${path}: ${why}`);
+  }
+  const blocks = text.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) {
+    throw new UsageError(`--ca-cert: ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  }
+  blocks.forEach((pem, i) => {
+    try {
+      new X509Certificate(pem);
+    } catch (err) {
+      throw new UsageError(`--ca-cert: certificate ${i + 1} in ${path} is not valid: ${(err as Error).message}`);
+    }
+  });
+  return text;
+}
+

@@ -1,0 +1,63 @@
+/**
+ * The digest of the `.part` file, computed while it is still being written.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import type { ChecksumAlgorithm } from '../primitives/checksum.js';
+
+const READ_SIZE = 4 * 1024 * 1024;
+
+/**
+ * Hashes a file front to back while it is still being written: whenever the written
+ * prefix grows, the new bytes are read (from the page cache) and hashed, so the digest is
+ * ready moments after the last byte instead of one whole pass later.
+ */
+export class FileHasher {
+  private hash: Hash;
+  private hashed = 0;
+  private buffer = Buffer.allocUnsafe(READ_SIZE);
+  private busy: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly file: FileHandle,
+    readonly algorithm: ChecksumAlgorithm,
+  ) {
+    this.hash = createHash(algorithm);
+  }
+
+  /** Bytes hashed so far. */
+  get position(): number {
+    return this.hashed;
+  }
+
+  /** Hash up to `end`, the end of the contiguous written prefix. Calls are serialized. */
+  advance(end: number): Promise<void> {
+    this.busy = this.busy.then(() => this.read(end));
+    return this.busy;
+  }
+
+  /** Forget everything hashed (the prefix was rewritten, e.g. a plain stream restarted). */
+  reset(): void {
+    this.busy = this.busy.then(() => {
+      this.hash = createHash(this.algorithm);
+      this.hashed = 0;
+    });
+  }
+
+  /** Hash the rest up to `size` and return the hex digest. */
+  async digest(size: number): Promise<string> {
+    await this.advance(size);
+    return this.hash.digest('hex');
+  }
+
+  private async read(end: number): Promise<void> {
+    while (this.hashed < end) {
+      const length = Math.min(READ_SIZE, end - this.hashed);
+      const { bytesRead } = await this.file.read(this.buffer, 0, length, this.hashed);
+      if (bytesRead === 0) break;
+      this.hash.update(this.buffer.subarray(0, bytesRead));
+      this.hashed += bytesRead;
+    }
+  }
+}
+
