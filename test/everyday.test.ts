@@ -20,8 +20,8 @@ const MiB = 1024 * KiB;
 const T = { timeout: 40_000 };
 const basic = (userPass: string): string => `Basic ${Buffer.from(userPass).toString('base64')}`;
 
-/** Leave a partial download of `path` in `dir`: abort once some bytes are on disk. */
-async function interrupted(server: TestServer, path: string, dir: string): Promise<void> {
+/** Leave a partial download of `path` in `dir`: abort once `bytes` are on disk. */
+async function interrupted(server: TestServer, path: string, dir: string, bytes: number): Promise<void> {
   const controller = new AbortController();
   let seen = false;
   const running = download(server.url(path), {
@@ -31,7 +31,7 @@ async function interrupted(server: TestServer, path: string, dir: string): Promi
     progressInterval: 20,
     signal: controller.signal,
     onEvent: (e) => {
-      if (e.type === 'progress' && e.downloaded > 0) seen = true;
+      if (e.type === 'progress' && e.downloaded >= bytes) seen = true;
     },
   });
   running.catch(() => undefined);
@@ -43,8 +43,8 @@ async function interrupted(server: TestServer, path: string, dir: string): Promi
 describe('--dry-run', () => {
   it('prints the plan, with the bytes an earlier run left, and fetches nothing; --json gives one plan object', T, async (t) => {
     const server = await serve(t, {
-      // Stalls after 1.5 MiB per GET (bytes reach the disk every 1 MiB per connection), so the
-      // first run has bytes on disk and is still running when it is stopped.
+      // Stalls after 1.5 MiB per GET, so the first run is still running when all of those
+      // bytes are on disk (a buffer is written at the latest a flush interval after it fills).
       '/part.bin': { size: 3 * MiB, faults: { stallAfter: 1.5 * MiB, stallEvery: true } },
       '/here.bin': { size: 10 * KiB },
       '/plain.bin': { size: 10 * KiB, etag: null, lastModified: null },
@@ -52,7 +52,7 @@ describe('--dry-run', () => {
       '/missing.bin': { size: 1, status: 404 },
     });
     const dir = await tempDir(t);
-    await interrupted(server, '/part.bin', dir);
+    await interrupted(server, '/part.bin', dir, 1.5 * MiB);
     server.set('/part.bin', { size: 3 * MiB }); // same content and validators, no stalls
     await writeFile(join(dir, 'here.bin'), 'something else');
     const before = await list(dir);
