@@ -12,7 +12,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'n
 import { statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { download, RangegetError, type DownloadEvent, type DownloadOptions, type DownloadResult } from '../src/index.js';
+import { download, NoSpaceError, RangegetError, type DownloadEvent, type DownloadOptions, type DownloadResult } from '../src/index.js';
 import { backoffDelay, parseRetryAfter } from '../src/http/retry-policy.js';
 import { probe } from '../src/http/probe.js';
 import { createDispatcher } from '../src/http/dispatcher.js';
@@ -656,6 +656,8 @@ describe('local side', { concurrency: 4 }, () => {
       }),
       'ENOSPACE',
     );
+    // Raised in a worker thread, it arrives as its own class, as the README promises.
+    assert.ok(error instanceof NoSpaceError, `got ${error.constructor.name}`);
     assert.equal(error.exitCode, 6);
     assert.match(error.message, /no space/);
     assert.equal(await exists(join(mnt, 'f.bin')), false, 'nothing at the final path');

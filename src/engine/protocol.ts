@@ -2,7 +2,7 @@
  * The protocol between the pool (main thread) and its workers. Messages are per range,
  * never per chunk: bytes and positions travel through the shared {@link SlotTable}.
  */
-import type { ErrorCode } from '../primitives/errors.js';
+import type { WireError } from '../primitives/errors.js';
 import type { RetrySettings } from '../http/retry-policy.js';
 import type { RequestSettings } from '../http/request.js';
 import type { HttpTrace } from '../http/trace.js';
@@ -51,14 +51,6 @@ export type ToWorker =
   | { type: 'job'; job: Job }
   | { type: 'run'; slot: number; mirror: number }
   | { type: 'stop' };
-
-/** An error crossing the thread boundary. */
-export interface WireError {
-  code: ErrorCode;
-  message: string;
-  status?: number;
-  url?: string;
-}
 
 /** Worker → main. */
 export type FromWorker =

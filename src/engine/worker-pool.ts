@@ -9,9 +9,9 @@ import { InlineWorker } from './inline-worker.js';
 
 /** A worker thread, or its in-thread stand-in. */
 type PoolWorker = Worker | InlineWorker;
-import { HttpError, InternalError, NetworkError, RangegetError, RemoteChangedError, ServerError, TimeoutError } from '../primitives/errors.js';
+import { fromWire, InternalError } from '../primitives/errors.js';
 import type { RequestSettings } from '../http/request.js';
-import type { FromWorker, Job, ToWorker, WireError, WorkerInit } from './protocol.js';
+import type { FromWorker, Job, ToWorker, WorkerInit } from './protocol.js';
 import type { RetrySettings } from '../http/retry-policy.js';
 import { takeWorker } from './prewarm.js';
 import { chooseSteal } from './plan.js';
@@ -62,27 +62,6 @@ export interface PoolJob extends Job {
 
 /** Thrown by {@link Pool.run} when the server turned out to ignore ranges. */
 export class RangesUnsupported extends Error {}
-
-/** Turn an error from a worker back into a typed error. */
-export function errorFromWire(error: WireError): RangegetError {
-  switch (error.code) {
-    case 'EHTTP':
-      return new HttpError(error.status ?? 0, error.url ?? '', error.message);
-    case 'ECHANGED':
-      return new RemoteChangedError(error.message);
-    case 'ETIMEOUT':
-      return new TimeoutError(error.message);
-    case 'ESERVER':
-      return new ServerError(error.message);
-    case 'EFILE':
-    case 'ENOSPACE':
-      return new RangegetError(error.code, error.message);
-    case 'ENETWORK':
-      return new NetworkError(error.message);
-    default:
-      return new RangegetError(error.code, error.message);
-  }
-}
 
 interface Slot {
   worker: PoolWorker;
@@ -247,7 +226,7 @@ export class Pool {
       return;
     }
     if (message.type === 'failed' && message.slot < 0) {
-      this.fail(errorFromWire(message.error));
+      this.fail(fromWire(message.error));
       return;
     }
     const slot = this.slots[message.slot];
@@ -260,7 +239,7 @@ export class Pool {
       this.release(message.slot);
       this.fail(new RangesUnsupported(message.reason));
     } else {
-      const error = errorFromWire(message.error);
+      const error = fromWire(message.error);
       const rest = this.release(message.slot);
       // With mirrors, a server that fails is dropped and its range goes to the others.
       const sources = this.job?.sources.length ?? 1;

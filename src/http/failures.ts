@@ -1,7 +1,10 @@
 /**
  * What a failed request means: undici's errors (and the causes inside them) turned into words
- * for the user and into the typed errors rangeget raises.
+ * for the user and into the typed errors rangeget raises, marked retryable or not.
  */
+import { HttpError, NetworkError, TimeoutError } from '../primitives/errors.js';
+import { header, type ResponseHeaders } from './headers.js';
+import { AttemptFailure, isRetryableStatus, parseRetryAfter } from './retry-policy.js';
 
 /** OpenSSL / Node codes of a TLS certificate that could not be verified. */
 const CERTIFICATE_ERRORS = new Set([
@@ -36,4 +39,30 @@ export function describeNetworkError(err: unknown): string {
     return `TLS certificate verification failed: ${text}; trust its CA with --ca-cert FILE, or skip the check with --insecure`;
   }
   return text;
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/**
+ * A request that got no answer (undici threw): a timeout or a network fault. Worth another
+ * attempt, unless the certificate failed: it would fail the same way again. `prefix` goes
+ * before the description (the probe's `cannot reach URL: `).
+ */
+export function connectionFailure(err: unknown, stallTimeout: number, prefix = ''): AttemptFailure {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (code === 'UND_ERR_BODY_TIMEOUT') {
+    return new AttemptFailure(new TimeoutError(`${prefix}no data for ${stallTimeout / 1000} s (stalled connection)`), true);
+  }
+  if (typeof code === 'string' && TIMEOUT_CODES.has(code)) return new AttemptFailure(new TimeoutError(prefix + describeNetworkError(err)), true);
+  return new AttemptFailure(new NetworkError(prefix + describeNetworkError(err), { cause: err }), !isCertificateError(err));
+}
+
+/**
+ * An answer whose status ends this attempt: retried when the status may clear up, after the
+ * server's Retry-After when it gives one.
+ */
+export function statusFailure(status: number, url: string, headers: ResponseHeaders, message?: string, now = Date.now()): AttemptFailure {
+  const retryable = isRetryableStatus(status);
+  const retryAfter = retryable ? parseRetryAfter(header(headers, 'retry-after'), now) : undefined;
+  return new AttemptFailure(new HttpError(status, url, message), retryable, retryAfter);
 }

@@ -7,12 +7,11 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from './undici.js';
-import { HttpError, NetworkError, RangegetError, TimeoutError } from '../primitives/errors.js';
+import { HttpError, RangegetError } from '../primitives/errors.js';
 import { contentLength, header, parseContentRange } from './headers.js';
-import { describeNetworkError, isCertificateError } from './failures.js';
+import { connectionFailure, statusFailure } from './failures.js';
 import { discard, followRedirects, type FollowedResponse, type RequestSettings } from './request.js';
-import type { RetrySettings } from './retry-policy.js';
-import { backoffDelay, parseRetryAfter } from './retry-policy.js';
+import { AttemptFailure, retryDelay, type RetrySettings } from './retry-policy.js';
 import type { HttpTrace } from './trace.js';
 
 /** What the probe learnt about a remote file. */
@@ -53,14 +52,6 @@ function validators(headers: Headers): Pick<ProbeResult, 'etag' | 'lastModified'
   return out;
 }
 
-/** Statuses worth asking again, as for ranges. */
-const retryableStatuses = new Set([408, 425, 429, 500, 502, 503, 504]);
-
-/** Failures of the probe that another attempt may cure, with the server's Retry-After. */
-const transient = new WeakMap<Error, { retryAfter?: number }>();
-
-const timeoutCodes = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-
 async function send(
   dispatcher: Dispatcher,
   url: URL,
@@ -73,26 +64,9 @@ async function send(
   try {
     return await followRedirects(dispatcher, url, { method, headers: extra, signal, ...(onTrace ? { onTrace } : {}) }, settings);
   } catch (err) {
-    if (err instanceof RangegetError) throw err;
-    if (signal?.aborted) throw err;
-    const code = (err as { code?: string }).code ?? '';
-    const failure = timeoutCodes.has(code)
-      ? new TimeoutError(`cannot reach ${url.href}: ${describeNetworkError(err)}`)
-      : new NetworkError(`cannot reach ${url.href}: ${describeNetworkError(err)}`, { cause: err });
-    // A certificate that fails verification will fail the same way next time.
-    if (!isCertificateError(err)) transient.set(failure, {});
-    throw failure;
+    if (err instanceof RangegetError || signal?.aborted) throw err;
+    throw connectionFailure(err, settings.connection.stallTimeout, `cannot reach ${url.href}: `);
   }
-}
-
-/** An HTTP error for a response, marked transient when its status may clear up. */
-function statusError(res: FollowedResponse): HttpError {
-  const err = new HttpError(res.statusCode, res.url.href);
-  if (retryableStatuses.has(res.statusCode)) {
-    const retryAfter = parseRetryAfter(header(res.headers, 'retry-after'), Date.now());
-    transient.set(err, retryAfter === undefined ? {} : { retryAfter });
-  }
-  return err;
 }
 
 /** The probe's first request: `HEAD`, or straight to `GET Range: bytes=0-0`. */
@@ -123,15 +97,14 @@ export async function probe(
   retry?: ProbeRetry,
   first: ProbeMethod = 'HEAD',
 ): Promise<ProbeResult> {
-  for (let failures = 0; ; ) {
+  for (let failures = 1; ; failures++) {
     try {
       return await probeOnce(dispatcher, url, settings, signal, retry?.onTrace, first);
     } catch (err) {
-      const info = err instanceof Error ? transient.get(err) : undefined;
-      if (!retry || !info || signal?.aborted || failures >= retry.retries) throw err;
-      failures++;
-      const delay = backoffDelay(failures, retry, info.retryAfter);
-      retry.onRetry?.({ attempt: failures, delay, reason: (err as Error).message });
+      if (!(err instanceof AttemptFailure)) throw err;
+      const delay = retry && !signal?.aborted ? retryDelay(err, failures, retry) : undefined;
+      if (delay === undefined) throw err.error;
+      retry?.onRetry?.({ attempt: failures, delay, reason: err.message });
       await sleep(delay, undefined, signal ? { signal } : undefined);
     }
   }
@@ -206,7 +179,7 @@ async function probeOnce(
             : 'the server ignores range requests',
       };
     }
-    throw statusError(get);
+    throw statusFailure(get.statusCode, get.url.href, get.headers);
   } finally {
     discard(get);
   }

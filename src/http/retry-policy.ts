@@ -1,10 +1,10 @@
 /**
  * The retry policy, whole: which failures are worth another attempt, how long to wait
- * before it (backoff with jitter, or the server's Retry-After), and when to give up. Used by
- * the probe and by every range alike. Pure.
- *
- * Retry timing: exponential backoff with jitter, and the server's `Retry-After`.
+ * before it (backoff with jitter, or the server's Retry-After), and when to give up. The
+ * probe and every range use it alike. Pure (the clock and the dice are parameters).
  */
+import type { RangegetError } from '../primitives/errors.js';
+
 /** How patient a download is: the same for the probe and for every range. */
 export interface RetrySettings {
   /** Failed attempts in a row (without a byte written) before the range fails. */
@@ -15,6 +15,41 @@ export interface RetrySettings {
   maxRetryWait: number;
 }
 
+/** Statuses that may clear up on their own: timeouts, rate limits, an overloaded or restarting server. */
+const RETRYABLE_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
+
+/** True when another request may get a better answer than this status. */
+export function isRetryableStatus(status: number): boolean {
+  return RETRYABLE_STATUSES.has(status);
+}
+
+/**
+ * One failed attempt: the error it ends the download with when no retry is left, whether
+ * another attempt may cure it, and the server's Retry-After (ms) when it sent one.
+ */
+export class AttemptFailure extends Error {
+  constructor(
+    readonly error: RangegetError,
+    readonly retryable: boolean,
+    readonly retryAfter?: number,
+  ) {
+    super(error.message, { cause: error });
+  }
+}
+
+/**
+ * The whole retry decision: milliseconds to wait before the next attempt, or undefined to
+ * give up. `failures` counts the failed attempts in a row, this one included.
+ */
+export function retryDelay(
+  failure: Pick<AttemptFailure, 'retryable' | 'retryAfter'>,
+  failures: number,
+  settings: RetrySettings,
+  random: () => number = Math.random,
+): number | undefined {
+  if (!failure.retryable || failures > settings.retries) return undefined;
+  return backoffDelay(failures, settings, failure.retryAfter, random);
+}
 
 /**
  * Milliseconds to wait before attempt `failures + 1`: `retryWait * 2^(failures-1)`, capped,

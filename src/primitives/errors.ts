@@ -200,3 +200,51 @@ export function fileError(err: unknown, path: string): RangegetError {
       return new FileError(`cannot write ${path}: ${(err as Error | undefined)?.message ?? String(err)}`, { cause: err });
   }
 }
+
+/**
+ * An error as it crosses from a worker thread: a structured clone keeps no class, so the
+ * class travels by name with its own fields, and {@link fromWire} builds the same class again.
+ */
+export interface WireError {
+  /** The class name (`NoSpaceError`, `HttpError`, ...). */
+  name: string;
+  code: ErrorCode;
+  message: string;
+  /** The class's own fields (`status`, `url`, `path`, `expected`, `actual`). */
+  fields: Record<string, string | number>;
+}
+
+/** Plain data for another thread; see {@link fromWire}. */
+export function toWire(err: RangegetError): WireError {
+  const fields: Record<string, string | number> = {};
+  for (const [key, value] of Object.entries(err)) {
+    if (key !== 'code' && key !== 'exitCode' && key !== 'name' && (typeof value === 'string' || typeof value === 'number')) fields[key] = value;
+  }
+  return { name: err.name, code: err.code, message: err.message, fields };
+}
+
+const str = (fields: WireError['fields'], key: string): string => String(fields[key] ?? '');
+
+/** How each class is built again from its wire form. */
+const revivers: Record<string, (w: WireError) => RangegetError> = {
+  UsageError: (w) => new UsageError(w.message),
+  HttpError: (w) => new HttpError(Number(w.fields.status ?? 0), str(w.fields, 'url'), w.message),
+  RedirectError: (w) => new RedirectError(w.message),
+  NetworkError: (w) => new NetworkError(w.message),
+  TimeoutError: (w) => new TimeoutError(w.message),
+  ServerError: (w) => new ServerError(w.message),
+  ChecksumError: (w) => Object.assign(new ChecksumError('', str(w.fields, 'expected'), str(w.fields, 'actual')), { message: w.message }),
+  SizeError: (w) => Object.assign(new SizeError(0, 0), { message: w.message }),
+  FileExistsError: (w) => Object.assign(new FileExistsError(str(w.fields, 'path')), { message: w.message }),
+  FileError: (w) => new FileError(w.message),
+  NoSpaceError: (w) => new NoSpaceError(w.message),
+  RemoteChangedError: (w) => new RemoteChangedError(w.message),
+  AbortError: (w) => new AbortError(w.message),
+  InternalError: (w) => new InternalError(w.message),
+};
+
+/** The error {@link toWire} sent, as its own class (an unknown name: a plain {@link RangegetError}). */
+export function fromWire(wire: WireError): RangegetError {
+  const revive = Object.hasOwn(revivers, wire.name) ? revivers[wire.name] : undefined;
+  return revive ? revive(wire) : new RangegetError(wire.code, wire.message);
+}

@@ -1,0 +1,95 @@
+/**
+ * The range writer: the bytes of one response, buffered and written at their offset in the
+ * `.part` file with one positional write per buffer-full. The slot table is the truth about
+ * what is written: its position moves only after the bytes are in the file.
+ */
+import { writevSync } from 'node:fs';
+import { fileError } from '../primitives/errors.js';
+import { AttemptFailure } from '../http/retry-policy.js';
+import type { SlotTable } from './slots.js';
+
+export class RangeWriter {
+  private chunks: Buffer[] = [];
+  /** Bytes held, not yet written. */
+  buffered = 0;
+  /** When the buffer was last written (ms, performance.now()). */
+  lastFlush = performance.now();
+
+  constructor(
+    private readonly fd: number,
+    private readonly partPath: string,
+    private readonly table: SlotTable,
+    private readonly slot: number,
+  ) {}
+
+  /** Hold a chunk; the slot table learns it has arrived (a split must not start before it). */
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    this.table.setReceived(this.slot, this.table.position(this.slot) + this.buffered);
+  }
+
+  /** Forget what is held (bytes that must not be kept). */
+  discard(): void {
+    this.chunks = [];
+    this.buffered = 0;
+  }
+
+  /**
+   * Write what is held, up to the slot's end (work stealing may have moved it) and `stopAt`
+   * (the end of what the response announced). Returns true when that end is reached.
+   * Throws an {@link AttemptFailure} (not retryable) when the file cannot be written.
+   */
+  flush(stopAt: number): boolean {
+    const at = this.table.position(this.slot);
+    const stop = Math.min(this.table.end(this.slot), stopAt);
+    const length = Math.max(0, Math.min(this.buffered, stop - at));
+    if (length > 0) {
+      this.writeFully(length < this.buffered ? take(this.chunks, length) : this.chunks, at, length);
+      this.table.setPosition(this.slot, at + length);
+    }
+    this.discard();
+    this.lastFlush = performance.now();
+    return at + length >= stop;
+  }
+
+  private writeFully(parts: Buffer[], position: number, length: number): void {
+    try {
+      let offset = 0;
+      while (offset < length) {
+        const written = writevSync(this.fd, parts, position + offset);
+        offset += written;
+        if (offset < length) parts = dropBytes(parts, written); // rare short write
+      }
+    } catch (err) {
+      throw new AttemptFailure(fileError(err, this.partPath), false);
+    }
+  }
+}
+
+/** The first `length` bytes of a list of chunks. */
+function take(chunks: Buffer[], length: number): Buffer[] {
+  const parts: Buffer[] = [];
+  let left = length;
+  for (const chunk of chunks) {
+    if (left <= 0) break;
+    parts.push(chunk.length <= left ? chunk : chunk.subarray(0, left));
+    left -= chunk.length;
+  }
+  return parts;
+}
+
+/** The chunks without their first `count` bytes. */
+function dropBytes(parts: Buffer[], count: number): Buffer[] {
+  const rest: Buffer[] = [];
+  let skip = count;
+  for (const part of parts) {
+    if (skip >= part.length) {
+      skip -= part.length;
+      continue;
+    }
+    rest.push(skip > 0 ? part.subarray(skip) : part);
+    skip = 0;
+  }
+  return rest;
+}
