@@ -22,8 +22,22 @@
  *      only when `rangeget --help` mentions --input-file, else skipped)
  *   d  memory: peak RSS for the 1 GiB file at 16 connections (reuses the runs of b)
  *   e  checksum overhead: rangeget on the 1 GiB file with and without --checksum sha256=HEX
- * Tools (--tools, default all): rangeget (`node bin/rangeget.js`), curl, aria2c, axel. A missing
- * peer is skipped; a missing nginx is fatal. `apt-get install -y nginx-light aria2 axel`.
+ * Tools (--tools, default all): rangeget (`node bin/rangeget.js`), curl, aria2c, axel, and with
+ * --baseline also baseline. A missing peer is skipped; a missing nginx is fatal.
+ * `apt-get install -y nginx-light aria2 axel`.
+ *
+ * Before/after a change (--baseline PATH): PATH is the CLI script of another build of rangeget,
+ * e.g. a full copy of the project built before the change:
+ *   git worktree add /tmp/baseline <rev> && (cd /tmp/baseline && npm ci)   (or cp -r, then npm run build)
+ *   npm run bench -- --baseline /tmp/baseline/bin/rangeget.js --tools rangeget,baseline
+ * A tool named `baseline` then runs in every scenario exactly as rangeget does (same flags; in c
+ * the same list file and -i, if its --help mentions --input-file; in e with and without
+ * --checksum), alternating with the others: rangeget baseline … rangeget baseline … (the order
+ * of --tools; by default right after rangeget). Its rows' "time ÷ rangeget" is baseline ÷ this
+ * build (> 1: this build is faster); in e, "time ÷ no-checksum" is each build's own ratio and a
+ * "time ÷ rangeget" column compares the builds with the same flags. The targets are evaluated
+ * for rangeget only, and a FAILED baseline run does not change the exit code. Run it on an idle
+ * machine and compare the per-run times too: a difference within their spread is noise.
  *
  * Options:
  *   --runs N         runs per tool and scenario (default 5; 3 with --quick)
@@ -35,6 +49,8 @@
  *   --write          also write the report to BENCHMARKS.md at the project root
  *                    (without --write nothing in the project is touched)
  *   --rangeget PATH  rangeget CLI script to run (default: bin/rangeget.js of this project)
+ *   --baseline PATH  also run this rangeget CLI script, as the tool `baseline` (see above).
+ *                    Under `npm run bench` a relative PATH is taken from the project root.
  *   --help
  *
  * A default run takes about 6–8 minutes here with the peers (curl's throttled runs alone are 5 × 32 s)
@@ -68,8 +84,10 @@ import {
 } from './util.js';
 
 const APT_LINE = 'apt-get install -y nginx-light aria2 axel';
-const TOOLS = ['rangeget', 'curl', 'aria2c', 'axel'] as const;
+const TOOLS = ['rangeget', 'baseline', 'curl', 'aria2c', 'axel'] as const;
 type ToolName = (typeof TOOLS)[number];
+/** The tools that are builds of rangeget (run with node, same flags); baseline needs --baseline. */
+type RangegetBuild = 'rangeget' | 'baseline';
 const SCENARIOS = ['a', 'b', 'c', 'd', 'e'] as const;
 type ScenarioId = (typeof SCENARIOS)[number];
 
@@ -97,15 +115,19 @@ interface Options {
   timeoutMs: number;
   write: boolean;
   rangegetCli: string;
+  /** --baseline: CLI script of another build, run as the tool `baseline`; undefined without it. */
+  baselineCli: string | undefined;
 }
 
 function usage(): string {
   return `usage: npm run bench -- [--runs N] [--quick] [--scenario a,b,c,d,e] [--tools rangeget,curl,aria2c,axel]
-                          [--timeout SEC] [--write] [--rangeget PATH]
+                          [--timeout SEC] [--write] [--rangeget PATH] [--baseline PATH]
   a throttled 256 MiB (limit_rate ${LIMIT_RATE}/conn, ${CONNECTIONS} conns)    b unthrottled 1 GiB
   c many files (${MANY_COUNT} × 256 KiB, -i LIST -j 16)    d peak RSS (runs of b)
   e checksum overhead (rangeget with/without --checksum sha256=HEX)
-  --quick: 3 runs, smaller files.  --write: write BENCHMARKS.md at the project root.`;
+  --quick: 3 runs, smaller files.  --write: write BENCHMARKS.md at the project root.
+  --baseline PATH: also run another build's CLI script as the tool "baseline", with rangeget's flags,
+  alternating; just the two builds: --tools rangeget,baseline.`;
 }
 
 function projectRoot(): string {
@@ -135,6 +157,7 @@ function parseOptions(root: string): Options {
       timeout: { type: 'string' },
       write: { type: 'boolean', default: false },
       rangeget: { type: 'string' },
+      baseline: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -154,9 +177,14 @@ function parseOptions(root: string): Options {
     if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario "${s}" (a,b,c,d,e)`);
     scenarios.add(s as ScenarioId);
   }
+  const baselineCli = values.baseline === undefined ? undefined : path.resolve(values.baseline);
+  if (values.baseline !== undefined && values.baseline.trim() === '') throw new Error('--baseline needs a path');
+  if (baselineCli !== undefined && !existsSync(baselineCli)) throw new Error(`--baseline: ${baselineCli} does not exist`);
+  const known = TOOLS.filter((t) => t !== 'baseline' || baselineCli !== undefined);
   const tools: ToolName[] = [];
-  for (const t of values.tools === undefined ? [...TOOLS] : list(values.tools)) {
-    if (!(TOOLS as readonly string[]).includes(t)) throw new Error(`unknown tool "${t}" (${TOOLS.join(',')})`);
+  for (const t of values.tools === undefined ? known : list(values.tools)) {
+    if (t === 'baseline' && baselineCli === undefined) throw new Error('tool "baseline" needs --baseline PATH');
+    if (!(TOOLS as readonly string[]).includes(t)) throw new Error(`unknown tool "${t}" (${known.join(',')})`);
     if (!tools.includes(t as ToolName)) tools.push(t as ToolName);
   }
   const quick = values.quick ?? false;
@@ -172,6 +200,7 @@ function parseOptions(root: string): Options {
     timeoutMs: timeoutS * 1000,
     write: values.write ?? false,
     rangegetCli: path.resolve(values.rangeget ?? path.join(root, 'bin', 'rangeget.js')),
+    baselineCli,
   };
 }
 
@@ -336,13 +365,14 @@ function singleFileVariant(ctx: Context, tool: ToolName, url: string, sha: strin
   const bin = ctx.bins[tool] ?? tool;
   switch (tool) {
     case 'rangeget':
+    case 'baseline':
       return {
-        label: label ?? 'rangeget',
+        label: label ?? tool,
         tool,
-        template: `node bin/rangeget.js -c ${CONNECTIONS} --quiet ${extra.map((a) => a.replace(sha, 'HEX')).join(' ')}${extra.length ? ' ' : ''}-o OUT URL`,
+        template: `node ${cliTemplate(tool)} -c ${CONNECTIONS} --quiet ${extra.map((a) => a.replace(sha, 'HEX')).join(' ')}${extra.length ? ' ' : ''}-o OUT URL`,
         command: (dir) => ({
           cmd: process.execPath,
-          args: [ctx.opts.rangegetCli, '-c', String(CONNECTIONS), '--quiet', ...extra, '-o', path.join(dir, name), url],
+          args: [cliOf(ctx, tool), '-c', String(CONNECTIONS), '--quiet', ...extra, '-o', path.join(dir, name), url],
         }),
         expected,
       };
@@ -389,14 +419,26 @@ function singleFileVariant(ctx: Context, tool: ToolName, url: string, sha: strin
   }
 }
 
-function manyFilesVariant(ctx: Context, tool: 'rangeget' | 'aria2c', list: string, files: Expected[]): Variant {
+/** The CLI script a rangeget build runs (--rangeget / --baseline). */
+function cliOf(ctx: Context, tool: RangegetBuild): string {
+  if (tool === 'rangeget') return ctx.opts.rangegetCli;
+  if (ctx.opts.baselineCli === undefined) throw new Error('tool "baseline" needs --baseline PATH');
+  return ctx.opts.baselineCli;
+}
+
+/** How a build's CLI script appears in the report's command templates. */
+function cliTemplate(tool: RangegetBuild): string {
+  return tool === 'rangeget' ? 'bin/rangeget.js' : 'BASELINE';
+}
+
+function manyFilesVariant(ctx: Context, tool: RangegetBuild | 'aria2c', list: string, files: Expected[]): Variant {
   const expected = (dir: string): Expected[] => files.map((f) => ({ file: path.join(dir, f.file), sha256: f.sha256 }));
-  if (tool === 'rangeget') {
+  if (tool === 'rangeget' || tool === 'baseline') {
     return {
-      label: 'rangeget',
+      label: tool,
       tool,
-      template: 'node bin/rangeget.js -i LIST -j 16 -d DIR --quiet',
-      command: (dir) => ({ cmd: process.execPath, args: [ctx.opts.rangegetCli, '-i', list, '-j', '16', '-d', dir, '--quiet'] }),
+      template: `node ${cliTemplate(tool)} -i LIST -j 16 -d DIR --quiet`,
+      command: (dir) => ({ cmd: process.execPath, args: [cliOf(ctx, tool), '-i', list, '-j', '16', '-d', dir, '--quiet'] }),
       expected,
     };
   }
@@ -453,16 +495,22 @@ function scenarioTable(sc: ScenarioResult, idealS?: number): Table {
     };
   }
   const withIdeal = idealS !== undefined;
+  // In e, each build's --checksum row is divided by the same build's plain row, and with a
+  // baseline a further column divides each baseline row by rangeget's row with the same flags.
+  const byLabel = (label: string): VariantStats | undefined => stats.find((x) => x.label === label);
+  const buildsInE = sc.id === 'e' && stats.some((s) => s.tool === 'baseline');
   const headers = ['tool', 'runs ok', 'median s', 'MiB/s (median)'];
   if (withIdeal) headers.push('fraction of ideal');
   headers.push('peak RSS MiB (median)', 'CPU s user + sys (median)', sc.id === 'e' ? 'time ÷ no-checksum' : 'time ÷ rangeget');
+  if (buildsInE) headers.push('time ÷ rangeget');
   return {
     headers,
     align: headers.map((_, i) => (i === 0 ? 'l' : 'r')),
     rows: stats.map((s) => {
       const row = [s.label, `${s.okRuns}/${s.totalRuns}`, fmt(s.medianS, 3), fmt(s.mibps, 1)];
       if (withIdeal) row.push(s.medianS === undefined ? '—' : (idealS / s.medianS).toFixed(3));
-      row.push(fmt(s.rssMedian, 1), cpu(s.userMedian, s.sysMedian), ratio(s, base));
+      row.push(fmt(s.rssMedian, 1), cpu(s.userMedian, s.sysMedian), ratio(s, sc.id === 'e' ? byLabel(s.tool) : base));
+      if (buildsInE) row.push(ratio(s, byLabel(s.label.replace(s.tool, 'rangeget'))));
       return row;
     }),
   };
@@ -636,23 +684,32 @@ async function main(): Promise<number> {
   }
   const tools: ToolName[] = [];
   for (const t of opts.tools) {
-    if (t !== 'rangeget' && !bins[t]) console.log(`skipping ${t}: not installed`);
+    if (t !== 'rangeget' && t !== 'baseline' && !bins[t]) console.log(`skipping ${t}: not installed`);
     else tools.push(t);
   }
 
-  let rangegetHelp = '';
-  if (tools.includes('rangeget')) {
-    const r = spawnSync(process.execPath, [opts.rangegetCli, '--help'], { encoding: 'utf8', timeout: 30_000, cwd: root });
-    rangegetHelp = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  // Each build of rangeget must answer --help (its text also tells whether it has --input-file).
+  const helpOf: Partial<Record<RangegetBuild, string>> = {};
+  for (const t of ['rangeget', 'baseline'] as const) {
+    if (!tools.includes(t)) continue;
+    const cli = t === 'rangeget' ? opts.rangegetCli : opts.baselineCli!;
+    const r = spawnSync(process.execPath, [cli, '--help'], { encoding: 'utf8', timeout: 30_000, cwd: root });
+    const help = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+    helpOf[t] = help;
     if (r.status !== 0) {
       const why = r.error ? String(r.error) : `exit ${String(r.status)}`;
-      console.log(`skipping rangeget: \`node ${path.relative(root, opts.rangegetCli)} --help\` failed (${why})`);
-      const firstLines = rangegetHelp.trim().split('\n').slice(0, 5).join('\n    ');
+      console.log(`skipping ${t}: \`node ${path.relative(root, cli)} --help\` failed (${why})`);
+      const firstLines = help.trim().split('\n').slice(0, 5).join('\n    ');
       if (firstLines) console.log(`    ${firstLines}`);
-      tools.splice(tools.indexOf('rangeget'), 1);
+      tools.splice(tools.indexOf(t), 1);
     }
   }
+  const rangegetHelp = helpOf.rangeget ?? '';
   const hasRangeget = tools.includes('rangeget');
+  const hasBaseline = tools.includes('baseline');
+  /** The builds that run in c and e, in the order of --tools. */
+  const builds = tools.filter((t): t is RangegetBuild => t === 'rangeget' || t === 'baseline');
+  const baselineInC = hasBaseline && (helpOf.baseline ?? '').includes('--input-file');
 
   // --- sizes and which scenarios actually run
   const bigA = opts.quick ? 128 * MiB : 256 * MiB;
@@ -667,10 +724,16 @@ async function main(): Promise<number> {
   if (sc.has('c')) {
     if (hasRangeget && !rangegetHelp.includes('--input-file'))
       skipped.set('c', 'rangeget --help does not mention --input-file yet');
-    else if (!tools.includes('rangeget') && !tools.includes('aria2c')) skipped.set('c', 'needs rangeget or aria2c');
-    else if (!hasRangeget) console.log('note: scenario c runs without rangeget (not selected or not working): aria2c only');
+    else if (!tools.includes('rangeget') && !tools.includes('aria2c') && !baselineInC)
+      skipped.set('c', hasBaseline ? 'needs rangeget, aria2c, or a baseline with --input-file' : 'needs rangeget or aria2c');
+    else if (!hasRangeget) {
+      const only = [baselineInC ? 'baseline' : '', tools.includes('aria2c') ? 'aria2c' : ''].filter((x) => x !== '');
+      console.log(`note: scenario c runs without rangeget (not selected or not working): ${only.join(' and ')} only`);
+    }
+    if (hasBaseline && !baselineInC && !skipped.has('c'))
+      console.log('note: baseline is not run in scenario c: its --help does not mention --input-file');
   }
-  if (sc.has('e') && !hasRangeget) skipped.set('e', 'needs a working rangeget');
+  if (sc.has('e') && !hasRangeget && !hasBaseline) skipped.set('e', 'needs a working rangeget');
   const willRun = (id: ScenarioId): boolean => sc.has(id) && !skipped.has(id);
   for (const [id, why] of skipped) console.log(`scenario ${id} skipped: ${why}`);
 
@@ -737,18 +800,20 @@ async function main(): Promise<number> {
     const list = path.join(tmp, 'list.txt');
     writeFileSync(list, many.map((f) => `${base}/fast/many/${f.file}`).join('\n') + '\n');
     const variants: Variant[] = [];
-    if (hasRangeget) variants.push(manyFilesVariant(ctx, 'rangeget', list, many));
-    if (tools.includes('aria2c')) variants.push(manyFilesVariant(ctx, 'aria2c', list, many));
+    for (const t of tools) {
+      if (t === 'rangeget' || (t === 'baseline' && baselineInC) || t === 'aria2c') variants.push(manyFilesVariant(ctx, t, list, many));
+    }
     const desc = `${MANY_COUNT} files × ${MANY_SIZE / KiB} KiB from a list, 16 at a time`;
     results.set('c', await runScenario(ctx, 'c', 'many files', desc, MANY_COUNT * MANY_SIZE, variants));
   }
   if (willRun('e') && !stopping) {
     const url = `${base}/fast/${nameB}`;
+    // Plain runs first, then --checksum: rangeget, baseline, rangeget --checksum, baseline --checksum.
     const variants = [
-      singleFileVariant(ctx, 'rangeget', url, shaB),
-      singleFileVariant(ctx, 'rangeget', url, shaB, ['--checksum', `sha256=${shaB}`], 'rangeget --checksum'),
+      ...builds.map((t) => singleFileVariant(ctx, t, url, shaB)),
+      ...builds.map((t) => singleFileVariant(ctx, t, url, shaB, ['--checksum', `sha256=${shaB}`], `${t} --checksum`)),
     ];
-    const desc = `rangeget on ${bigB / MiB} MiB with and without --checksum sha256=HEX`;
+    const desc = `${builds.join(' and ')} on ${bigB / MiB} MiB with and without --checksum sha256=HEX`;
     results.set('e', await runScenario(ctx, 'e', 'checksum overhead', desc, bigB, variants));
   }
 
@@ -761,6 +826,14 @@ async function main(): Promise<number> {
   if (hasRangeget) {
     const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version?: string };
     versions.unshift(['rangeget', `${pkg.version ?? '?'} @ ${gitRev(root) ?? 'no git'}`]);
+  }
+  if (hasBaseline && opts.baselineCli !== undefined) {
+    // The baseline's own --version, and its commit when its project folder is a git checkout.
+    const cli = opts.baselineCli;
+    const v = versionLine(process.execPath, [cli, '--version']) ?? '?';
+    const baseRoot = path.dirname(path.dirname(cli));
+    const rev = existsSync(path.join(baseRoot, '.git')) ? gitRev(baseRoot) : undefined;
+    versions.splice(hasRangeget ? 1 : 0, 0, ['baseline', `${v}${rev ? ` @ ${rev}` : ''} (${cli})`]);
   }
   if (bins.curl) versions.push(['curl', (versionLine(bins.curl, ['--version']) ?? '?').split(' ').slice(0, 2).join(' ')]);
   if (bins.aria2c) versions.push(['aria2c', versionLine(bins.aria2c, ['--version']) ?? '?']);
@@ -787,7 +860,9 @@ async function main(): Promise<number> {
   for (const [id, why] of skipped) console.log(`\n${id}) skipped: ${why}`);
   console.log(`\ntargets${opts.quick ? ' (--quick: smaller files than the targets are defined for)' : ''}:`);
   console.log(textTable(targetTable));
-  console.log(`\n${cpus.length} CPUs, node ${nodeV}; total ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  const baselineVersion = versions.find(([k]) => k === 'baseline');
+  if (baselineVersion) console.log(`\nbaseline: ${baselineVersion[1]}`);
+  console.log(`${baselineVersion ? '' : '\n'}${cpus.length} CPUs, node ${nodeV}; total ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 
   if (opts.write) {
     const md: string[] = [];
