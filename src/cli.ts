@@ -9,7 +9,8 @@ import { download, inspect } from './download.js';
 import { ExitCode, RangegetError, UsageError } from './errors.js';
 import { MAX_CONNECTIONS, VERSION, type DownloadOptions } from './options.js';
 import { parseDuration, parseHeader, parseIntInRange, parseSize, parseUrl } from './parse.js';
-import { BatchDisplay, Display, formatPlan, type DisplayMode, type DisplayStreams } from './progress.js';
+import { formatPlan } from './format.js';
+import { BatchDisplay, Display, type DisplayMode, type DisplayStreams } from './progress.js';
 
 /** Raw option values as commander gives them. */
 interface RawOptions {
