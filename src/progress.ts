@@ -52,10 +52,10 @@ import type { DownloadEvent, Progress } from './events.js';
 import { barName, barPayload, formatBytes, formatHttp, formatPlan, summary } from './format.js';
 
 const require = createRequire(import.meta.url);
-let cliProgress: typeof import('cli-progress') | undefined;
+let loaded: typeof import('cli-progress') | undefined;
 /** cli-progress, loaded when the first bar is drawn: runs without bars (-q, --json, no terminal) never load it. */
-function bars(): typeof import('cli-progress') {
-  return (cliProgress ??= require('cli-progress') as typeof import('cli-progress'));
+function cliProgress(): typeof import('cli-progress') {
+  return (loaded ??= require('cli-progress') as typeof import('cli-progress'));
 }
 
 /** How the CLI reports. */
@@ -67,156 +67,115 @@ export interface DisplayStreams {
   stderr: NodeJS.WritableStream;
 }
 
-/** Display of one download. */
-export class Display {
-  private bar: SingleBar | undefined;
-  private lastJsonProgress = 0;
+/** The fields a bar's format is filled from. */
+type Payload = Record<string, string | number>;
 
-  constructor(
-    private readonly mode: DisplayMode,
-    private readonly streams: DisplayStreams,
-    /** Prefix for plain lines, to tell downloads of a batch apart. */
-    private readonly label = '',
-  ) {}
+/**
+ * How bars look. A single download has one wide bar, with its connections: a cli-progress
+ * SingleBar, which a line stops (and so clears) and the next progress draws again. A batch
+ * has a MultiBar with a narrower bar per running item, behind its `[i/N]` label and file
+ * name, and lines written above it.
+ */
+const layouts = {
+  single: { multi: false, barsize: 30, format: '{bar} {percentage}% | {have}/{size} | {speed} | ETA {left} | {conns} conn' },
+  batch: { multi: true, barsize: 20, format: '{label}{name} {bar} {percentage}% | {have}/{size} | {speed} | ETA {left}' },
+} as const;
 
-  /** Handle one event of the download. */
-  event(event: DownloadEvent): void {
-    if (this.mode === 'json') {
-      // Progress at most twice a second: enough for a UI, little for a log.
-      if (event.type === 'progress') {
-        const now = performance.now();
-        if (now - this.lastJsonProgress < 500) return;
-        this.lastJsonProgress = now;
+/** Progress bars on stderr, one per running item, and the lines written while they run. */
+class Bars {
+  private multibar: MultiBar | undefined;
+  private readonly bars = new Map<number, SingleBar>();
+
+  constructor(private readonly stderr: NodeJS.WritableStream, private readonly layout: (typeof layouts)[keyof typeof layouts]) {}
+
+  /** Draw the progress of item `index`, starting its bar if it has none. */
+  draw(index: number, p: Progress, payload: Payload): void {
+    const total = Math.max(p.total ?? 0, p.downloaded, 1);
+    let bar = this.bars.get(index);
+    if (!bar) {
+      const { Presets, MultiBar, SingleBar } = cliProgress();
+      const { format, barsize } = this.layout;
+      const options = { format, barsize, stream: this.stderr, hideCursor: true, clearOnComplete: true, fps: 10 };
+      if (this.layout.multi) {
+        this.multibar ??= new MultiBar(options, Presets.shades_classic);
+        // Created at its values: nothing to update.
+        this.bars.set(index, this.multibar.create(total, p.downloaded, payload));
+        return;
       }
-      this.json(event);
+      bar = new SingleBar(options, Presets.shades_classic);
+      bar.start(Math.max(p.total ?? 0, 1), p.downloaded, payload);
+      this.bars.set(index, bar);
+    }
+    bar.setTotal(total);
+    bar.update(p.downloaded, payload);
+  }
+
+  /** Take away the bar of item `index` (it finished or failed); the last one ends the bars. */
+  remove(index: number): void {
+    const bar = this.bars.get(index);
+    if (!bar) return;
+    this.bars.delete(index);
+    if (this.multibar) this.multibar.remove(bar);
+    else bar.stop();
+    // No bar left: lines go straight to stderr until the next one.
+    if (this.bars.size === 0) this.stop();
+  }
+
+  /** Write text on stderr without garbling the bars. */
+  write(text: string): void {
+    if (this.multibar) {
+      this.multibar.log(text);
+      this.multibar.update();
       return;
     }
-    switch (event.type) {
-      case 'warning':
-        this.message(`warning: ${event.message}`);
-        break;
-      case 'resume':
-        this.message(`resuming: ${formatBytes(event.have)} already downloaded, ${formatBytes(event.left)} left`);
-        break;
-      case 'retry':
-        if (this.mode !== 'quiet') this.message(`retry ${event.attempt} in ${(event.delay / 1000).toFixed(1)}s: ${event.reason}`);
-        break;
-      case 'http':
-        if (this.mode !== 'quiet') {
-          this.stopBar();
-          this.streams.stderr.write(formatHttp(event, this.label));
-        }
-        break;
-      case 'progress':
-        this.progress(event);
-        break;
-      case 'done':
-        this.stopBar();
-        if (this.mode !== 'quiet') this.streams.stderr.write(`${this.label}${summary(event)}\n`);
-        break;
-      default:
-        break;
-    }
+    // A SingleBar cannot print above itself: stop it; the next progress draws it again.
+    this.stop();
+    this.stderr.write(text);
   }
 
-  /** Report a failure (one line, or a JSON object). */
-  error(err: { code?: string; message: string; exitCode?: number }): void {
-    this.stopBar();
-    if (this.mode === 'json') {
-      this.json({ type: 'error', code: err.code ?? 'EINTERNAL', message: err.message, exitCode: err.exitCode ?? 1 });
-    } else {
-      this.streams.stderr.write(`rangeget: ${this.label}error: ${err.message}\n`);
-    }
-  }
-
-  /** A line for the user (not in JSON mode, where events carry everything). */
-  message(text: string): void {
-    if (this.mode === 'json') return;
-    if (this.mode === 'quiet' && !text.startsWith('warning')) return;
-    if (this.bar) this.bar.stop();
-    this.bar = undefined;
-    this.streams.stderr.write(`rangeget: ${this.label}${text}\n`);
-  }
-
-  stopBar(): void {
-    this.bar?.stop();
-    this.bar = undefined;
-  }
-
-  private json(value: object): void {
-    this.streams.stdout.write(JSON.stringify(value) + '\n');
-  }
-
-  private progress(p: Progress): void {
-    if (this.mode !== 'bar') return;
-    const total = p.total ?? 0;
-    const payload = barPayload(p);
-    if (!this.bar) {
-      this.bar = new (bars().SingleBar)(
-        {
-          format: `${this.label}{bar} {percentage}% | {have}/{size} | {speed} | ETA {left} | {conns} conn`,
-          stream: this.streams.stderr,
-          hideCursor: true,
-          clearOnComplete: true,
-          barsize: 30,
-          fps: 10,
-        },
-        bars().Presets.shades_classic,
-      );
-      this.bar.start(Math.max(total, 1), p.downloaded, payload);
-    }
-    this.bar.setTotal(Math.max(total, p.downloaded, 1));
-    this.bar.update(p.downloaded, payload);
+  /** Take away every bar; gives the cursor back. */
+  stop(): void {
+    if (this.multibar) this.multibar.stop();
+    else for (const bar of this.bars.values()) bar.stop();
+    this.multibar = undefined;
+    this.bars.clear();
   }
 }
 
 /**
- * Display of a batch: one bar per running file on a terminal (a cli-progress MultiBar, a
- * line above the bars for each file that ends), one line per file otherwise, JSON lines
- * with an `index` in `json` mode, and a summary at the end.
+ * What the CLI shows of one download or of a batch. A single download is a batch of one
+ * without `[i/N]` labels and without `index` in JSON: every event takes the same path either
+ * way, and only the layout of the bars differs (one wide bar, or one bar per running file).
  */
-export class BatchDisplay {
-  private multibar: MultiBar | undefined;
-  private readonly bars = new Map<number, SingleBar>();
+export class Display {
+  private readonly bars: Bars;
+  /** Output paths of the items, for the names on a batch's bars. */
   private readonly names = new Map<number, string>();
   private readonly lastJsonProgress = new Map<number, number>();
 
-  constructor(
-    private readonly mode: DisplayMode,
-    private readonly streams: DisplayStreams,
-    /** Number of items, for the `[i/N]` labels. */
-    private readonly total: number,
-    /** False for a single URL (`--dry-run` of one URL): no labels, no `index` in JSON. */
-    private readonly batch = true,
-  ) {}
-
-  private label(index: number): string {
-    return this.batch ? `[${index + 1}/${this.total}] ` : '';
+  /**
+   * @param mode How to report: bars, plain lines, JSON lines, or warnings and errors only.
+   * @param streams Where to report.
+   * @param total The number of items of a batch, for the `[i/N]` labels and `index` in JSON;
+   *   left out for a single download.
+   */
+  constructor(private readonly mode: DisplayMode, private readonly streams: DisplayStreams, private readonly total?: number) {
+    this.bars = new Bars(streams.stderr, total === undefined ? layouts.single : layouts.batch);
   }
 
-  /** A line on stderr, above the bars when they run. */
-  private line(text: string): void {
-    if (this.multibar) {
-      this.multibar.log(text);
-      this.multibar.update();
-    } else {
-      this.streams.stderr.write(text);
-    }
+  /** True for a batch (several URLs or `-i`), even one of a single item. */
+  get batch(): boolean {
+    return this.total !== undefined;
   }
 
-  private json(value: object): void {
-    this.streams.stdout.write(JSON.stringify(value) + '\n');
-  }
-
-  /** One event of item `index`. */
-  event(event: DownloadEvent, index: number): void {
+  /**
+   * Report one event of a download.
+   * @param index The item's position in the batch; 0 for a single download.
+   */
+  event(event: DownloadEvent, index = 0): void {
     if (this.mode === 'json') {
-      if (event.type === 'progress') {
-        const now = performance.now();
-        if (now - (this.lastJsonProgress.get(index) ?? -Infinity) < 500) return;
-        this.lastJsonProgress.set(index, now);
-      }
-      this.json({ ...event, index });
+      if (event.type === 'progress' && this.throttled(index)) return;
+      this.json({ ...event, ...this.where(index) });
       return;
     }
     const label = this.label(index);
@@ -227,68 +186,64 @@ export class BatchDisplay {
         this.names.set(index, event.path);
         break;
       case 'warning':
-        this.line(`rangeget: ${label}warning: ${event.message}\n`);
+        this.say(`${label}warning: ${event.message}`);
         break;
       case 'resume':
-        if (!quiet) this.line(`rangeget: ${label}resuming: ${formatBytes(event.have)} already downloaded, ${formatBytes(event.left)} left\n`);
+        if (!quiet) this.say(`${label}resuming: ${formatBytes(event.have)} already downloaded, ${formatBytes(event.left)} left`);
         break;
       case 'retry':
-        if (!quiet) this.line(`rangeget: ${label}retry ${event.attempt} in ${(event.delay / 1000).toFixed(1)}s: ${event.reason}\n`);
+        if (!quiet) this.say(`${label}retry ${event.attempt} in ${(event.delay / 1000).toFixed(1)}s: ${event.reason}`);
         break;
       case 'http':
-        if (!quiet) this.line(formatHttp(event, label));
+        if (!quiet) this.bars.write(formatHttp(event, label));
         break;
       case 'progress':
-        this.progress(event, index);
+        if (this.mode === 'bar') this.bars.draw(index, event, { ...barPayload(event), label, name: barName(this.names.get(index) ?? '', 24) });
         break;
       case 'done':
-        this.removeBar(index);
-        if (!quiet) this.line(`${label}${summary(event)}\n`);
-        break;
-      default:
+        this.bars.remove(index);
+        if (!quiet) this.bars.write(`${label}${summary(event)}\n`);
         break;
     }
   }
 
-  /** An item has finished or failed. */
+  /** An item of a batch has ended. A failure is reported here; a success was, by its `done` event. */
   itemEnd(result: BatchItemResult | InspectItemResult): void {
     if (result.ok) return;
-    this.removeBar(result.index);
-    const { error } = result;
+    this.bars.remove(result.index);
+    const { code, message, exitCode } = result.error;
     // An interruption is reported once for the whole batch, not per item.
-    if (error.code === 'EABORTED') return;
-    if (this.mode === 'json') {
-      this.json({ type: 'error', index: result.index, url: result.url, code: error.code, message: error.message, exitCode: error.exitCode });
-    } else {
-      this.line(`rangeget: ${this.label(result.index)}error: ${result.url}: ${error.message}\n`);
-    }
+    if (code === 'EABORTED') return;
+    if (this.mode === 'json') this.json({ type: 'error', ...this.where(result.index), url: result.url, code, message, exitCode });
+    else this.say(`${this.label(result.index)}error: ${result.url}: ${message}`);
   }
 
-  /** The `--dry-run` plan of one item. */
+  /** A failure of the whole run, such as a single download's: one line, or a JSON object. */
+  error(err: { code?: string; message: string; exitCode?: number }): void {
+    this.stop();
+    if (this.mode === 'json') this.json({ type: 'error', code: err.code ?? 'EINTERNAL', message: err.message, exitCode: err.exitCode ?? 1 });
+    else this.say(`error: ${err.message}`);
+  }
+
+  /** The `--dry-run` plan of one item, or its failure. */
   plan(result: InspectItemResult, options: { overwrite?: boolean } = {}): void {
     if (!result.ok) return this.itemEnd(result);
     if (this.mode === 'json') {
-      this.json({ type: 'plan', ...(this.batch ? { index: result.index } : {}), ...result.inspection });
+      this.json({ type: 'plan', ...this.where(result.index), ...result.inspection });
       return;
     }
     const text = formatPlan(result.inspection, options);
     this.streams.stdout.write(this.batch ? `${this.label(result.index).trimEnd()}\n${text}\n` : text);
   }
 
-  /** The end of the batch: what succeeded, what failed and why. */
+  /** The end of a batch: what succeeded, what failed and why. */
   summary(results: ReadonlyArray<BatchItemResult | InspectItemResult>, exitCode: number): void {
     this.stop();
     const failures = results.filter((r): r is Extract<typeof r, { ok: false }> => !r.ok);
     const ok = results.length - failures.length;
     if (this.mode === 'json') {
-      this.json({
-        type: 'summary',
-        total: results.length,
-        ok,
-        failed: failures.length,
-        exitCode,
-        failures: failures.map((f) => ({ index: f.index, url: f.url, code: f.error.code, message: f.error.message, exitCode: f.error.exitCode })),
-      });
+      const list = failures.map((f) => ({ index: f.index, url: f.url, code: f.error.code, message: f.error.message, exitCode: f.error.exitCode }));
+      this.json({ type: 'summary', total: results.length, ok, failed: failures.length, exitCode, failures: list });
       return;
     }
     if (failures.length === 0) {
@@ -300,51 +255,44 @@ export class BatchDisplay {
     this.streams.stderr.write(lines.join('\n') + '\n');
   }
 
-  /** A message for the whole batch (an interruption), above any bar. */
+  /** A line about the whole run (an interruption), once the bars are gone; shown even with -q, never in JSON. */
   message(text: string): void {
     this.stop();
-    if (this.mode === 'json') return;
-    this.streams.stderr.write(`rangeget: ${text}\n`);
+    if (this.mode !== 'json') this.say(text);
   }
 
-  /** Stop the bars (at the end, and before a message for the whole batch). */
+  /** Take the bars away (at the end, before a line about the whole run, on a second Ctrl-C). */
   stop(): void {
-    if (!this.multibar) return;
-    this.multibar.stop();
-    this.multibar = undefined;
-    this.bars.clear();
+    this.bars.stop();
   }
 
-  private removeBar(index: number): void {
-    const bar = this.bars.get(index);
-    if (!bar || !this.multibar) return;
-    this.bars.delete(index);
-    this.multibar.remove(bar);
-    // No bar left: end the bars, so that lines go straight to stderr until the next one.
-    if (this.bars.size === 0) this.stop();
+  /** `[i/N] ` before the lines of an item of a batch; nothing for a single download. */
+  private label(index: number): string {
+    return this.batch ? `[${index + 1}/${this.total}] ` : '';
   }
 
-  private progress(p: Progress, index: number): void {
-    if (this.mode !== 'bar') return;
-    this.multibar ??= new (bars().MultiBar)(
-      {
-        format: `{label}{name} {bar} {percentage}% | {have}/{size} | {speed} | ETA {left}`,
-        stream: this.streams.stderr,
-        hideCursor: true,
-        clearOnComplete: true,
-        barsize: 20,
-        fps: 10,
-      },
-      bars().Presets.shades_classic,
-    );
-    const payload = { ...barPayload(p), label: this.label(index), name: barName(this.names.get(index) ?? '', 24) };
-    const total = Math.max(p.total ?? 0, p.downloaded, 1);
-    const bar = this.bars.get(index);
-    if (!bar) {
-      this.bars.set(index, this.multibar.create(total, p.downloaded, payload));
-      return;
-    }
-    bar.setTotal(total);
-    bar.update(p.downloaded, payload);
+  /** `index` in the JSON lines of an item of a batch; nothing for a single download. */
+  private where(index: number): { index?: number } {
+    return this.batch ? { index } : {};
+  }
+
+  /** A `rangeget: ` line on stderr. */
+  private say(text: string): void {
+    this.bars.write(`rangeget: ${text}\n`);
+  }
+
+  private json(value: object): void {
+    this.streams.stdout.write(JSON.stringify(value) + '\n');
+  }
+
+  /** JSON progress at most twice a second per download: enough for a UI, little for a log. */
+  private throttled(index: number): boolean {
+    const now = performance.now();
+    // A single download counts from the process start, as it always has (none in its first
+    // 500 ms); a batch shows each item's first.
+    const last = this.lastJsonProgress.get(index) ?? (this.batch ? -Infinity : 0);
+    if (now - last < 500) return true;
+    this.lastJsonProgress.set(index, now);
+    return false;
   }
 }
