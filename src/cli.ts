@@ -5,12 +5,12 @@ import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { batchExitCode, downloadMany, inspectMany, parseInputFile, DEFAULT_JOBS, type BatchItem } from './batch.js';
 import { runDemo } from './demo.js';
+import { Display, type DisplayMode, type DisplayStreams } from './display.js';
 import { download, inspect } from './download.js';
 import { ExitCode, RangegetError, UsageError } from './errors.js';
+import { formatPlan } from './format.js';
 import { MAX_CONNECTIONS, VERSION, type DownloadOptions } from './options.js';
 import { parseDuration, parseHeader, parseIntInRange, parseSize, parseUrl } from './parse.js';
-import { formatPlan } from './format.js';
-import { Display, type DisplayMode, type DisplayStreams } from './progress.js';
 
 /** Raw option values as commander gives them. */
 interface RawOptions {
