@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { download } from '../download.js';
 import type { DownloadResult } from '../engine/events.js';
-import { formatBytes } from '../progress.js';
+import { formatBytes } from './format.js';
 
 const FILE_SIZE = 32 * 1024 * 1024;
 /** Per-connection limit of the demo server, in bytes per second. */

@@ -9,7 +9,8 @@ import { download, inspect } from '../download.js';
 import { ExitCode, RangegetError, UsageError } from '../primitives/errors.js';
 import { MAX_CONNECTIONS, VERSION, type DownloadOptions } from '../options.js';
 import { parseDuration, parseHeader, parseIntInRange, parseSize, parseUrl } from '../parse.js';
-import { BatchDisplay, Display, formatPlan, type DisplayMode, type DisplayStreams } from '../progress.js';
+import { Display, type DisplayMode, type DisplayStreams } from './display.js';
+import { formatPlan } from './format.js';
 
 /** Raw option values as commander gives them. */
 interface RawOptions {
@@ -246,7 +247,7 @@ async function collectItems(urls: string[], raw: RawOptions, stdin: NodeJS.Reada
  * never calls `process.exit`, except on a second Ctrl-C.
  */
 export async function main(argv: string[], streams: CliStreams, signals: NodeJS.EventEmitter = process): Promise<number> {
-  let display: Display | BatchDisplay | undefined;
+  let display: Display | undefined;
 
   const run = async (urls: string[], raw: RawOptions): Promise<number> => {
     const options = toDownloadOptions(raw);
@@ -264,8 +265,7 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
       // A second Ctrl-C leaves at once: the control file on disk is true at every instant.
       if (interrupted > 1) {
         // Bars hide the cursor; give it back before leaving.
-        if (display instanceof BatchDisplay) display.stop();
-        else display?.stopBar();
+        display?.stop();
         process.exit(code);
       }
       controller.abort();
@@ -293,7 +293,7 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
           else streams.stdout.write(formatPlan(plan, { overwrite: options.overwrite ?? false }));
           return ExitCode.ok;
         }
-        const shown = new BatchDisplay(mode === 'bar' ? 'plain' : mode, streams, items.length);
+        const shown = new Display(mode === 'bar' ? 'plain' : mode, streams, items.length);
         display = shown;
         const results = await inspectMany(items, { ...options, ...(jobs !== undefined ? { jobs } : {}), signal });
         for (const r of results) shown.plan(r, { overwrite: options.overwrite ?? false });
@@ -322,7 +322,7 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
         }
       }
 
-      const shown = new BatchDisplay(mode, streams, items.length);
+      const shown = new Display(mode, streams, items.length);
       display = shown;
       try {
         const results = await downloadMany(items, {
@@ -355,8 +355,8 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
       return err.exitCode === 0 ? 0 : ExitCode.usage;
     }
     const e = err instanceof RangegetError ? err : undefined;
-    const report = display instanceof Display ? display : new Display(argv.includes('--json') ? 'json' : 'plain', streams);
-    if (display instanceof BatchDisplay) display.stop();
+    const report = display && !display.batch ? display : new Display(argv.includes('--json') ? 'json' : 'plain', streams);
+    display?.stop();
     report.error({
       code: e?.code ?? 'EINTERNAL',
       message: e ? e.message : `unexpected failure: ${(err as Error)?.stack ?? String(err)}`,

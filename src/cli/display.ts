@@ -1,0 +1,298 @@
+/**
+ * What the CLI shows: a progress bar on a terminal, JSON lines with `--json`, a one-line
+ * summary otherwise. Display only; the download itself knows nothing of it.
+ *
+ * rangeget prints no colour at all (so NO_COLOR needs nothing), and bars (the only escape
+ * codes it writes) only when both stdout and stderr are terminals.
+ *
+ * ## `--json`: newline-delimited JSON on stdout
+ *
+ * One JSON object a line, each with a `type`. Fields marked `?` are left out when they do
+ * not apply (JSON has no `undefined`). Sizes and offsets are bytes, times milliseconds.
+ * Nothing but these lines goes to stdout, and stderr stays empty, with one exception: a
+ * mistake commander finds in the flags themselves (unknown option, missing value,
+ * conflicting flags) is one line of text on stderr, exit code 2.
+ *
+ * In a batch (several URLs, or `-i`), every line of one item also carries `index`: the
+ * item's 0-based position (URLs on the command line first, then the input file's, in order).
+ *
+ * - `probe`    url, finalUrl (after redirects), size?, ranges (the server supports byte
+ *              ranges), etag?, lastModified?, path (absolute output path)
+ * - `resume`   have (bytes kept from an earlier run), left (bytes still to fetch)
+ * - `start`    path, size?, connections, ranges (number of byte ranges planned); again
+ *              after a fallback to one connection
+ * - `progress` downloaded (bytes in the file so far, resumed ones included), total?, speed
+ *              (bytes/s over the last seconds), connections (fetching now), elapsed;
+ *              at most 2 a second per download
+ * - `retry`    attempt (1, 2, ...), delay (ms before the retry), reason
+ * - `warning`  message
+ * - `http`     with `-v` only: kind ('request' | 'response' | 'error'), method, url,
+ *              status? (response), headers? (request or response headers, names
+ *              lower-case, Authorization / Proxy-Authorization / Cookie / Set-Cookie shown
+ *              as '***'), message? (error)
+ * - `done`     path, url (credentials removed), finalUrl, size, duration, resumed (bytes
+ *              that were already on disk), connections, digest? (hex, with --checksum)
+ * - `error`    code (EHTTP, ENETWORK, ECHECKSUM, ... see errors.ts), message, exitCode;
+ *              the last line of a failed single download; in a batch one per failed
+ *              item, with index and url (an item stopped by Ctrl-C gets none: the
+ *              summary lists it with code EABORTED)
+ * - `summary`  batch only, the last line: total, ok, failed (counts), exitCode, failures
+ *              (array of { index, url, code, message, exitCode })
+ * - `plan`     `--dry-run` only, one per URL instead of all the above: url, finalUrl,
+ *              size?, ranges (array of { start, end }, end exclusive; end is
+ *              9007199254740991 when the size is unknown), rangeSupport, resumable,
+ *              reason? (why not ranged or not resumable), etag?, lastModified?, path,
+ *              exists (something is at path already), have (bytes an earlier run left that
+ *              would be kept)
+ */
+import { createRequire } from 'node:module';
+import type { MultiBar, SingleBar } from 'cli-progress';
+import type { BatchItemResult, InspectItemResult } from '../batch.js';
+import type { DownloadEvent, Progress } from '../engine/events.js';
+import { barName, barPayload, formatBytes, formatHttp, formatPlan, summary } from './format.js';
+
+const require = createRequire(import.meta.url);
+let loaded: typeof import('cli-progress') | undefined;
+/** cli-progress, loaded when the first bar is drawn: runs without bars (-q, --json, no terminal) never load it. */
+function cliProgress(): typeof import('cli-progress') {
+  return (loaded ??= require('cli-progress') as typeof import('cli-progress'));
+}
+
+/** How the CLI reports. */
+export type DisplayMode = 'bar' | 'plain' | 'json' | 'quiet';
+
+/** Where reports go; the CLI passes process streams, tests pass their own. */
+export interface DisplayStreams {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+/** The fields a bar's format is filled from. */
+type Payload = Record<string, string | number>;
+
+/**
+ * How bars look. A single download has one wide bar, with its connections: a cli-progress
+ * SingleBar, which a line stops (and so clears) and the next progress draws again. A batch
+ * has a MultiBar with a narrower bar per running item, behind its `[i/N]` label and file
+ * name, and lines written above it.
+ */
+const layouts = {
+  single: { multi: false, barsize: 30, format: '{bar} {percentage}% | {have}/{size} | {speed} | ETA {left} | {conns} conn' },
+  batch: { multi: true, barsize: 20, format: '{label}{name} {bar} {percentage}% | {have}/{size} | {speed} | ETA {left}' },
+} as const;
+
+/** Progress bars on stderr, one per running item, and the lines written while they run. */
+class Bars {
+  private multibar: MultiBar | undefined;
+  private readonly bars = new Map<number, SingleBar>();
+
+  constructor(private readonly stderr: NodeJS.WritableStream, private readonly layout: (typeof layouts)[keyof typeof layouts]) {}
+
+  /** Draw the progress of item `index`, starting its bar if it has none. */
+  draw(index: number, p: Progress, payload: Payload): void {
+    const total = Math.max(p.total ?? 0, p.downloaded, 1);
+    let bar = this.bars.get(index);
+    if (!bar) {
+      const { Presets, MultiBar, SingleBar } = cliProgress();
+      const { format, barsize } = this.layout;
+      const options = { format, barsize, stream: this.stderr, hideCursor: true, clearOnComplete: true, fps: 10 };
+      if (this.layout.multi) {
+        this.multibar ??= new MultiBar(options, Presets.shades_classic);
+        // Created at its values: nothing to update.
+        this.bars.set(index, this.multibar.create(total, p.downloaded, payload));
+        return;
+      }
+      bar = new SingleBar(options, Presets.shades_classic);
+      bar.start(Math.max(p.total ?? 0, 1), p.downloaded, payload);
+      this.bars.set(index, bar);
+    }
+    bar.setTotal(total);
+    bar.update(p.downloaded, payload);
+  }
+
+  /** Take away the bar of item `index` (it finished or failed); the last one ends the bars. */
+  remove(index: number): void {
+    const bar = this.bars.get(index);
+    if (!bar) return;
+    this.bars.delete(index);
+    if (this.multibar) this.multibar.remove(bar);
+    else bar.stop();
+    // No bar left: lines go straight to stderr until the next one.
+    if (this.bars.size === 0) this.stop();
+  }
+
+  /** Write text on stderr without garbling the bars. */
+  write(text: string): void {
+    if (this.multibar) {
+      this.multibar.log(text);
+      this.multibar.update();
+      return;
+    }
+    // A SingleBar cannot print above itself: stop it; the next progress draws it again.
+    this.stop();
+    this.stderr.write(text);
+  }
+
+  /** Take away every bar; gives the cursor back. */
+  stop(): void {
+    if (this.multibar) this.multibar.stop();
+    else for (const bar of this.bars.values()) bar.stop();
+    this.multibar = undefined;
+    this.bars.clear();
+  }
+}
+
+/**
+ * What the CLI shows of one download or of a batch. A single download is a batch of one
+ * without `[i/N]` labels and without `index` in JSON: every event takes the same path either
+ * way, and only the layout of the bars differs (one wide bar, or one bar per running file).
+ */
+export class Display {
+  private readonly bars: Bars;
+  /** Output paths of the items, for the names on a batch's bars. */
+  private readonly names = new Map<number, string>();
+  private readonly lastJsonProgress = new Map<number, number>();
+
+  /**
+   * @param mode How to report: bars, plain lines, JSON lines, or warnings and errors only.
+   * @param streams Where to report.
+   * @param total The number of items of a batch, for the `[i/N]` labels and `index` in JSON;
+   *   left out for a single download.
+   */
+  constructor(private readonly mode: DisplayMode, private readonly streams: DisplayStreams, private readonly total?: number) {
+    this.bars = new Bars(streams.stderr, total === undefined ? layouts.single : layouts.batch);
+  }
+
+  /** True for a batch (several URLs or `-i`), even one of a single item. */
+  get batch(): boolean {
+    return this.total !== undefined;
+  }
+
+  /**
+   * Report one event of a download.
+   * @param index The item's position in the batch; 0 for a single download.
+   */
+  event(event: DownloadEvent, index = 0): void {
+    if (this.mode === 'json') {
+      if (event.type === 'progress' && this.throttled(index)) return;
+      this.json({ ...event, ...this.where(index) });
+      return;
+    }
+    const label = this.label(index);
+    const quiet = this.mode === 'quiet';
+    switch (event.type) {
+      case 'probe':
+      case 'start':
+        this.names.set(index, event.path);
+        break;
+      case 'warning':
+        this.say(`${label}warning: ${event.message}`);
+        break;
+      case 'resume':
+        if (!quiet) this.say(`${label}resuming: ${formatBytes(event.have)} already downloaded, ${formatBytes(event.left)} left`);
+        break;
+      case 'retry':
+        if (!quiet) this.say(`${label}retry ${event.attempt} in ${(event.delay / 1000).toFixed(1)}s: ${event.reason}`);
+        break;
+      case 'http':
+        if (!quiet) this.bars.write(formatHttp(event, label));
+        break;
+      case 'progress':
+        if (this.mode === 'bar') this.bars.draw(index, event, { ...barPayload(event), label, name: barName(this.names.get(index) ?? '', 24) });
+        break;
+      case 'done':
+        this.bars.remove(index);
+        if (!quiet) this.bars.write(`${label}${summary(event)}\n`);
+        break;
+    }
+  }
+
+  /** An item of a batch has ended. A failure is reported here; a success was, by its `done` event. */
+  itemEnd(result: BatchItemResult | InspectItemResult): void {
+    if (result.ok) return;
+    this.bars.remove(result.index);
+    const { code, message, exitCode } = result.error;
+    // An interruption is reported once for the whole batch, not per item.
+    if (code === 'EABORTED') return;
+    if (this.mode === 'json') this.json({ type: 'error', ...this.where(result.index), url: result.url, code, message, exitCode });
+    else this.say(`${this.label(result.index)}error: ${result.url}: ${message}`);
+  }
+
+  /** A failure of the whole run, such as a single download's: one line, or a JSON object. */
+  error(err: { code?: string; message: string; exitCode?: number }): void {
+    this.stop();
+    if (this.mode === 'json') this.json({ type: 'error', code: err.code ?? 'EINTERNAL', message: err.message, exitCode: err.exitCode ?? 1 });
+    else this.say(`error: ${err.message}`);
+  }
+
+  /** The `--dry-run` plan of one item, or its failure. */
+  plan(result: InspectItemResult, options: { overwrite?: boolean } = {}): void {
+    if (!result.ok) return this.itemEnd(result);
+    if (this.mode === 'json') {
+      this.json({ type: 'plan', ...this.where(result.index), ...result.inspection });
+      return;
+    }
+    const text = formatPlan(result.inspection, options);
+    this.streams.stdout.write(this.batch ? `${this.label(result.index).trimEnd()}\n${text}\n` : text);
+  }
+
+  /** The end of a batch: what succeeded, what failed and why. */
+  summary(results: ReadonlyArray<BatchItemResult | InspectItemResult>, exitCode: number): void {
+    this.stop();
+    const failures = results.filter((r): r is Extract<typeof r, { ok: false }> => !r.ok);
+    const ok = results.length - failures.length;
+    if (this.mode === 'json') {
+      const list = failures.map((f) => ({ index: f.index, url: f.url, code: f.error.code, message: f.error.message, exitCode: f.error.exitCode }));
+      this.json({ type: 'summary', total: results.length, ok, failed: failures.length, exitCode, failures: list });
+      return;
+    }
+    if (failures.length === 0) {
+      if (this.mode !== 'quiet') this.streams.stderr.write(`rangeget: all ${results.length} downloads ok\n`);
+      return;
+    }
+    const lines = [`rangeget: ${ok} ok, ${failures.length} failed:`];
+    for (const f of failures) lines.push(`  ${f.url}: ${f.error.message} (${f.error.code})`);
+    this.streams.stderr.write(lines.join('\n') + '\n');
+  }
+
+  /** A line about the whole run (an interruption), once the bars are gone; shown even with -q, never in JSON. */
+  message(text: string): void {
+    this.stop();
+    if (this.mode !== 'json') this.say(text);
+  }
+
+  /** Take the bars away (at the end, before a line about the whole run, on a second Ctrl-C). */
+  stop(): void {
+    this.bars.stop();
+  }
+
+  /** `[i/N] ` before the lines of an item of a batch; nothing for a single download. */
+  private label(index: number): string {
+    return this.batch ? `[${index + 1}/${this.total}] ` : '';
+  }
+
+  /** `index` in the JSON lines of an item of a batch; nothing for a single download. */
+  private where(index: number): { index?: number } {
+    return this.batch ? { index } : {};
+  }
+
+  /** A `rangeget: ` line on stderr. */
+  private say(text: string): void {
+    this.bars.write(`rangeget: ${text}\n`);
+  }
+
+  private json(value: object): void {
+    this.streams.stdout.write(JSON.stringify(value) + '\n');
+  }
+
+  /** JSON progress at most twice a second per download: enough for a UI, little for a log. */
+  private throttled(index: number): boolean {
+    const now = performance.now();
+    // A single download counts from the process start, as it always has (none in its first
+    // 500 ms); a batch shows each item's first.
+    const last = this.lastJsonProgress.get(index) ?? (this.batch ? -Infinity : 0);
+    if (now - last < 500) return true;
+    this.lastJsonProgress.set(index, now);
+    return false;
+  }
+}
