@@ -10,16 +10,15 @@ export { startDownload, type DownloadTask } from './task.js';
 export {
   downloadMany,
   inspectMany,
-  parseInputFile,
   batchExitCode,
   DEFAULT_JOBS,
   type BatchItem,
   type BatchItemOptions,
   type BatchItemResult,
   type BatchOptions,
-  type InputEntry,
   type InspectItemResult,
 } from './batch.js';
+export { parseInputFile, type InputEntry } from './input-file.js';
 export type { DownloadOptions } from './options.js';
 export type { DownloadEvent, DownloadResult, Inspection, Progress } from './engine/events.js';
 export type { Checksum, ChecksumAlgorithm } from './primitives/checksum.js';

@@ -2,16 +2,15 @@
  * Options of one download: the public type, the defaults, and their validation into the
  * settings the rest of rangeget uses. Bad input throws {@link UsageError} before any request.
  */
-import type { DownloadSettings } from './engine/settings.js';
-import { UsageError } from './primitives/errors.js';
-import { RateLimiter } from './engine/rate.js';
-import { basicAuth, takeUrlCredentials, type RequestSettings } from './http/request.js';
-import { readCaFile } from './http/dispatcher.js';
-import type { RetrySettings } from './http/retry-policy.js';
-import { resolveTarget } from './storage/target.js';
-import { parseChecksum, parseHeader, parseUrl, parseUserPass } from './parse.js';
-import { type Checksum } from './primitives/checksum.js';
 import type { DownloadEvent, Progress } from './engine/events.js';
+import { RateLimiter } from './engine/rate.js';
+import type { DownloadSettings } from './engine/settings.js';
+import { readCaFile } from './http/dispatcher.js';
+import { basicAuth, takeUrlCredentials } from './http/request.js';
+import { parseChecksum, parseHeader, parseUrl, parseUserPass } from './parse.js';
+import type { Checksum } from './primitives/checksum.js';
+import { UsageError } from './primitives/errors.js';
+import { resolveTarget } from './storage/target.js';
 
 /** Options of {@link download}. Every CLI flag has one. */
 export interface DownloadOptions {

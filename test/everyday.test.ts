@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { toDownloadOptions } from '../src/cli/main.js';
+import { toDownloadOptions } from '../src/cli/flags.js';
 import { download, ExitCode } from '../src/index.js';
 import { jsonLines, runCli, runMain } from './helpers/cli.js';
 import { sha256File } from './helpers/content.js';

@@ -1,0 +1,195 @@
+/**
+ * The flags: commander's program (options, help, exit codes) and their translation into
+ * library options. Every bad value is a {@link UsageError} before anything is sent.
+ */
+import { Command, Option } from 'commander';
+import { DEFAULT_JOBS } from '../batch.js';
+import { MAX_CONNECTIONS, VERSION, type DownloadOptions } from '../options.js';
+import { parseDuration, parseHeader, parseIntInRange, parseSize } from '../parse.js';
+import { UsageError } from '../primitives/errors.js';
+import { runDemo } from './demo.js';
+import type { DisplayStreams } from './display.js';
+
+/** Raw option values as commander gives them. */
+export interface RawOptions {
+  output?: string;
+  dir?: string;
+  connections?: string;
+  threads?: string;
+  minRange?: string;
+  checksum?: string;
+  header?: string[];
+  userAgent?: string;
+  user?: string;
+  overwrite?: boolean;
+  resume: boolean;
+  restart: boolean;
+  retries?: string;
+  retryWait?: string;
+  timeout?: string;
+  maxRedirects?: string;
+  maxSpeed?: string;
+  insecure?: boolean;
+  caCert?: string;
+  proxy?: string;
+  quiet?: boolean;
+  json?: boolean;
+  inputFile?: string;
+  jobs?: string;
+  dryRun?: boolean;
+  verbose?: boolean;
+  referer?: string;
+  cookie?: string;
+  mirror?: string[];
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** A header value from a dedicated flag (`--referer`, `--cookie`): one line of bytes. */
+function headerValue(value: string, flag: string): string {
+  const v = value.trim();
+  if (v === '') throw new UsageError(`${flag}: the value is empty`);
+  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(v)) throw new UsageError(`${flag}: the value must not contain CR, LF or other control characters`);
+  if (/[^\u0000-\u00ff]/.test(v)) throw new UsageError(`${flag}: the value has characters that cannot be sent in an HTTP header; percent-encode them`);
+  return v;
+}
+
+/** Turn flags into library options; every bad value is a {@link UsageError}. */
+export function toDownloadOptions(raw: RawOptions, env: NodeJS.ProcessEnv = process.env): DownloadOptions {
+  const headers: Array<[string, string]> = (raw.header ?? []).map(parseHeader);
+  // After -H, so that the dedicated flags win over a -H of the same header.
+  if (raw.referer !== undefined) headers.push(['Referer', headerValue(raw.referer, '--referer')]);
+  if (raw.cookie !== undefined) {
+    const cookie = headerValue(raw.cookie, '--cookie');
+    if (!cookie.includes('=')) {
+      throw new UsageError("--cookie: expected 'name=value' or 'a=b; c=d' (cookie files are not supported)");
+    }
+    headers.push(['Cookie', cookie]);
+  }
+  const options: DownloadOptions = {
+    headers,
+    overwrite: raw.overwrite ?? false,
+    resume: raw.resume,
+    restart: raw.restart,
+  };
+  if (raw.output !== undefined) options.output = raw.output;
+  if (raw.dir !== undefined) options.dir = raw.dir;
+  if (raw.connections !== undefined) options.connections = parseIntInRange(raw.connections, '-c', 1, MAX_CONNECTIONS);
+  if (raw.threads !== undefined) options.threads = parseIntInRange(raw.threads, '--threads', 1, MAX_CONNECTIONS);
+  if (raw.minRange !== undefined) {
+    options.minRangeSize = parseSize(raw.minRange, '--min-range');
+    if (options.minRangeSize < 1) throw new UsageError('--min-range: must be at least 1 byte');
+  }
+  if (raw.checksum !== undefined) options.checksum = raw.checksum;
+  if (raw.userAgent !== undefined) options.userAgent = raw.userAgent;
+  const user = raw.user ?? env.RANGEGET_USER;
+  if (user !== undefined) options.user = user;
+  if (raw.retries !== undefined) options.retries = parseIntInRange(raw.retries, '--retries', 0, 1000);
+  if (raw.retryWait !== undefined) options.retryWait = parseDuration(raw.retryWait, '--retry-wait');
+  if (raw.timeout !== undefined) options.timeout = parseDuration(raw.timeout, '--timeout');
+  if (raw.maxRedirects !== undefined) options.maxRedirects = parseIntInRange(raw.maxRedirects, '--max-redirects', 0, 100);
+  if (raw.maxSpeed !== undefined) {
+    options.maxSpeed = parseSize(raw.maxSpeed, '--max-speed');
+    if (options.maxSpeed < 1) throw new UsageError('--max-speed: must be more than 0 (examples: 500K, 2M)');
+  }
+  if (raw.insecure) options.insecure = true;
+  if (raw.caCert !== undefined) options.caCert = raw.caCert;
+  if (raw.proxy !== undefined) options.proxy = raw.proxy;
+  if (raw.mirror?.length) options.mirrors = raw.mirror;
+  if (raw.verbose) options.trace = true;
+  return options;
+}
+
+/** Streams and terminal facts the CLI runs with. */
+export interface CliStreams extends DisplayStreams {
+  /** Bars only when both stdout and stderr are terminals and TERM=dumb does not say otherwise. */
+  isTTY: boolean;
+  /** Where `-i -` reads the URL list; default `process.stdin`. */
+  stdin?: NodeJS.ReadableStream;
+}
+
+/** The program: `run` is called with the URLs and raw flags; `demo` is its subcommand. */
+export function buildProgram(streams: CliStreams, run: (urls: string[], raw: RawOptions) => Promise<number>): Command {
+  const program = new Command();
+  let result = 0;
+  program
+    .name('rangeget')
+    .description('Download files over several HTTP connections each; resumable and verified.')
+    .usage('[options] <url...>')
+    .argument('[url...]', 'http or https URLs to download')
+    .option('-o, --output <file>', 'save as this file (one URL only; default: name from the server or the URL)')
+    .option('-d, --dir <dir>', 'save into this directory, created if missing (default: current directory)')
+    .option('-i, --input-file <file>', "download the URLs listed in this file, '-' for stdin (format below)")
+    .option('-j, --jobs <n>', `files downloaded at once, each with its own connections (default: ${DEFAULT_JOBS})`)
+    .option('-c, --connections <n>', `connections at once per file, 1-${MAX_CONNECTIONS} (default: 8)`)
+    .option('--threads <n>', 'worker threads that drive the connections (default: 1, at most the connections)')
+    .option('--min-range <size>', 'smallest byte range per connection, e.g. 512K, 4M (default: 1M)')
+    .option('--checksum <algo=hex>', 'verify the file: sha256, sha1, md5 or sha512, e.g. sha256=9f86d0...')
+    .option('--mirror <url>', 'another URL of the same file (repeatable): ranges are spread over all; one that fails is dropped', collect)
+    .option('--dry-run', 'probe and print the plan (size, ranges, resumable, output path) without downloading')
+    .option('-H, --header <header>', "extra request header 'Name: value' (repeatable)", collect)
+    .option('--user-agent <ua>', 'User-Agent header (default: rangeget/VERSION)')
+    .option('--referer <url>', 'Referer header')
+    .option('--cookie <cookies>', "Cookie header, e.g. 'a=b; c=d' (sent only to the URL's origin)")
+    .option('--user <user[:password]>', "basic-auth credentials, sent only to the URL's origin (default: $RANGEGET_USER)")
+    .option('--overwrite', 'replace an existing file at the output path')
+    .option('--no-resume', 'ignore an earlier partial download and start over')
+    .option('--no-restart', 'fail instead of starting over when the remote file changed')
+    .option('--retries <n>', 'failed attempts in a row before a range gives up (default: 5)')
+    .option('--retry-wait <seconds>', 'first retry delay, doubled each time, e.g. 1, 500ms (default: 1)')
+    .option('--timeout <seconds>', 'connect, response and stall timeout (default: 30)')
+    .option('--max-redirects <n>', 'redirects to follow at most (default: 10)')
+    .option('--max-speed <rate>', 'limit the total download rate, shared by all connections and files, e.g. 500K, 2M (K = 1024)')
+    .option('--insecure', 'do not verify TLS certificates')
+    .option('--ca-cert <file>', 'trust the CA certificates in this PEM file')
+    .option('--proxy <url>', 'HTTP proxy (default: $HTTPS_PROXY / $HTTP_PROXY, minus $NO_PROXY)')
+    .addOption(new Option('-q, --quiet', 'print nothing but errors').conflicts(['json', 'verbose']))
+    .option('-v, --verbose', 'print every request and response with its headers (credentials masked) on stderr')
+    .option('--json', 'print newline-delimited JSON events on stdout instead of bars')
+    .version(VERSION, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show this help')
+    .addHelpText(
+      'after',
+      `
+Input file (-i), aria2's format: one URL a line; lines that start with a space or
+a tab hold options of the URL above them; blank lines and # comments are skipped.
+  https://example.com/a.iso
+    out=a-renamed.iso        save as this name (relative to -d or dir=)
+    dir=isos                 save into this directory instead of -d
+    checksum=sha256=9f86...  verify this file
+  https://example.com/b.iso
+
+Credentials: --user, user:password@ in the URL, or $RANGEGET_USER (keeps the
+secret off the command line). Authorization and Cookie never follow a redirect to
+another origin. -v shows them as ***.
+
+Exit codes: 0 ok, 2 usage, 3 HTTP error, 4 network, 5 verification failed,
+6 local file error, 7 remote file changed, 8 some downloads of a batch (several
+URLs or -i) failed (the summary names each), 130 interrupted (SIGINT), 143 (SIGTERM).`,
+    )
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => streams.stdout.write(s),
+      writeErr: (s) => streams.stderr.write(s),
+      outputError: (s, write) => write(`rangeget: ${s.trim()} (see rangeget --help)\n`),
+    })
+    .action(async (urls: string[], raw: RawOptions) => {
+      result = await run(urls, raw);
+    });
+  program
+    .command('demo')
+    .description('download from a built-in throttled server on 127.0.0.1 and compare one connection with many (no internet needed)')
+    .option('-c, --connections <n>', 'connections for the multi-connection run (default: 8)')
+    .action(async (raw: { connections?: string }) => {
+      const connections = raw.connections ? parseIntInRange(raw.connections, '-c', 1, MAX_CONNECTIONS) : 8;
+      result = await runDemo({ connections, stdout: streams.stdout });
+    });
+  program.hook('postAction', () => {
+    program.setOptionValue('__exit', result);
+  });
+  return program;
+}
+
