@@ -14,7 +14,7 @@ import type { RequestSettings } from '../http/request.js';
 import type { FromWorker, Job, ToWorker, WireError, WorkerInit } from './protocol.js';
 import type { RetrySettings } from '../http/retry-policy.js';
 import { takeWorker } from './prewarm.js';
-import { chooseSteal } from './plan.js';
+import { chooseSteal } from './scheduler.js';
 import { normalize, type ByteRange } from '../primitives/ranges.js';
 import type { RateLimiter } from './rate.js';
 import { SlotTable } from './slots.js';
