@@ -46,7 +46,7 @@ export interface PoolOptions {
   inline?: Dispatcher;
   /** Called when a slow connection's range is handed back (its speed and the median, bytes/s). */
   onSlow?: (speed: number, median: number) => void;
-  /** Called when a mirror is dropped for the rest of the download. */
+  /** Called when a source is dropped for the rest of the download. */
   onSourceDropped?: (url: string, reason: string) => void;
 }
 
@@ -60,7 +60,7 @@ export interface PoolJob extends Job {
   connections: number;
 }
 
-/** Thrown by {@link Pool.run} when the server turned out to ignore ranges. */
+/** Thrown by {@link WorkerPool.run} when the server turned out to ignore ranges. */
 export class RangesUnsupported extends Error {}
 
 /** Turn an error from a worker back into a typed error. */
@@ -87,7 +87,7 @@ export function errorFromWire(error: WireError): RangegetError {
 interface Slot {
   worker: PoolWorker;
   busy: boolean;
-  /** Index of the source (URL or mirror) of the running range. */
+  /** Index of the source (the URL, then the mirrors) of the running range. */
   source?: number;
   /** When the running range started, for its speed. */
   startedAt: number;
@@ -109,17 +109,18 @@ const WAITS_PER_RANGE = 20;
 /** Seconds of a range's speed counted as on their way (sent, not yet received) when splitting it. */
 const IN_FLIGHT_SECONDS = 1;
 
-/** Failures that drop a mirror rather than end the download. */
-const mirrorFailure = new Set(['EHTTP', 'ENETWORK', 'ETIMEOUT', 'ESERVER']);
+/** Failures that drop a source rather than end the download. */
+const sourceFailures = new Set(['EHTTP', 'ENETWORK', 'ETIMEOUT', 'ESERVER']);
 
-export class Pool {
+/** Worker threads and their connections (slots), fetching one file at a time. */
+export class WorkerPool {
   private readonly options: PoolOptions;
   private readonly table: SlotTable;
   private readonly workers: PoolWorker[] = [];
   private readonly slots: Slot[] = [];
   private readonly queue: ByteRange[] = [];
-  /** Segments written by ranges that are no longer running. */
-  private readonly finished: ByteRange[] = [];
+  /** Ranges written before this run (a resume) and by ranges no longer running. */
+  private readonly doneRanges: ByteRange[] = [];
   private settle?: { resolve: () => void; reject: (err: Error) => void };
   private failure: Error | undefined;
   private job: PoolJob | undefined;
@@ -170,8 +171,8 @@ export class Pool {
   run(job: PoolJob, ranges: readonly ByteRange[]): Promise<void> {
     this.job = job;
     this.failure = undefined;
-    this.finished.length = 0;
-    this.finished.push(...(job.done ?? []));
+    this.doneRanges.length = 0;
+    this.doneRanges.push(...(job.done ?? []));
     this.queue.length = 0;
     this.queue.push(...ranges.filter((r) => r.end > r.start));
     const wire: Job = { partPath: job.partPath, sources: job.sources, mode: job.mode, size: job.size };
@@ -191,7 +192,7 @@ export class Pool {
 
   /** Every byte range written so far, merged. */
   written(): ByteRange[] {
-    const segments = [...this.finished];
+    const segments = [...this.doneRanges];
     this.slots.forEach((slot, i) => {
       if (slot.busy) segments.push({ start: this.table.start(i), end: this.table.position(i) });
     });
@@ -262,9 +263,9 @@ export class Pool {
     } else {
       const error = errorFromWire(message.error);
       const rest = this.release(message.slot);
-      // With mirrors, a server that fails is dropped and its range goes to the others.
+      // With mirrors, a source that fails is dropped and its range goes to the others.
       const sources = this.job?.sources.length ?? 1;
-      if (sources > 1 && mirrorFailure.has(error.code) && slot.source !== undefined) {
+      if (sources > 1 && sourceFailures.has(error.code) && slot.source !== undefined) {
         this.deadSources.add(slot.source);
         if (this.deadSources.size < sources) {
           this.options.onSourceDropped?.(this.job!.sources[slot.source]!.url, error.message);
@@ -285,7 +286,7 @@ export class Pool {
     const start = this.table.start(index);
     const position = this.table.position(index);
     const end = this.table.end(index);
-    if (position > start) this.finished.push({ start, end: position });
+    if (position > start) this.doneRanges.push({ start, end: position });
     slot.fetched += position - start;
     return position < end ? { start: position, end } : undefined;
   }
