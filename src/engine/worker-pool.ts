@@ -4,46 +4,21 @@
  * splits the largest running range when none is left (work stealing), and knows at every
  * moment which bytes are written.
  */
-import type { Worker } from 'node:worker_threads';
-import { InlineWorker } from './inline-worker.js';
-
-/** A worker thread, or its in-thread stand-in. */
-type PoolWorker = Worker | InlineWorker;
 import { HttpError, InternalError, NetworkError, RangegetError, RemoteChangedError, ServerError, TimeoutError } from '../primitives/errors.js';
-import type { RequestSettings } from '../http/request.js';
-import type { FromWorker, Job, ToWorker, WireError, WorkerInit } from './protocol.js';
-import type { RetrySettings } from '../http/retry-policy.js';
-import { takeWorker } from './prewarm.js';
+import type { FromWorker, Job, WireError } from './protocol.js';
 import { chooseSteal } from './scheduler.js';
 import { normalize, type ByteRange } from '../primitives/ranges.js';
-import type { RateLimiter } from './rate.js';
 import { SlotTable } from './slots.js';
+import { Threads, type ThreadOptions } from './threads.js';
 import type { HttpTrace } from '../http/trace.js';
-import type { Dispatcher } from '../http/undici.js';
 
-/** Settings of a pool for its whole life (one download). */
-export interface PoolOptions {
-  /** Connections (slots) at once. */
-  connections: number;
-  /** Worker threads; each drives `connections / threads` connections. */
-  threads: number;
-  request: RequestSettings;
-  retry: RetrySettings;
-  writeBuffer: number;
-  flushInterval: number;
-  rate?: RateLimiter;
-  /** Report every request and response through `onTrace`. */
-  trace?: boolean;
+/** Settings of a pool for its whole life (one download): its threads', and what it reports. */
+export interface PoolOptions extends ThreadOptions {
   onTrace?: (trace: HttpTrace) => void;
   /** Called when a range is retried. */
   onRetry?: (info: { attempt: number; delay: number; reason: string }) => void;
   /** Called when a range is complete (the control file is saved then). */
   onRangeDone?: () => void;
-  /**
-   * Run the fetchers in the main thread instead of worker threads (small files), on these
-   * connections (the download's: a batch keeps them open from one file to the next).
-   */
-  inline?: Dispatcher;
   /** Called when a slow connection's range is handed back (its speed and the median, bytes/s). */
   onSlow?: (speed: number, median: number) => void;
   /** Called when a source is dropped for the rest of the download. */
@@ -85,7 +60,6 @@ export function errorFromWire(error: WireError): RangegetError {
 }
 
 interface Slot {
-  worker: PoolWorker;
   busy: boolean;
   /** Index of the source (the URL, then the mirrors) of the running range. */
   source?: number;
@@ -116,7 +90,7 @@ const sourceFailures = new Set(['EHTTP', 'ENETWORK', 'ETIMEOUT', 'ESERVER']);
 export class WorkerPool {
   private readonly options: PoolOptions;
   private readonly table: SlotTable;
-  private readonly workers: PoolWorker[] = [];
+  private readonly threads: Threads;
   private readonly slots: Slot[] = [];
   private readonly queue: ByteRange[] = [];
   /** Ranges written before this run (a resume) and by ranges no longer running. */
@@ -126,45 +100,27 @@ export class WorkerPool {
   private job: PoolJob | undefined;
   /** Sources that failed during this job. */
   private readonly deadSources = new Set<number>();
-  private readonly exited = new Set<PoolWorker>();
   private rescan: NodeJS.Timeout | undefined;
   private stopping?: Promise<void>;
 
   constructor(options: PoolOptions) {
     this.options = options;
-    const connections = Math.max(1, options.connections);
-    const threads = Math.max(1, Math.min(options.threads, connections));
-    this.table = new SlotTable(connections);
-    for (let t = 0; t < threads; t++) {
-      const owned = Math.floor(connections / threads) + (t < connections % threads ? 1 : 0);
-      const init: WorkerInit = {
-        slotBuffer: this.table.buffer,
-        request: options.request,
-        connections: owned,
-        retry: options.retry,
-        writeBuffer: options.writeBuffer,
-        flushInterval: options.flushInterval,
-      };
-      if (options.rate) init.rateBuffer = options.rate.buffer;
-      if (options.trace) init.trace = true;
-      const worker: PoolWorker = options.inline ? new InlineWorker(options.inline) : takeWorker();
-      worker.on('message', (message: FromWorker) => {
+    this.table = new SlotTable(Math.max(1, options.connections));
+    this.threads = new Threads(options, this.table, {
+      message: (message) => {
         try {
           this.onMessage(message);
         } catch (err) {
           // A bug here must end this download with a typed error, not the process.
           this.fail(new InternalError(`pool failed: ${(err as Error).message}`, { cause: err }));
         }
-      });
-      worker.on('error', (err) => this.fail(new InternalError(`worker thread failed: ${err.message}`, { cause: err })));
-      worker.on('exit', (code) => {
-        this.exited.add(worker);
+      },
+      error: (err) => this.fail(new InternalError(`worker thread failed: ${err.message}`, { cause: err })),
+      exit: (code) => {
         if (!this.stopping && code !== 0) this.fail(new InternalError(`worker thread exited with code ${code}`));
-      });
-      worker.postMessage({ type: 'init', init } satisfies ToWorker);
-      this.workers.push(worker);
-    }
-    for (let s = 0; s < connections; s++) this.slots.push({ worker: this.workers[s % threads]!, busy: false, startedAt: 0, fetched: 0, samples: [] });
+      },
+    });
+    for (let s = 0; s < this.table.count; s++) this.slots.push({ busy: false, startedAt: 0, fetched: 0, samples: [] });
   }
 
   /** Fetch these ranges of a file; resolves when every byte of them is written. */
@@ -177,7 +133,7 @@ export class WorkerPool {
     this.queue.push(...ranges.filter((r) => r.end > r.start));
     const wire: Job = { partPath: job.partPath, sources: job.sources, mode: job.mode, size: job.size };
     this.deadSources.clear();
-    for (const worker of this.workers) worker.postMessage({ type: 'job', job: wire } satisfies ToWorker);
+    this.threads.post({ type: 'job', job: wire });
     // A free connection looks again for a range to split as the running ones age.
     clearInterval(this.rescan);
     this.rescan = setInterval(() => {
@@ -212,28 +168,8 @@ export class WorkerPool {
   /** Stop every worker; buffered bytes are written first. Safe to call more than once. */
   stop(): Promise<void> {
     clearInterval(this.rescan);
-    if (!this.job && !this.stopping) {
-      // Nothing ran (the probe failed, or an abort came first): no buffers to flush.
-      this.stopping = Promise.all(this.workers.map((w) => w.terminate())).then(() => undefined);
-    }
-    this.stopping ??= Promise.all(
-      this.workers.map(
-        (worker) =>
-          new Promise<void>((resolve) => {
-            if (this.exited.has(worker)) {
-              resolve();
-              return;
-            }
-            // A worker that does not answer in time is ended: its positions are still true.
-            const timer = setTimeout(() => void worker.terminate(), 10_000);
-            worker.once('exit', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-            worker.postMessage({ type: 'stop' } satisfies ToWorker);
-          }),
-      ),
-    ).then(() => undefined);
+    // Before any job (the probe failed, or an abort came first) there are no buffers to flush.
+    this.stopping ??= this.threads.stop(this.job !== undefined);
     return this.stopping;
   }
 
@@ -418,6 +354,6 @@ export class WorkerPool {
     const sources = this.job?.sources.length ?? 1;
     const live = [...Array(sources).keys()].filter((i) => !this.deadSources.has(i));
     slot.source = live[index % live.length] ?? 0;
-    slot.worker.postMessage({ type: 'run', slot: index, mirror: slot.source } satisfies ToWorker);
+    this.threads.run(index, slot.source);
   }
 }
