@@ -18,7 +18,7 @@ import { type DownloadSettings } from './settings.js';
 import { planRanges } from './plan.js';
 import { totalLength, type ByteRange } from '../primitives/ranges.js';
 import type { Source } from './protocol.js';
-import { Pool, RangesUnsupported, type PoolJob } from './worker-pool.js';
+import { WorkerPool, RangesUnsupported, type PoolJob } from './worker-pool.js';
 import { lockOutput } from '../storage/lock.js';
 import { keepWarm } from './prewarm.js';
 import { probe, type ProbeMethod, type ProbeResult, type ProbeRetry } from '../http/probe.js';
@@ -95,9 +95,9 @@ export class Download {
   }
 
   /** A pool of worker threads (taken warm when possible), or inline fetchers for a small file. */
-  private newPool(inline: boolean): Pool {
+  private newPool(inline: boolean): WorkerPool {
     const { opts } = this;
-    return new Pool({
+    return new WorkerPool({
       ...(inline ? { inline: this.dispatcher } : {}),
       connections: opts.connections,
       threads: inline ? 1 : opts.threads,
@@ -425,7 +425,7 @@ export class Download {
         }
       : undefined;
 
-    let pool: Pool | undefined;
+    let pool: WorkerPool | undefined;
 
     /**
      * Hash the written prefix while the rest downloads: at every progress tick and every range

@@ -27,7 +27,7 @@ export interface PlanInput {
  * Pieces per connection. Handed out front to back, small pieces end one after another: the
  * written prefix grows all along (the checksum is computed while the file downloads), and a
  * connection that turns slow holds little back. Where round trips are long, the pool joins
- * consecutive pieces into one request (see pool.ts). Measured on 1 GiB over loopback with 16
+ * consecutive pieces into one request (see scheduler.ts). Measured on 1 GiB over loopback with 16
  * connections, medians of four alternating runs: 4 pieces 2.31 s, 16 2.16 s, 32 1.90 s,
  * 64 1.95 s.
  */
@@ -56,44 +56,4 @@ export function planRanges(input: PlanInput): ByteRange[] {
     const pieces = Math.min(Math.floor(length / minRangeSize), Math.floor((length * wanted) / left));
     return splitEvenly(gap, Math.max(1, pieces));
   });
-}
-
-/** A range being fetched: `position` is the next byte to write, `end` its exclusive end. */
-export interface RunningRange {
-  position: number;
-  end: number;
-  /** Bytes past the position that stay with this range (already on their way); default `margin`. */
-  margin?: number;
-}
-
-/** Where to split a running range so an idle connection can take its far half. */
-export interface Steal {
-  /** Index into the list given to {@link chooseSteal}. */
-  index: number;
-  /** The new end of the running range and the start of the stolen one. */
-  at: number;
-}
-
-/**
- * Work stealing: pick the running range with the most bytes left and split it at the
- * midpoint of what is left. `margin` bytes just past the current position stay with the
- * running connection (they may already be in its buffers). Returns undefined when no
- * range has enough left for both halves to be at least `minRangeSize`.
- */
-export function chooseSteal(
-  running: readonly RunningRange[],
-  minRangeSize: number,
-  margin = 0,
-): Steal | undefined {
-  let best: Steal | undefined;
-  let bestLeft = 0;
-  running.forEach((r, index) => {
-    const from = Math.ceil(r.position + (r.margin ?? margin));
-    const left = r.end - from;
-    if (left >= 2 * minRangeSize && left > bestLeft) {
-      bestLeft = left;
-      best = { index, at: from + Math.ceil(left / 2) };
-    }
-  });
-  return best;
 }

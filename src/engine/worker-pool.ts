@@ -1,52 +1,27 @@
 /**
- * The pool: worker threads and the connections they drive. It hands the planned pieces to
- * free connections front to back (joining consecutive ones where round trips are long),
- * splits the largest running range when none is left (work stealing), and knows at every
- * moment which bytes are written.
+ * The pool: worker threads and the connections (slots) they drive. It carries out the
+ * scheduler's decisions (which piece or split a free slot takes, which slow slot hands its
+ * range back, which source a slot uses and what a failing one does; see scheduler.ts), routes
+ * the workers' messages, and knows at every moment which bytes are written.
  */
-import type { Worker } from 'node:worker_threads';
-import { InlineWorker } from './inline-worker.js';
-
-/** A worker thread, or its in-thread stand-in. */
-type PoolWorker = Worker | InlineWorker;
-import { fromWire, InternalError } from '../primitives/errors.js';
-import type { RequestSettings } from '../http/request.js';
-import type { FromWorker, Job, ToWorker, WorkerInit } from './protocol.js';
-import type { RetrySettings } from '../http/retry-policy.js';
-import { takeWorker } from './prewarm.js';
-import { chooseSteal } from './plan.js';
+import { fromWire, InternalError, type RangegetError } from '../primitives/errors.js';
+import type { FromWorker, Job } from './protocol.js';
+import { addSample, type BusySlot, chooseSource, chooseSplit, findSlow, recentSpeed, roundTrip, sourceFailure, STEAL_MIN_AGE, takePieces } from './scheduler.js';
 import { normalize, type ByteRange } from '../primitives/ranges.js';
-import type { RateLimiter } from './rate.js';
 import { SlotTable } from './slots.js';
+import { Threads, type ThreadOptions } from './threads.js';
 import type { HttpTrace } from '../http/trace.js';
-import type { Dispatcher } from '../http/undici.js';
 
-/** Settings of a pool for its whole life (one download). */
-export interface PoolOptions {
-  /** Connections (slots) at once. */
-  connections: number;
-  /** Worker threads; each drives `connections / threads` connections. */
-  threads: number;
-  request: RequestSettings;
-  retry: RetrySettings;
-  writeBuffer: number;
-  flushInterval: number;
-  rate?: RateLimiter;
-  /** Report every request and response through `onTrace`. */
-  trace?: boolean;
+/** Settings of a pool for its whole life (one download): its threads', and what it reports. */
+export interface PoolOptions extends ThreadOptions {
   onTrace?: (trace: HttpTrace) => void;
   /** Called when a range is retried. */
   onRetry?: (info: { attempt: number; delay: number; reason: string }) => void;
   /** Called when a range is complete (the control file is saved then). */
   onRangeDone?: () => void;
-  /**
-   * Run the fetchers in the main thread instead of worker threads (small files), on these
-   * connections (the download's: a batch keeps them open from one file to the next).
-   */
-  inline?: Dispatcher;
   /** Called when a slow connection's range is handed back (its speed and the median, bytes/s). */
   onSlow?: (speed: number, median: number) => void;
-  /** Called when a mirror is dropped for the rest of the download. */
+  /** Called when a source is dropped for the rest of the download. */
   onSourceDropped?: (url: string, reason: string) => void;
 }
 
@@ -60,13 +35,12 @@ export interface PoolJob extends Job {
   connections: number;
 }
 
-/** Thrown by {@link Pool.run} when the server turned out to ignore ranges. */
+/** Thrown by {@link WorkerPool.run} when the server turned out to ignore ranges. */
 export class RangesUnsupported extends Error {}
 
 interface Slot {
-  worker: PoolWorker;
   busy: boolean;
-  /** Index of the source (URL or mirror) of the running range. */
+  /** Index of the source (the URL, then the mirrors) of the running range. */
   source?: number;
   /** When the running range started, for its speed. */
   startedAt: number;
@@ -76,86 +50,55 @@ interface Slot {
   samples: number[];
 }
 
-/** Seconds over which a connection's speed is compared with the others'. */
-const SLOW_WINDOW_SAMPLES = 12; // × STEAL_MIN_AGE = 3 s
-/** A connection this many times slower than the median is given up (its range goes back to the queue). */
-const SLOW_FACTOR = 8;
-
-/** A range younger than this is not split: its speed, and so what is in flight, is unknown. */
-const STEAL_MIN_AGE = 250;
-/** A range joined from pieces lasts at most this many round trips (idle before it ≤ 5%). */
-const WAITS_PER_RANGE = 20;
-/** Seconds of a range's speed counted as on their way (sent, not yet received) when splitting it. */
-const IN_FLIGHT_SECONDS = 1;
-
-/** Failures that drop a mirror rather than end the download. */
-const mirrorFailure = new Set(['EHTTP', 'ENETWORK', 'ETIMEOUT', 'ESERVER']);
-
-export class Pool {
+/** Worker threads and their connections, fetching one file at a time as the scheduler decides. */
+export class WorkerPool {
   private readonly options: PoolOptions;
   private readonly table: SlotTable;
-  private readonly workers: PoolWorker[] = [];
+  private readonly threads: Threads;
   private readonly slots: Slot[] = [];
+  /** Pieces waiting for a free slot, front first (ranges handed back go to the front). */
   private readonly queue: ByteRange[] = [];
-  /** Segments written by ranges that are no longer running. */
-  private readonly finished: ByteRange[] = [];
+  /** Ranges written before this run (a resume) and by ranges no longer running. */
+  private readonly doneRanges: ByteRange[] = [];
   private settle?: { resolve: () => void; reject: (err: Error) => void };
   private failure: Error | undefined;
   private job: PoolJob | undefined;
   /** Sources that failed during this job. */
-  private readonly deadSources = new Set<number>();
-  private readonly exited = new Set<PoolWorker>();
+  private deadSources: ReadonlySet<number> = new Set<number>();
   private rescan: NodeJS.Timeout | undefined;
   private stopping?: Promise<void>;
 
   constructor(options: PoolOptions) {
     this.options = options;
-    const connections = Math.max(1, options.connections);
-    const threads = Math.max(1, Math.min(options.threads, connections));
-    this.table = new SlotTable(connections);
-    for (let t = 0; t < threads; t++) {
-      const owned = Math.floor(connections / threads) + (t < connections % threads ? 1 : 0);
-      const init: WorkerInit = {
-        slotBuffer: this.table.buffer,
-        request: options.request,
-        connections: owned,
-        retry: options.retry,
-        writeBuffer: options.writeBuffer,
-        flushInterval: options.flushInterval,
-      };
-      if (options.rate) init.rateBuffer = options.rate.buffer;
-      if (options.trace) init.trace = true;
-      const worker: PoolWorker = options.inline ? new InlineWorker(options.inline) : takeWorker();
-      worker.on('message', (message: FromWorker) => {
+    this.table = new SlotTable(Math.max(1, options.connections));
+    this.threads = new Threads(options, this.table, {
+      message: (message) => {
         try {
           this.onMessage(message);
         } catch (err) {
           // A bug here must end this download with a typed error, not the process.
           this.fail(new InternalError(`pool failed: ${(err as Error).message}`, { cause: err }));
         }
-      });
-      worker.on('error', (err) => this.fail(new InternalError(`worker thread failed: ${err.message}`, { cause: err })));
-      worker.on('exit', (code) => {
-        this.exited.add(worker);
+      },
+      error: (err) => this.fail(new InternalError(`worker thread failed: ${err.message}`, { cause: err })),
+      exit: (code) => {
         if (!this.stopping && code !== 0) this.fail(new InternalError(`worker thread exited with code ${code}`));
-      });
-      worker.postMessage({ type: 'init', init } satisfies ToWorker);
-      this.workers.push(worker);
-    }
-    for (let s = 0; s < connections; s++) this.slots.push({ worker: this.workers[s % threads]!, busy: false, startedAt: 0, fetched: 0, samples: [] });
+      },
+    });
+    for (let s = 0; s < this.table.count; s++) this.slots.push({ busy: false, startedAt: 0, fetched: 0, samples: [] });
   }
 
   /** Fetch these ranges of a file; resolves when every byte of them is written. */
   run(job: PoolJob, ranges: readonly ByteRange[]): Promise<void> {
     this.job = job;
     this.failure = undefined;
-    this.finished.length = 0;
-    this.finished.push(...(job.done ?? []));
+    this.doneRanges.length = 0;
+    this.doneRanges.push(...(job.done ?? []));
     this.queue.length = 0;
     this.queue.push(...ranges.filter((r) => r.end > r.start));
     const wire: Job = { partPath: job.partPath, sources: job.sources, mode: job.mode, size: job.size };
-    this.deadSources.clear();
-    for (const worker of this.workers) worker.postMessage({ type: 'job', job: wire } satisfies ToWorker);
+    this.deadSources = new Set<number>();
+    this.threads.post({ type: 'job', job: wire });
     // A free connection looks again for a range to split as the running ones age.
     clearInterval(this.rescan);
     this.rescan = setInterval(() => {
@@ -170,7 +113,7 @@ export class Pool {
 
   /** Every byte range written so far, merged. */
   written(): ByteRange[] {
-    const segments = [...this.finished];
+    const segments = [...this.doneRanges];
     this.slots.forEach((slot, i) => {
       if (slot.busy) segments.push({ start: this.table.start(i), end: this.table.position(i) });
     });
@@ -190,28 +133,8 @@ export class Pool {
   /** Stop every worker; buffered bytes are written first. Safe to call more than once. */
   stop(): Promise<void> {
     clearInterval(this.rescan);
-    if (!this.job && !this.stopping) {
-      // Nothing ran (the probe failed, or an abort came first): no buffers to flush.
-      this.stopping = Promise.all(this.workers.map((w) => w.terminate())).then(() => undefined);
-    }
-    this.stopping ??= Promise.all(
-      this.workers.map(
-        (worker) =>
-          new Promise<void>((resolve) => {
-            if (this.exited.has(worker)) {
-              resolve();
-              return;
-            }
-            // A worker that does not answer in time is ended: its positions are still true.
-            const timer = setTimeout(() => void worker.terminate(), 10_000);
-            worker.once('exit', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-            worker.postMessage({ type: 'stop' } satisfies ToWorker);
-          }),
-      ),
-    ).then(() => undefined);
+    // Before any job (the probe failed, or an abort came first) there are no buffers to flush.
+    this.stopping ??= this.threads.stop(this.job !== undefined);
     return this.stopping;
   }
 
@@ -229,8 +152,7 @@ export class Pool {
       this.fail(fromWire(message.error));
       return;
     }
-    const slot = this.slots[message.slot];
-    if (!slot) return;
+    if (!this.slots[message.slot]) return;
     if (message.type === 'done') {
       this.release(message.slot);
       this.options.onRangeDone?.();
@@ -239,21 +161,24 @@ export class Pool {
       this.release(message.slot);
       this.fail(new RangesUnsupported(message.reason));
     } else {
-      const error = fromWire(message.error);
-      const rest = this.release(message.slot);
-      // With mirrors, a server that fails is dropped and its range goes to the others.
-      const sources = this.job?.sources.length ?? 1;
-      if (sources > 1 && mirrorFailure.has(error.code) && slot.source !== undefined) {
-        this.deadSources.add(slot.source);
-        if (this.deadSources.size < sources) {
-          this.options.onSourceDropped?.(this.job!.sources[slot.source]!.url, error.message);
-          if (rest) this.queue.unshift(rest);
-          this.schedule();
-          return;
-        }
-      }
-      this.fail(error);
+      this.onFailed(message.slot, fromWire(message.error));
     }
+  }
+
+  /** A slot failed: its source is dropped and the rest of its range requeued, or the download fails. */
+  private onFailed(index: number, error: RangegetError): void {
+    const { source } = this.slots[index]!;
+    const rest = this.release(index);
+    const sources = this.job?.sources ?? [];
+    const { dead, drop } = sourceFailure(error.code, source, sources.length, this.deadSources);
+    this.deadSources = dead;
+    if (drop === undefined) {
+      this.fail(error);
+      return;
+    }
+    this.options.onSourceDropped?.(sources[drop]!.url, error.message);
+    if (rest) this.queue.unshift(rest);
+    this.schedule();
   }
 
   /** Free a slot; returns what was left of its range. */
@@ -264,7 +189,7 @@ export class Pool {
     const start = this.table.start(index);
     const position = this.table.position(index);
     const end = this.table.end(index);
-    if (position > start) this.finished.push({ start, end: position });
+    if (position > start) this.doneRanges.push({ start, end: position });
     slot.fetched += position - start;
     return position < end ? { start: position, end } : undefined;
   }
@@ -286,105 +211,43 @@ export class Pool {
     if (this.queue.length === 0 && this.slots.every((s) => !s.busy)) this.settle?.resolve();
   }
 
-  /**
-   * Slow connections: one far below the median speed of the others for several seconds
-   * keeps only the bytes already on their way; the rest of its range goes back to the
-   * queue, for the next free connection (a new connection, often a better path).
-   */
+  /** Sample every slot's bytes; a slow slot keeps what is on its way, the rest goes back to the queue. */
   private watchSpeeds(): void {
     if (this.job?.mode !== 'ranges' || this.failure || this.stopping) return;
-    const speeds: Array<{ index: number; speed: number }> = [];
-    this.slots.forEach((slot, index) => {
-      // A connection is judged over several ranges (pieces often take less than the window).
-      if (!slot.busy) {
-        slot.samples = [];
-        return;
-      }
-      slot.samples.push(slot.fetched + this.table.position(index) - this.table.start(index));
-      if (slot.samples.length > SLOW_WINDOW_SAMPLES + 1) slot.samples.shift();
-      if (slot.samples.length === SLOW_WINDOW_SAMPLES + 1) {
-        speeds.push({ index, speed: slot.samples.at(-1)! - slot.samples[0]! });
-      }
+    this.slots.forEach((slot, i) => {
+      slot.samples = slot.busy ? addSample(slot.samples, slot.fetched + this.table.position(i) - this.table.start(i)) : [];
     });
-    if (speeds.length < 3) return;
-    const sorted = speeds.map((s) => s.speed).sort((a, b) => a - b);
-    const median = sorted[Math.floor(sorted.length / 2)]!;
-    for (const { index, speed } of speeds) {
-      if (speed * SLOW_FACTOR >= median) continue;
-      const position = this.table.position(index);
-      const end = this.table.end(index);
-      // What arrives within a second at its own speed stays with it (its buffer is flushed
-      // every flushInterval, so little more than that is held unwritten).
-      const perSecond = speed / ((SLOW_WINDOW_SAMPLES * STEAL_MIN_AGE) / 1000);
-      const keep = Math.ceil(position + Math.max(64 * 1024, perSecond));
-      // The rest may be under the minimum range size: it is what a slow connection holds back.
-      if (keep >= end) continue;
-      this.table.setEnd(index, keep);
-      this.queue.unshift({ start: keep, end });
-      this.slots[index]!.samples = [];
-      const window = (SLOW_WINDOW_SAMPLES * STEAL_MIN_AGE) / 1000;
-      this.options.onSlow?.(perSecond, median / window);
+    for (const cut of findSlow(this.busySlots())) {
+      this.table.setEnd(cut.slot, cut.keep);
+      this.queue.unshift({ start: cut.keep, end: cut.end });
+      this.slots[cut.slot]!.samples = [];
+      this.options.onSlow?.(cut.speed, cut.median);
     }
   }
 
-  /**
-   * The next range for a free connection: the first piece in the queue, joined with the
-   * pieces right after it while the whole takes this connection no more than WAITS_PER_RANGE
-   * round trips (the shortest wait for response headers seen on any connection). Every range costs a round trip of idle connection before its first
-   * byte: small pieces keep every connection busy to the end where round trips are short
-   * (loopback, a LAN), joined pieces keep that idle time under 5% where they are long.
-   */
+  /** The next pieces of the queue for a free slot, joined where round trips are long. */
   private take(index: number): ByteRange | undefined {
-    const head = this.queue.shift();
-    if (!head) return undefined;
-    const speed = this.job?.mode === 'ranges' ? this.recentSpeed(index) : undefined;
-    const wait = this.roundTrip();
-    if (speed === undefined || wait === undefined) return head;
-    const most = speed * ((WAITS_PER_RANGE * wait) / 1000);
-    const range = { ...head };
-    for (let next = this.queue[0]; next && next.start === range.end && next.end - range.start <= most; next = this.queue[0]) {
-      range.end = next.end;
-      this.queue.shift();
-    }
-    return range;
+    const speed = this.job?.mode === 'ranges' ? recentSpeed(this.slots[index]!.samples) : undefined;
+    const taken = takePieces(this.queue, speed, roundTrip(this.slots.map((_, i) => this.table.wait(i))));
+    if (!taken) return undefined;
+    this.queue.splice(0, taken.pieces);
+    return taken.range;
   }
 
-  /** Milliseconds of the quickest response start on any connection; undefined before one. */
-  private roundTrip(): number | undefined {
-    let best: number | undefined;
-    for (let i = 0; i < this.slots.length; i++) {
-      const wait = this.table.wait(i);
-      if (wait > 0 && (best === undefined || wait < best)) best = wait;
-    }
-    return best;
-  }
-
-  /** A connection's bytes/s over its last second (fewer samples early on); undefined before any. */
-  private recentSpeed(index: number): number | undefined {
-    const samples = this.slots[index]!.samples;
-    const n = Math.min(samples.length - 1, 4);
-    if (n < 1) return undefined;
-    return ((samples.at(-1)! - samples.at(-1 - n)!) * 1000) / (n * STEAL_MIN_AGE);
-  }
-
-  /** Split the running range with the most left, giving its far half to a free connection. */
+  /** Split a running range; the free slot gets its far part. */
   private steal(): ByteRange | undefined {
     if (this.job?.mode !== 'ranges') return undefined;
-    const now = performance.now();
-    const busy = this.slots.flatMap((slot, index) => (slot.busy && now - slot.startedAt >= STEAL_MIN_AGE ? [index] : []));
-    const running = busy.map((i) => {
-      // Split only past what has arrived (written or buffered) and what is on its way
-      // (a second at the range's speed): those bytes would be fetched twice.
-      const received = Math.max(this.table.received(i), this.table.position(i));
-      const speed = ((received - this.table.start(i)) * 1000) / (now - this.slots[i]!.startedAt);
-      return { position: received, end: this.table.end(i), margin: Math.max(64 * 1024, speed * IN_FLIGHT_SECONDS) };
-    });
-    const steal = chooseSteal(running, this.job.minRangeSize, this.options.writeBuffer);
-    if (!steal) return undefined;
-    const victim = busy[steal.index]!;
-    const end = running[steal.index]!.end;
-    this.table.setEnd(victim, steal.at);
-    return { start: steal.at, end };
+    const split = chooseSplit(this.busySlots(), performance.now(), this.job.minRangeSize);
+    if (split) this.table.setEnd(split.slot, split.range.start);
+    return split?.range;
+  }
+
+  /** The busy slots as the table has them now. */
+  private busySlots(): BusySlot[] {
+    const { table } = this;
+    return this.slots.flatMap(({ busy, startedAt, samples }, i) =>
+      busy ? [{ slot: i, start: table.start(i), end: table.end(i), position: table.position(i), received: table.received(i), startedAt, samples }] : [],
+    );
   }
 
   private start(index: number, range: ByteRange): void {
@@ -392,10 +255,7 @@ export class Pool {
     slot.busy = true;
     slot.startedAt = performance.now();
     this.table.assign(index, range.start, range.end);
-    // Spread connections over the live sources (the URL and its mirrors).
-    const sources = this.job?.sources.length ?? 1;
-    const live = [...Array(sources).keys()].filter((i) => !this.deadSources.has(i));
-    slot.source = live[index % live.length] ?? 0;
-    slot.worker.postMessage({ type: 'run', slot: index, mirror: slot.source } satisfies ToWorker);
+    slot.source = chooseSource(index, this.job?.sources.length ?? 1, this.deadSources);
+    this.threads.run(index, slot.source);
   }
 }

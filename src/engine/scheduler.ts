@@ -1,0 +1,222 @@
+/**
+ * The scheduler: the pool's policy as pure decisions. Which piece a free slot takes next
+ * (joined with the pieces after it where round trips are long), which running range a free
+ * slot splits when the queue is empty (work stealing), which slow slot hands the rest of its
+ * range back, which source a slot fetches from, and what a failing source does.
+ *
+ * No I/O, no timers, no clock: the pool passes in what it reads from the slot table and the
+ * time, and carries out what comes back. It runs per event and per tick, never per chunk.
+ */
+import type { ErrorCode } from '../primitives/errors.js';
+import type { ByteRange } from '../primitives/ranges.js';
+
+/**
+ * A range younger than this is not split: its speed, and so what is in flight, is unknown.
+ * Also the pool's tick (ms): slots are sampled and free slots look for work this often.
+ */
+export const STEAL_MIN_AGE = 250;
+/** A range joined from pieces lasts at most this many round trips (idle before it ≤ 5%). */
+export const WAITS_PER_RANGE = 20;
+/** Seconds of a range's speed counted as on their way (sent, not yet received) when splitting it. */
+export const IN_FLIGHT_SECONDS = 1;
+/** Samples over which a slot's speed is compared with the others'. */
+export const SLOW_WINDOW_SAMPLES = 12; // × STEAL_MIN_AGE = 3 s
+/** A slot this many times slower than the median is given up (its range goes back to the queue). */
+export const SLOW_FACTOR = 8;
+/** Fewest bytes past the position that stay with a running range when it is split or cut, however slow it is. */
+const MIN_IN_FLIGHT = 64 * 1024;
+/** Seconds a slot's samples span. */
+const WINDOW_SECONDS = (SLOW_WINDOW_SAMPLES * STEAL_MIN_AGE) / 1000;
+
+/** Failures that drop a source rather than end the download. */
+const SOURCE_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['EHTTP', 'ENETWORK', 'ETIMEOUT', 'ESERVER']);
+
+/** Milliseconds of the quickest response start on any slot (`waits`, 0 before a slot's first); undefined before one. */
+export function roundTrip(waits: readonly number[]): number | undefined {
+  let best: number | undefined;
+  for (const wait of waits) {
+    if (wait > 0 && (best === undefined || wait < best)) best = wait;
+  }
+  return best;
+}
+
+/** A slot's bytes/s over its last second (fewer samples early on); undefined before two samples. */
+export function recentSpeed(samples: readonly number[]): number | undefined {
+  const n = Math.min(samples.length - 1, 4);
+  if (n < 1) return undefined;
+  return ((samples.at(-1)! - samples.at(-1 - n)!) * 1000) / (n * STEAL_MIN_AGE);
+}
+
+/** The range a free slot takes: the first `pieces` of the queue, joined. */
+export interface Take {
+  range: ByteRange;
+  /** How many pieces from the front of the queue it joins (the pool removes them). */
+  pieces: number;
+}
+
+/**
+ * The next range for a free slot: the first piece in the queue, joined with the pieces right
+ * after it while the whole takes this slot (at `speed`, bytes/s) no more than WAITS_PER_RANGE
+ * round trips (`roundTripMs`). Every range costs a round trip of idle connection before its
+ * first byte: small pieces keep every connection busy to the end where round trips are short
+ * (loopback, a LAN), joined pieces keep that idle time under 5% where they are long. Without
+ * a speed or a round trip yet, the first piece alone. Undefined when the queue is empty.
+ */
+export function takePieces(queue: readonly ByteRange[], speed: number | undefined, roundTripMs: number | undefined): Take | undefined {
+  const head = queue[0];
+  if (!head) return undefined;
+  const range = { ...head };
+  if (speed === undefined || roundTripMs === undefined) return { range, pieces: 1 };
+  const most = speed * ((WAITS_PER_RANGE * roundTripMs) / 1000);
+  let pieces = 1;
+  for (let next = queue[pieces]; next && next.start === range.end && next.end - range.start <= most; next = queue[pieces]) {
+    range.end = next.end;
+    pieces++;
+  }
+  return { range, pieces };
+}
+
+/** A range being fetched: `position` is the next byte to write, `end` its exclusive end. */
+export interface RunningRange {
+  position: number;
+  end: number;
+  /** Bytes past the position that stay with this range (already on their way); default `margin`. */
+  margin?: number;
+}
+
+/** Where to split a running range so an idle connection can take its far half. */
+export interface Steal {
+  /** Index into the list given to {@link chooseSteal}. */
+  index: number;
+  /** The new end of the running range and the start of the stolen one. */
+  at: number;
+}
+
+/**
+ * Work stealing: pick the running range with the most bytes left and split it at the
+ * midpoint of what is left. `margin` bytes just past the current position stay with the
+ * running connection (they may already be in its buffers). Returns undefined when no
+ * range has enough left for both halves to be at least `minRangeSize`.
+ */
+export function chooseSteal(running: readonly RunningRange[], minRangeSize: number, margin = 0): Steal | undefined {
+  let best: Steal | undefined;
+  let bestLeft = 0;
+  running.forEach((r, index) => {
+    const from = Math.ceil(r.position + (r.margin ?? margin));
+    const left = r.end - from;
+    if (left >= 2 * minRangeSize && left > bestLeft) {
+      bestLeft = left;
+      best = { index, at: from + Math.ceil(left / 2) };
+    }
+  });
+  return best;
+}
+
+/** A busy slot as the pool reads it from the slot table. */
+export interface BusySlot {
+  /** Index in the slot table. */
+  slot: number;
+  start: number;
+  end: number;
+  /** Next byte to write. */
+  position: number;
+  /** End of the bytes received (written or buffered). */
+  received: number;
+  /** When its range started, on the clock of `now`, in ms. */
+  startedAt: number;
+  /** Its bytes sampled every tick, the newest last (see {@link addSample}). */
+  samples: readonly number[];
+}
+
+/** A split decided by {@link chooseSplit}: `slot`'s range now ends at `range.start`; a free slot takes `range`. */
+export interface Split {
+  slot: number;
+  range: ByteRange;
+}
+
+/**
+ * Split the running range with the most left, for a free slot to take its far half. Ranges
+ * younger than STEAL_MIN_AGE are left alone; of the others, only what is past the bytes
+ * received and those on their way (IN_FLIGHT_SECONDS at the range's speed, 64 KiB at least)
+ * may move: those bytes would be fetched twice.
+ */
+export function chooseSplit(busy: readonly BusySlot[], now: number, minRangeSize: number): Split | undefined {
+  const old = busy.filter((b) => now - b.startedAt >= STEAL_MIN_AGE);
+  const running = old.map((b) => {
+    const received = Math.max(b.received, b.position);
+    const speed = ((received - b.start) * 1000) / (now - b.startedAt);
+    return { position: received, end: b.end, margin: Math.max(MIN_IN_FLIGHT, speed * IN_FLIGHT_SECONDS) };
+  });
+  const steal = chooseSteal(running, minRangeSize);
+  if (!steal) return undefined;
+  return { slot: old[steal.index]!.slot, range: { start: steal.at, end: running[steal.index]!.end } };
+}
+
+/**
+ * A slot's samples after one more tick: `bytes` is all it wrote so far (over several ranges: a
+ * slot is judged over more than one, pieces often take less than the window), the newest
+ * last, at most SLOW_WINDOW_SAMPLES + 1 kept.
+ */
+export function addSample(samples: readonly number[], bytes: number): number[] {
+  return [...samples.slice(-SLOW_WINDOW_SAMPLES), bytes];
+}
+
+/** A slow slot to cut: its range ends at `keep`; `[keep, end)` goes back to the front of the queue. */
+export interface Eviction {
+  slot: number;
+  keep: number;
+  end: number;
+  /** Its speed and the median speed, bytes/s. */
+  speed: number;
+  median: number;
+}
+
+/**
+ * Slow slots: one far below the median speed of the others for several seconds keeps only
+ * the bytes already on their way; the rest of its range goes back to the queue, for the next
+ * free slot (a new connection, often a better path). Judged: slots with a full window of
+ * samples, at least three of them; slow: SLOW_FACTOR times below their median.
+ */
+export function findSlow(busy: readonly BusySlot[]): Eviction[] {
+  const judged = busy.filter((s) => s.samples.length === SLOW_WINDOW_SAMPLES + 1);
+  if (judged.length < 3) return [];
+  const windows = judged.map((s) => s.samples.at(-1)! - s.samples[0]!);
+  const median = [...windows].sort((a, b) => a - b)[Math.floor(windows.length / 2)]!;
+  return judged.flatMap((s, i) => {
+    const bytes = windows[i]!;
+    if (bytes * SLOW_FACTOR >= median) return [];
+    // What arrives within a second at its own speed stays with it (its buffer is flushed
+    // every flushInterval, so little more than that is held unwritten).
+    const speed = bytes / WINDOW_SECONDS;
+    const keep = Math.ceil(s.position + Math.max(MIN_IN_FLIGHT, speed));
+    // The rest may be under the minimum range size: it is what a slow connection holds back.
+    if (keep >= s.end) return [];
+    return [{ slot: s.slot, keep, end: s.end, speed, median: median / WINDOW_SECONDS }];
+  });
+}
+
+/** The source (index into the URL, then the mirrors) a slot fetches from: slots spread over the live ones. */
+export function chooseSource(slot: number, sources: number, dead: ReadonlySet<number>): number {
+  const live = [...Array(sources).keys()].filter((i) => !dead.has(i));
+  return live[slot % live.length] ?? 0;
+}
+
+/** What a slot's failure does to the sources: see {@link sourceFailure}. */
+export interface SourceFailure {
+  /** The dead sources from now on. */
+  dead: ReadonlySet<number>;
+  /** The source dropped for the rest of the download; undefined when the download fails. */
+  drop?: number;
+}
+
+/**
+ * What a slot's failure does. A failure of the server or the way to it (EHTTP, ENETWORK,
+ * ETIMEOUT, ESERVER) where there are mirrors marks the slot's source dead; while another
+ * source is alive, it is dropped (the rest of the slot's range goes back to the queue, for
+ * the others). Any other failure, or the last source's, fails the download.
+ */
+export function sourceFailure(code: ErrorCode, source: number | undefined, sources: number, dead: ReadonlySet<number>): SourceFailure {
+  if (sources <= 1 || !SOURCE_FAILURES.has(code) || source === undefined) return { dead };
+  const after = new Set(dead).add(source);
+  return after.size < sources ? { dead: after, drop: source } : { dead: after };
+}
