@@ -15,7 +15,7 @@ import type { Dispatcher } from '../http/undici.js';
 import { ifRangeHeader, isStrongEtag } from '../http/validators.js';
 import { fileError, HttpError, NetworkError, RangegetError, toWire } from '../primitives/errors.js';
 import { UNKNOWN_END } from '../primitives/ranges.js';
-import type { FromWorker, Job, ToWorker, WorkerInit } from './protocol.js';
+import type { FetchFile, FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import { NoRangesError, RangeHandler } from './range-handler.js';
 import { RangeWriter } from './range-writer.js';
 import { RateLimiter } from './rate.js';
@@ -23,9 +23,9 @@ import { SlotTable } from './slots.js';
 
 /** Drives the connections of one thread; talks to the pool only through messages and the slot table. */
 export class Fetcher {
-  // Set by the `init` message (once) and the `job` message (per file).
+  // Set by the `init` message (once) and the `file` message (per file).
   private init!: WorkerInit;
-  private job!: Job;
+  private file!: FetchFile;
   private table!: SlotTable;
   private limiter: RateLimiter | undefined;
   private dispatcher: Dispatcher | undefined;
@@ -57,19 +57,19 @@ export class Fetcher {
         this.dispatcher = this.shared ?? createDispatcher(this.init.request.connection, this.init.connections);
         if (this.init.trace) this.untrace = traceThread((trace) => this.post({ type: 'http', trace }));
         break;
-      case 'job':
+      case 'file':
         if (this.fd >= 0) closeSync(this.fd);
-        this.job = message.job;
+        this.file = message.file;
         this.avoidEtag = false;
         try {
-          this.fd = openSync(this.job.partPath, 'r+');
+          this.fd = openSync(this.file.partPath, 'r+');
         } catch (err) {
           this.fd = -1;
-          this.post({ type: 'failed', slot: -1, error: toWire(fileError(err, this.job.partPath)) });
+          this.post({ type: 'failed', slot: -1, error: toWire(fileError(err, this.file.partPath)) });
         }
         break;
       case 'run':
-        void this.runSlot(message.slot, message.mirror);
+        void this.runSlot(message.slot, message.source);
         break;
       case 'stop':
         void this.stop();
@@ -101,7 +101,7 @@ export class Fetcher {
         try {
           const complete = await this.fetchOnce(slot, source, controller.signal);
           if (this.table.position(slot) >= this.table.end(slot)) break;
-          if (this.job.mode === 'stream' && this.table.end(slot) === UNKNOWN_END) break; // a stream of unknown length ends when the body does
+          if (this.file.mode === 'stream' && this.table.end(slot) === UNKNOWN_END) break; // a stream of unknown length ends when the body does
           if (complete) {
             // A valid 206 for less than was asked (servers may cap a response): ask for the rest.
             failures = 0;
@@ -115,9 +115,9 @@ export class Fetcher {
             return;
           }
           const failure = this.toFailure(err);
-          if (this.job.mode === 'stream') this.table.setPosition(slot, 0); // a plain stream can only start over
+          if (this.file.mode === 'stream') this.table.setPosition(slot, 0); // a plain stream can only start over
           // Bytes written since the last failure: the connection works, the count starts again.
-          failures = this.table.position(slot) > before && this.job.mode === 'ranges' ? 1 : failures + 1;
+          failures = this.table.position(slot) > before && this.file.mode === 'ranges' ? 1 : failures + 1;
           const delay = retryDelay(failure, failures, this.init.retry);
           if (delay === undefined) {
             this.post({ type: 'failed', slot, error: toWire(this.finalError(failure)) });
@@ -161,22 +161,22 @@ export class Fetcher {
    * Resolves true when the response delivered every byte it announced.
    */
   private fetchOnce(slot: number, index: number, signal: AbortSignal): Promise<boolean> {
-    const source = this.job.sources[index] ?? this.job.sources[0]!;
+    const source = this.file.sources[index] ?? this.file.sources[0]!;
     const url = new URL(source.url);
     const position = this.table.position(slot);
     const end = this.table.end(slot);
     const headers = headersFor(url, this.init.request);
     let ifRangeEtag = false;
-    if (this.job.mode === 'ranges') {
+    if (this.file.mode === 'ranges') {
       ifRangeEtag = !this.avoidEtag && isStrongEtag(source.etag);
       Object.assign(headers, { range: `bytes=${position}-${end - 1}` }, ifRangeHeader(source, this.avoidEtag));
     }
     const handler = new RangeHandler(
-      { mode: this.job.mode, position, end, size: this.job.size, url: url.href, validators: source, ifRangeEtag },
+      { mode: this.file.mode, position, end, size: this.file.size, url: url.href, validators: source, ifRangeEtag },
       {
         table: this.table,
         slot,
-        writer: new RangeWriter(this.fd, this.job.partPath, this.table, slot),
+        writer: new RangeWriter(this.fd, this.file.partPath, this.table, slot),
         limiter: this.limiter,
         writeBuffer: this.init.writeBuffer,
         flushInterval: this.init.flushInterval,

@@ -27,10 +27,10 @@ export interface WorkerInit {
   trace?: boolean;
 }
 
-/** The file being fetched: known after the probe, sent in a `job` message. */
-export interface Job {
+/** The file being fetched: known after the probe, sent in a `file` message. */
+export interface FetchFile {
   partPath: string;
-  /** Where to fetch from, by mirror index: the URL first, then `--mirror`s. */
+  /** Where to fetch from, by source index: the URL first, then the `--mirror`s. */
   sources: Source[];
   mode: FetchMode;
   /** Size of the file, when known. */
@@ -45,11 +45,11 @@ export interface Source {
   lastModified?: string;
 }
 
-/** Main → worker. Workers start before the probe; `init` and `job` come before any `run`. */
+/** Main → worker. Workers start before the probe; `init` and `file` come before any `run`. */
 export type ToWorker =
   | { type: 'init'; init: WorkerInit }
-  | { type: 'job'; job: Job }
-  | { type: 'run'; slot: number; mirror: number }
+  | { type: 'file'; file: FetchFile }
+  | { type: 'run'; slot: number; source: number }
   | { type: 'stop' };
 
 /** Worker → main. */

@@ -75,7 +75,7 @@ export class Threads {
 
   /** Tell the worker of `slot` to fetch the slot's range (as the table has it) from `source`. */
   run(slot: number, source: number): void {
-    this.workers[slot % this.workers.length]!.postMessage({ type: 'run', slot, mirror: source } satisfies ToWorker);
+    this.workers[slot % this.workers.length]!.postMessage({ type: 'run', slot, source } satisfies ToWorker);
   }
 
   /** Send a message to every worker. */

@@ -5,7 +5,7 @@
  * the workers' messages, and knows at every moment which bytes are written.
  */
 import { fromWire, InternalError, type RangegetError } from '../primitives/errors.js';
-import type { FromWorker, Job } from './protocol.js';
+import type { FetchFile, FromWorker } from './protocol.js';
 import { addSample, type BusySlot, chooseSource, chooseSplit, findSlow, recentSpeed, roundTrip, sourceFailure, STEAL_MIN_AGE, takePieces } from './scheduler.js';
 import { normalize, type ByteRange } from '../primitives/ranges.js';
 import { SlotTable } from './slots.js';
@@ -26,7 +26,7 @@ export interface PoolOptions extends ThreadOptions {
 }
 
 /** One file for the pool to fetch. */
-export interface PoolJob extends Job {
+export interface PoolJob extends FetchFile {
   /** Byte ranges already written before this run (a resume). */
   done?: readonly ByteRange[];
   /** Work stealing never makes a range smaller than this. */
@@ -96,9 +96,9 @@ export class WorkerPool {
     this.doneRanges.push(...(job.done ?? []));
     this.queue.length = 0;
     this.queue.push(...ranges.filter((r) => r.end > r.start));
-    const wire: Job = { partPath: job.partPath, sources: job.sources, mode: job.mode, size: job.size };
+    const wire: FetchFile = { partPath: job.partPath, sources: job.sources, mode: job.mode, size: job.size };
     this.deadSources = new Set<number>();
-    this.threads.post({ type: 'job', job: wire });
+    this.threads.post({ type: 'file', file: wire });
     // A free connection looks again for a range to split as the running ones age.
     clearInterval(this.rescan);
     this.rescan = setInterval(() => {
