@@ -8,7 +8,8 @@ import { assemble, exists } from '../storage/assemble.js';
 import { FileHasher } from '../storage/hasher.js';
 import { readControl, removeControl, writeControl, writtenSegments, CONTROL_VERSION, type ControlState } from '../storage/control-file.js';
 import { resumeProblem } from './resume.js';
-import { AbortError, ChecksumError, FileError, FileExistsError, HttpError, SizeError, NoSpaceError, RemoteChangedError, fileError } from '../primitives/errors.js';
+import { restartAction } from './restart.js';
+import { AbortError, ChecksumError, FileError, FileExistsError, SizeError, NoSpaceError, RemoteChangedError, fileError } from '../primitives/errors.js';
 import type { DownloadEvent, DownloadResult, Inspection, Progress } from './events.js';
 import { removeFile } from '../storage/files.js';
 import { createDispatcher, type SharedConnections } from '../http/dispatcher.js';
@@ -34,15 +35,8 @@ const WRITE_BUFFER = 256 * 1024;
 const FLUSH_INTERVAL = 200;
 /** The control file is saved this often while bytes arrive. */
 const SAVE_INTERVAL = 500;
-/**
- * Answers to a range request that mean the final URL stopped working (an expired signed
- * URL, a moved file): the original URL is probed again, once.
- */
-const reprobeStatuses = new Set([301, 302, 303, 307, 308, 403, 410]);
 /** Files up to this size are fetched in the main thread: a worker would take longer to start. */
 const INLINE_MAX_SIZE = 4 * 1024 * 1024;
-/** Times a download starts over because the remote file changed, before it gives up. */
-const MAX_RESTARTS = 3;
 
 function formatRate(bytesPerSecond: number): string {
   return `${(bytesPerSecond / 1024).toFixed(0)} KiB/s`;
@@ -143,16 +137,17 @@ export class Download {
         try {
           return await this.attempt(startOver);
         } catch (err) {
-          // An expired signed URL: the original URL may redirect to a fresh one. Once.
-          if (err instanceof HttpError && reprobeStatuses.has(err.status) && !reprobed && err.url !== this.opts.url.href) {
+          const action = restartAction(err, { url: this.opts.url.href, reprobed, restarts, restart: this.opts.restart });
+          if (action === 'fail') throw err;
+          const { message } = err as Error;
+          if (action === 'reprobe') {
             reprobed = true;
             startOver = false;
-            this.warn(`${err.message}; probing ${this.opts.url.href} again`);
-            continue;
+            this.warn(`${message}; probing ${this.opts.url.href} again`);
+          } else {
+            startOver = true;
+            this.warn(`${message}; starting over from zero`);
           }
-          if (!(err instanceof RemoteChangedError) || !this.opts.restart || restarts >= MAX_RESTARTS) throw err;
-          startOver = true;
-          this.warn(`${err.message}; starting over from zero`);
         }
       }
     } finally {
