@@ -5,6 +5,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { HttpError, NetworkError, RemoteChangedError } from '../src/primitives/errors.js';
 import { MAX_RESTARTS, restartAction, type RestartContext } from '../src/engine/restart.js';
+import { findSources, mirrorProblem, sourceOf } from '../src/engine/sources.js';
+import type { ProbeResult } from '../src/http/probe.js';
 
 const ORIGINAL = 'https://example.com/file';
 const SIGNED = 'https://cdn.example.com/file?sig=1';
@@ -56,5 +58,67 @@ describe('restartAction', () => {
     assert.equal(restartAction(new NetworkError('reset'), context()), 'fail');
     assert.equal(restartAction(new Error('bug'), context()), 'fail');
     assert.equal(restartAction('not an error', context()), 'fail');
+  });
+});
+
+describe('sources', () => {
+  const probed = (over: Partial<ProbeResult> = {}): ProbeResult => ({
+    url: ORIGINAL,
+    finalUrl: SIGNED,
+    size: 1000,
+    acceptsRanges: true,
+    etag: '"a"',
+    lastModified: 'Mon, 01 Jan 2024 00:00:00 GMT',
+    method: 'HEAD',
+    ...over,
+  });
+
+  it('sourceOf takes the final URL and the validators', () => {
+    assert.deepEqual(sourceOf(probed()), { url: SIGNED, etag: '"a"', lastModified: 'Mon, 01 Jan 2024 00:00:00 GMT' });
+    assert.deepEqual(sourceOf(probed({ etag: undefined, lastModified: undefined })), { url: SIGNED });
+  });
+
+  it('a mirror serving the same size, ranges and ETag is kept, whatever its Last-Modified', () => {
+    assert.equal(mirrorProblem(probed(), probed({ lastModified: 'Tue, 02 Jan 2024 00:00:00 GMT' })), undefined);
+  });
+
+  it('an ETag missing on either side contradicts nothing', () => {
+    assert.equal(mirrorProblem(probed(), probed({ etag: undefined })), undefined);
+    assert.equal(mirrorProblem(probed({ etag: undefined }), probed()), undefined);
+  });
+
+  it('a mirror with another size, no ranges or another ETag is dropped, saying why', () => {
+    assert.equal(mirrorProblem(probed(), probed({ size: 999 })), 'serves 999 bytes, not 1000');
+    assert.equal(mirrorProblem(probed(), probed({ size: undefined })), 'serves an unknown number of bytes, not 1000');
+    assert.equal(mirrorProblem(probed(), probed({ acceptsRanges: false })), 'does not support ranges');
+    assert.equal(mirrorProblem(probed(), probed({ etag: '"b"' })), 'has ETag "b", not "a"');
+  });
+
+  it('findSources keeps the URL first, then the good mirrors in order, and warns for the others', async () => {
+    const mirrors = [new URL('https://m1.example/f'), new URL('https://m2.example/f'), new URL('https://m3.example/f')];
+    const answers = new Map<string, ProbeResult | Error>([
+      [mirrors[0]!.href, probed({ finalUrl: mirrors[0]!.href, etag: '"b"' })],
+      [mirrors[1]!.href, new Error('connection refused')],
+      [mirrors[2]!.href, probed({ finalUrl: mirrors[2]!.href })],
+    ]);
+    const warnings: string[] = [];
+    const sources = await findSources(
+      probed(),
+      mirrors,
+      async (url) => {
+        const answer = answers.get(url.href)!;
+        if (answer instanceof Error) throw answer;
+        return answer;
+      },
+      (m) => warnings.push(m),
+    );
+    assert.deepEqual(
+      sources.map((s) => s.url),
+      [SIGNED, mirrors[2]!.href],
+    );
+    assert.deepEqual(warnings, [
+      'mirror https://m1.example/f dropped: has ETag "b", not "a"',
+      'mirror https://m2.example/f dropped: connection refused',
+    ]);
   });
 });

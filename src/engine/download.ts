@@ -13,16 +13,16 @@ import { AbortError, ChecksumError, FileError, FileExistsError, SizeError, NoSpa
 import type { DownloadEvent, DownloadResult, Inspection, Progress } from './events.js';
 import { removeFile } from '../storage/files.js';
 import { createDispatcher, type SharedConnections } from '../http/dispatcher.js';
-import { isStrongEtag } from '../http/validators.js';
+import { canVouch } from '../http/validators.js';
 import { resolveOptions, type DownloadOptions } from '../options.js';
 import { type DownloadSettings } from './settings.js';
 import { planRanges } from './plan.js';
 import { totalLength, type ByteRange } from '../primitives/ranges.js';
-import type { Source } from './protocol.js';
+import { findSources, sourceOf } from './sources.js';
 import { Pool, RangesUnsupported, type PoolJob } from './worker-pool.js';
 import { lockOutput } from '../storage/lock.js';
 import { keepWarm } from './prewarm.js';
-import { probe, type ProbeMethod, type ProbeResult, type ProbeRetry } from '../http/probe.js';
+import { probe, type ProbeResult, type ProbeRetry } from '../http/probe.js';
 import type { RateLimiter } from './rate.js';
 import type { HttpTrace } from '../http/trace.js';
 import { UNKNOWN_END } from '../primitives/ranges.js';
@@ -40,13 +40,6 @@ const INLINE_MAX_SIZE = 4 * 1024 * 1024;
 
 function formatRate(bytesPerSecond: number): string {
   return `${(bytesPerSecond / 1024).toFixed(0)} KiB/s`;
-}
-
-function sourceOf(info: ProbeResult): Source {
-  const source: Source = { url: info.finalUrl };
-  if (info.etag) source.etag = info.etag;
-  if (info.lastModified) source.lastModified = info.lastModified;
-  return source;
 }
 
 /** One download, start to finish; `start()` runs it, `inspect()` only plans it. */
@@ -121,9 +114,12 @@ export class Download {
     };
   }
 
-  /** On shared connections (a batch), the probe starts with a GET: a HEAD's connection is closed. */
-  private probeMethod(): ProbeMethod {
-    return this.ownDispatcher ? 'HEAD' : 'GET';
+  /**
+   * Probe `url` on the download's connections. On shared connections (a batch), the probe
+   * starts with a GET: a HEAD's connection is closed.
+   */
+  private probe(url: URL): Promise<ProbeResult> {
+    return probe(this.dispatcher, url, this.opts.request, this.opts.signal, this.probeRetry(), this.ownDispatcher ? 'HEAD' : 'GET');
   }
 
   async start(): Promise<DownloadResult> {
@@ -163,7 +159,7 @@ export class Download {
   private async attempt(startOver: boolean): Promise<DownloadResult> {
     const { opts } = this;
     this.checkAborted();
-    const info = await probe(this.dispatcher, opts.url, opts.request, opts.signal, this.probeRetry(), this.probeMethod()).catch((err: unknown) => {
+    const info = await this.probe(opts.url).catch((err: unknown) => {
       if (opts.signal?.aborted) throw new AbortError();
       throw err;
     });
@@ -326,7 +322,7 @@ export class Download {
 
   /** Probe and plan without downloading (`--dry-run`). */
   async inspect(): Promise<Inspection> {
-    const info = await probe(this.dispatcher, this.opts.url, this.opts.request, this.opts.signal, this.probeRetry(), this.probeMethod());
+    const info = await this.probe(this.opts.url);
     try {
       const target = this.targetOf(info);
       const state = await this.resumeState(info, target);
@@ -342,7 +338,7 @@ export class Download {
         size: info.size,
         ranges,
         rangeSupport: info.acceptsRanges,
-        resumable: ranged && (isStrongEtag(info.etag) || Boolean(info.lastModified)),
+        resumable: ranged && canVouch(info),
         path: target.path,
         exists: await exists(target.path),
         have: totalLength(state.done),
@@ -355,29 +351,6 @@ export class Download {
     } finally {
       if (this.ownDispatcher) await this.dispatcher.close().catch(() => undefined);
     }
-  }
-
-  /** The URL and the mirrors that serve the same file; the others are dropped with a warning. */
-  private async sources(info: ProbeResult): Promise<Source[]> {
-    const mirrors = await Promise.all(
-      this.opts.mirrors.map(async (url) => {
-        try {
-          const m = await probe(this.dispatcher, url, this.opts.request, this.opts.signal, this.probeRetry(), this.probeMethod());
-          if (m.size !== info.size) return `serves ${m.size ?? 'an unknown number of'} bytes, not ${info.size}`;
-          if (!m.acceptsRanges) return 'does not support ranges';
-          if (m.etag && info.etag && m.etag !== info.etag) return `has ETag ${m.etag}, not ${info.etag}`;
-          return sourceOf(m);
-        } catch (err) {
-          return (err as Error).message;
-        }
-      }),
-    );
-    const sources = [sourceOf(info)];
-    mirrors.forEach((m, i) => {
-      if (typeof m === 'string') this.warn(`mirror ${this.opts.mirrors[i]!.href} dropped: ${m}`);
-      else sources.push(m);
-    });
-    return sources;
   }
 
   /** Refuse clearly, before any byte, when the disk cannot hold what is left. */
@@ -497,7 +470,7 @@ export class Download {
       this.emit({ type: 'progress', ...p });
     };
 
-    const sources = ranged ? await this.sources(info) : [sourceOf(info)];
+    const sources = ranged ? await findSources(info, opts.mirrors, (url) => this.probe(url), (m) => this.warn(m)) : [sourceOf(info)];
     const ticker = setInterval(report, opts.progressInterval);
     const saver = state ? setInterval(() => void save(), SAVE_INTERVAL) : undefined;
     let onAbort: (() => void) | undefined;
