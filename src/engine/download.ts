@@ -1,26 +1,24 @@
 /**
  * One download, start to finish: probe, resume or plan, run the pool, assemble.
  */
-import { lstat, mkdir, open, stat, statfs, type FileHandle } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { Dispatcher } from '../http/undici.js';
 import { assemble, exists } from '../storage/assemble.js';
 import { FileHasher } from '../storage/hasher.js';
 import { readControl, removeControl, writeControl, writtenSegments, CONTROL_VERSION, type ControlState } from '../storage/control-file.js';
 import { resumeProblem } from './resume.js';
 import { restartAction } from './restart.js';
-import { AbortError, ChecksumError, FileError, FileExistsError, SizeError, NoSpaceError, RemoteChangedError, fileError } from '../primitives/errors.js';
+import { AbortError, ChecksumError, SizeError, RemoteChangedError, fileError } from '../primitives/errors.js';
 import type { DownloadEvent, DownloadResult, Inspection, Progress } from './events.js';
-import { removeFile } from '../storage/files.js';
-import { createDispatcher, type SharedConnections } from '../http/dispatcher.js';
+import { createDispatcher } from '../http/dispatcher.js';
 import { canVouch } from '../http/validators.js';
-import { resolveOptions, type DownloadOptions } from '../options.js';
 import { type DownloadSettings } from './settings.js';
 import { planRanges } from './plan.js';
 import { totalLength, type ByteRange } from '../primitives/ranges.js';
 import { findSources, sourceOf } from './sources.js';
 import { Pool, RangesUnsupported, type PoolJob } from './worker-pool.js';
-import { lockOutput } from '../storage/lock.js';
+import { lockTarget } from '../storage/lock.js';
+import { checkOutput, checkSpace } from '../storage/output-checks.js';
 import { keepWarm } from './prewarm.js';
 import { probe, type ProbeResult, type ProbeRetry } from '../http/probe.js';
 import type { RateLimiter } from './rate.js';
@@ -175,7 +173,7 @@ export class Download {
       path: target.path,
     });
     if (!info.acceptsRanges && info.noRangesReason) this.warn(`using one connection: ${info.noRangesReason}`);
-    const unlock = await this.lock(target);
+    const unlock = await lockTarget(target, opts.dir);
     try {
       return await this.locked(info, target, startOver);
     } finally {
@@ -185,12 +183,10 @@ export class Download {
 
   /** The rest of an attempt, holding the output's lock. */
   private async locked(info: ProbeResult, target: Target, startOver: boolean): Promise<DownloadResult> {
-    const { opts } = this;
-
     const done = startOver ? [] : await this.resumable(info, target);
     const have = totalLength(done);
     if (have > 0) this.emit({ type: 'resume', have, left: (info.size ?? 0) - have });
-    await this.checkSpace(target, info.size === undefined ? 0 : info.size - have);
+    await checkSpace(target, info.size === undefined ? 0 : info.size - have);
 
     let file: FileHandle;
     try {
@@ -216,57 +212,10 @@ export class Download {
     });
   }
 
-  /**
-   * Take the output's lock. `dir` is created here, when the lock file cannot be made for want
-   * of it: a batch into one folder then costs no mkdir per file.
-   */
-  private async lock(target: Target): Promise<() => Promise<void>> {
-    const lockPath = `${target.partPath}.lock`;
-    try {
-      return await lockOutput(target.path, lockPath);
-    } catch (err) {
-      const dir = this.opts.dir;
-      const code = err instanceof FileError ? (err.cause as NodeJS.ErrnoException | undefined)?.code : undefined;
-      if (dir === undefined || (code !== 'ENOENT' && code !== 'ENOTDIR')) throw err;
-      await mkdir(dir, { recursive: true }).catch((cause: unknown) => {
-        const why = (cause as NodeJS.ErrnoException).code;
-        if (why === 'EEXIST' || why === 'ENOTDIR') throw new FileError(`cannot use ${dir} as the directory: a file is in the way; choose another with -d`, { cause });
-        throw fileError(cause, dir);
-      });
-      return lockOutput(target.path, lockPath);
-    }
-  }
-
-  /** What is at the output path (a symlink is followed unless broken), or undefined. */
-  private async existing(path: string): Promise<Stats | undefined> {
-    let entry: Stats;
-    try {
-      entry = await lstat(path);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      // ENOENT: nothing there, or `dir` not made yet (the lock makes it).
-      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-      throw fileError(err, path);
-    }
-    return entry.isSymbolicLink() ? stat(path).catch(() => entry) : entry;
-  }
-
   /** Output paths; refuses an existing file unless `overwrite`. */
   private async target(info: ProbeResult): Promise<Target> {
     const target = this.targetOf(info);
-    const existing = await this.existing(target.path);
-    if (existing?.isDirectory()) throw new FileError(`${target.path} is a directory; give a file name with -o`);
-    if (existing && !this.opts.overwrite) {
-      // A run stopped between linking the finished file into place and removing its `.part`
-      // left the same file under both names: it is complete; only the leftovers go.
-      const part = await stat(target.partPath).catch(() => undefined);
-      if (part && part.ino === existing.ino && part.dev === existing.dev) {
-        await removeFile(target.partPath);
-        await removeControl(target.controlPath);
-        this.warn(`${target.path} was already complete; removed the leftover ${target.partPath}`);
-      }
-    }
-    if (existing && !this.opts.overwrite) throw new FileExistsError(target.path);
+    await checkOutput(target, this.opts.overwrite, (m) => this.warn(m));
     return target;
   }
 
@@ -350,20 +299,6 @@ export class Download {
       return result;
     } finally {
       if (this.ownDispatcher) await this.dispatcher.close().catch(() => undefined);
-    }
-  }
-
-  /** Refuse clearly, before any byte, when the disk cannot hold what is left. */
-  private async checkSpace(target: Target, needed: number): Promise<void> {
-    if (needed <= 0) return;
-    const dir = target.partPath.slice(0, target.partPath.lastIndexOf('/') + 1) || '.';
-    const fs = await statfs(dir).catch(() => undefined);
-    if (!fs) return;
-    const free = Number(fs.bavail) * Number(fs.bsize);
-    if (free < needed) {
-      throw new NoSpaceError(
-        `not enough free space in ${dir}: ${needed} bytes needed, ${free} available; free some space or choose another directory with -d`,
-      );
     }
   }
 
