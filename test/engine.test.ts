@@ -1,14 +1,22 @@
 /**
- * The engine's pure decisions, one describe each: no server, no file.
+ * The engine's decisions, one describe each: pure functions, and the reading of what an
+ * earlier run left (files in a temporary directory). No server.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { CONTROL_VERSION, writeControl, type ControlState } from '../src/storage/control-file.js';
+import { resolveTarget, type Target } from '../src/storage/target.js';
+import { controlMismatch, keptRanges, readLeftovers, takeLeftovers, type ProbedFile } from '../src/engine/resume.js';
+import type { ByteRange } from '../src/primitives/ranges.js';
+import { tempDir, type AfterContext } from './helpers/tmp.js';
 import { HttpError, NetworkError, RemoteChangedError } from '../src/primitives/errors.js';
 import { MAX_RESTARTS, restartAction, type RestartContext } from '../src/engine/restart.js';
 import { findSources, mirrorProblem, sourceOf } from '../src/engine/sources.js';
 import type { ProbeResult } from '../src/http/probe.js';
 
 const ORIGINAL = 'https://example.com/file';
+const range = (start: number, end: number): ByteRange => ({ start, end });
 const SIGNED = 'https://cdn.example.com/file?sig=1';
 
 describe('restartAction', () => {
@@ -120,5 +128,91 @@ describe('sources', () => {
       'mirror https://m1.example/f dropped: has ETag "b", not "a"',
       'mirror https://m2.example/f dropped: connection refused',
     ]);
+  });
+});
+
+describe('resume', () => {
+  const ETAG = '"v1"';
+  const state = (over: Partial<ControlState> = {}): ControlState => ({
+    version: CONTROL_VERSION,
+    url: ORIGINAL,
+    finalUrl: SIGNED,
+    size: 1000,
+    etag: ETAG,
+    written: [
+      [0, 100],
+      [500, 700],
+    ],
+    ...over,
+  });
+  const file = (over: Partial<ProbedFile> = {}): ProbedFile => ({ url: ORIGINAL, size: 1000, etag: ETAG, acceptsRanges: true, ...over });
+
+  it('controlMismatch: none for the same URL and version', () => {
+    assert.equal(controlMismatch(state(), file(), 'out.part'), undefined);
+  });
+
+  it('controlMismatch: another URL, then another version, each says "cannot resume"', () => {
+    assert.equal(
+      controlMismatch(state(), file({ url: 'https://example.com/other' }), 'out.part'),
+      `cannot resume: out.part was left by a download of ${ORIGINAL}`,
+    );
+    assert.equal(controlMismatch(state(), file({ etag: '"v2"' }), 'out.part'), 'cannot resume: the remote file changed (ETag "v1" → "v2")');
+  });
+
+  it('keptRanges: every claim of a .part that holds them all', () => {
+    assert.deepEqual(keptRanges(state(), 1000), { written: [range(0, 100), range(500, 700)], short: false });
+  });
+
+  it('keptRanges: a shorter .part keeps what it holds and is short', () => {
+    assert.deepEqual(keptRanges(state(), 600), { written: [range(0, 100), range(500, 600)], short: true });
+  });
+
+  /** A target in a fresh directory, with the given leftovers written. */
+  async function leftAt(t: AfterContext, left: { part?: number; control?: ControlState | string }): Promise<Target> {
+    const target = resolveTarget({ fileName: 'out.bin', dir: await tempDir(t) });
+    if (left.part !== undefined) await writeFile(target.partPath, Buffer.alloc(left.part));
+    if (typeof left.control === 'string') await writeFile(target.controlPath, left.control);
+    else if (left.control) await writeControl(target.controlPath, left.control);
+    return target;
+  }
+
+  it('readLeftovers tells each kind of leftover apart', async (t) => {
+    assert.deepEqual(await readLeftovers(await leftAt(t, {}), file()), { kind: 'none' });
+    const bare = await leftAt(t, { part: 10 });
+    assert.deepEqual(await readLeftovers(bare, file()), {
+      kind: 'untrusted',
+      reason: `${bare.partPath} has no control file, so its bytes cannot be trusted`,
+    });
+    const corrupt = await readLeftovers(await leftAt(t, { part: 10, control: '{"version":1' }), file());
+    assert.equal(corrupt.kind, 'untrusted');
+    const changed = await readLeftovers(await leftAt(t, { part: 1000, control: state() }), file({ size: 2000 }));
+    assert.equal(changed.kind, 'mismatch');
+    assert.deepEqual(await readLeftovers(await leftAt(t, { part: 50, control: state() }), file()), {
+      kind: 'kept',
+      written: [range(0, 50)],
+      short: true,
+    });
+  });
+
+  it('takeLeftovers keeps trusted bytes, drops untrusted ones with a warning, refuses another version without restart', async (t) => {
+    const on = { resume: true, restart: false };
+    const warnings: string[] = [];
+    const warn = (m: string): void => void warnings.push(m);
+    assert.deepEqual(await takeLeftovers(await leftAt(t, {}), file(), on, warn), { written: [], fresh: true });
+    assert.deepEqual(await takeLeftovers(await leftAt(t, { part: 1000, control: state() }), file(), on, warn), {
+      written: [range(0, 100), range(500, 700)],
+      fresh: false,
+    });
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(await takeLeftovers(await leftAt(t, { part: 10 }), file(), on, warn), { written: [], fresh: false });
+    assert.match(warnings.pop() ?? '', /has no control file, so its bytes cannot be trusted; starting over$/);
+    const changed = await leftAt(t, { part: 1000, control: state() });
+    await assert.rejects(takeLeftovers(changed, file({ etag: '"v2"' }), on, warn), {
+      code: 'ECHANGED',
+      message: 'cannot resume: the remote file changed (ETag "v1" → "v2"); run with --no-resume to start over',
+    });
+    assert.deepEqual(await takeLeftovers(changed, file({ etag: '"v2"' }), { resume: true, restart: true }, warn), { written: [], fresh: false });
+    assert.equal(warnings.pop(), 'cannot resume: the remote file changed (ETag "v1" → "v2"); starting over');
+    assert.deepEqual(await readLeftovers(changed, file()), { kind: 'untrusted', reason: `${changed.partPath} has no control file, so its bytes cannot be trusted` });
   });
 });

@@ -1,14 +1,14 @@
 /**
  * One download, start to finish: probe, resume or plan, run the pool, assemble.
  */
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { Dispatcher } from '../http/undici.js';
 import { assemble, exists } from '../storage/assemble.js';
 import { FileHasher } from '../storage/hasher.js';
-import { readControl, removeControl, writeControl, writtenSegments, CONTROL_VERSION, type ControlState } from '../storage/control-file.js';
-import { resumeProblem } from './resume.js';
+import { removeControl, writeControl, CONTROL_VERSION, type ControlState } from '../storage/control-file.js';
+import { readLeftovers, takeLeftovers } from './resume.js';
 import { restartAction } from './restart.js';
-import { AbortError, ChecksumError, SizeError, RemoteChangedError, fileError } from '../primitives/errors.js';
+import { AbortError, ChecksumError, SizeError, fileError } from '../primitives/errors.js';
 import type { DownloadEvent, DownloadResult, Inspection, Progress } from './events.js';
 import { createDispatcher } from '../http/dispatcher.js';
 import { canVouch } from '../http/validators.js';
@@ -183,7 +183,9 @@ export class Download {
 
   /** The rest of an attempt, holding the output's lock. */
   private async locked(info: ProbeResult, target: Target, startOver: boolean): Promise<DownloadResult> {
-    const done = startOver ? [] : await this.resumable(info, target);
+    const kept = startOver ? undefined : await takeLeftovers(target, info, this.opts, (m) => this.warn(m));
+    if (kept?.fresh) this.controlMayExist = false;
+    const done = kept?.written ?? [];
     const have = totalLength(done);
     if (have > 0) this.emit({ type: 'resume', have, left: (info.size ?? 0) - have });
     await checkSpace(target, info.size === undefined ? 0 : info.size - have);
@@ -219,65 +221,16 @@ export class Download {
     return target;
   }
 
-  /**
-   * What an earlier run left that can be kept. Reads only: the caller acts on `problem`.
-   */
-  async resumeState(
-    info: ProbeResult,
-    target: Target,
-  ): Promise<{ done: ByteRange[]; problem?: string; corrupt?: boolean; short?: boolean; fresh?: boolean }> {
-    if (!this.opts.resume) return { done: [] };
-    const control = await readControl(target.controlPath);
-    if (control.kind === 'missing') {
-      return (await exists(target.partPath))
-        ? { done: [], problem: `${target.partPath} has no control file, so its bytes cannot be trusted` }
-        : { done: [], fresh: true };
-    }
-    if (control.kind === 'corrupt') {
-      return { done: [], corrupt: true, problem: `control file ${target.controlPath} is unreadable (${control.reason})` };
-    }
-    if (control.state.url !== info.url) {
-      return { done: [], problem: `cannot resume: ${target.partPath} was left by a download of ${control.state.url}` };
-    }
-    const problem = resumeProblem(control.state, info);
-    if (problem) return { done: [], problem: `cannot resume: ${problem}` };
-    const partSize = await stat(target.partPath).then(
-      (s) => s.size,
-      () => 0,
-    );
-    const done = writtenSegments(control.state, partSize);
-    const claimed = control.state.written.reduce((sum, [a, b]) => sum + b - a, 0);
-    return totalLength(done) < claimed ? { done, short: true } : { done };
-  }
-
-  /** Bytes that can be kept from an earlier run, or none (with a warning saying why). */
-  private async resumable(info: ProbeResult, target: Target): Promise<ByteRange[]> {
-    if (!this.opts.resume) {
-      await removeControl(target.controlPath);
-      return [];
-    }
-    const state = await this.resumeState(info, target);
-    if (state.fresh) this.controlMayExist = false;
-    if (state.problem) {
-      if (!state.corrupt && state.problem.startsWith('cannot resume') && !this.opts.restart) {
-        throw new RemoteChangedError(`${state.problem}; run with --no-resume to start over`);
-      }
-      this.warn(`${state.problem}; starting over`);
-      await removeControl(target.controlPath);
-    }
-    if (state.short) this.warn(`${target.partPath} is shorter than its control file claims; fetching the missing bytes again`);
-    return state.done;
-  }
-
   /** Probe and plan without downloading (`--dry-run`). */
   async inspect(): Promise<Inspection> {
     const info = await this.probe(this.opts.url);
     try {
       const target = this.targetOf(info);
-      const state = await this.resumeState(info, target);
+      const left = this.opts.resume ? await readLeftovers(target, info) : undefined;
+      const written = left?.kind === 'kept' ? left.written : [];
       const ranged = info.acceptsRanges && info.size !== undefined && info.size > 0;
       const ranges = ranged
-        ? planRanges({ size: info.size!, connections: this.opts.connections, minRangeSize: this.opts.minRangeSize, done: state.done })
+        ? planRanges({ size: info.size!, connections: this.opts.connections, minRangeSize: this.opts.minRangeSize, done: written })
         : info.size === 0
           ? []
           : [{ start: 0, end: info.size ?? UNKNOWN_END }];
@@ -290,7 +243,7 @@ export class Download {
         resumable: ranged && canVouch(info),
         path: target.path,
         exists: await exists(target.path),
-        have: totalLength(state.done),
+        have: totalLength(written),
       };
       if (info.etag) result.etag = info.etag;
       if (info.lastModified) result.lastModified = info.lastModified;
