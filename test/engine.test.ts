@@ -13,6 +13,7 @@ import { tempDir, type AfterContext } from './helpers/tmp.js';
 import { HttpError, NetworkError, RemoteChangedError } from '../src/primitives/errors.js';
 import { MAX_RESTARTS, restartAction, type RestartContext } from '../src/engine/restart.js';
 import { findSources, mirrorProblem, sourceOf } from '../src/engine/sources.js';
+import { Meter } from '../src/engine/meter.js';
 import type { ProbeResult } from '../src/http/probe.js';
 
 const ORIGINAL = 'https://example.com/file';
@@ -214,5 +215,42 @@ describe('resume', () => {
     assert.deepEqual(await takeLeftovers(changed, file({ etag: '"v2"' }), { resume: true, restart: true }, warn), { written: [], fresh: false });
     assert.equal(warnings.pop(), 'cannot resume: the remote file changed (ETag "v1" → "v2"); starting over');
     assert.deepEqual(await readLeftovers(changed, file()), { kind: 'untrusted', reason: `${changed.partPath} has no control file, so its bytes cannot be trusted` });
+  });
+});
+
+describe('Meter', () => {
+  const STARTED = 10_000;
+  /** Speeds reported for readings of `[time after STARTED, bytes written]`. */
+  const speeds = (readings: Array<[number, number]>): number[] => {
+    const meter = new Meter(STARTED);
+    return readings.map(([t, written]) => meter.progress({ now: STARTED + t, written, total: 1000, connections: 2 }).speed);
+  };
+
+  it('passes the figures through and counts elapsed time from the start', () => {
+    const meter = new Meter(STARTED);
+    assert.deepEqual(meter.progress({ now: STARTED + 250, written: 100, total: undefined, connections: 3 }), {
+      downloaded: 100,
+      total: undefined,
+      speed: 0,
+      connections: 3,
+      elapsed: 250,
+    });
+  });
+
+  it('gives no speed from one reading, or from two at the same time', () => {
+    assert.deepEqual(speeds([[0, 500]]), [0]);
+    assert.deepEqual(speeds([[100, 0], [100, 500]]), [0, 0]);
+  });
+
+  it('takes the speed from the oldest reading within the last 3 s (3 s ago included)', () => {
+    assert.deepEqual(speeds([[0, 0], [1000, 1000], [2000, 3000], [3000, 6000], [5000, 9000]]), [0, 1000, 1500, 2000, 2000]);
+  });
+
+  it('keeps the last two readings however far apart', () => {
+    assert.deepEqual(speeds([[0, 0], [10_000, 5000], [20_000, 5000]]), [0, 500, 0]);
+  });
+
+  it('counts resumed bytes in downloaded, not in the speed', () => {
+    assert.deepEqual(speeds([[0, 4000], [1000, 4500]]), [0, 500]);
   });
 });

@@ -5,7 +5,9 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { Dispatcher } from '../http/undici.js';
 import { assemble, exists } from '../storage/assemble.js';
 import { FileHasher } from '../storage/hasher.js';
-import { removeControl, writeControl, CONTROL_VERSION, type ControlState } from '../storage/control-file.js';
+import { Checkpointer } from '../storage/checkpointer.js';
+import { Meter } from './meter.js';
+import { CONTROL_VERSION, type ControlState } from '../storage/control-file.js';
 import { readLeftovers, takeLeftovers } from './resume.js';
 import { restartAction } from './restart.js';
 import { AbortError, ChecksumError, SizeError, fileError } from '../primitives/errors.js';
@@ -50,12 +52,6 @@ export class Download {
   private readonly ownDispatcher: boolean;
   private readonly rate: RateLimiter | undefined;
   private onRangeDone: (() => void) | undefined;
-  /**
-   * False while this attempt knows there is no control file (none was found and none saved):
-   * a finished small file then spends no calls removing one.
-   */
-  private controlMayExist = true;
-
   /**
    * `shared`: connections kept open by the caller (a batch's); `warm`: start the worker
    * threads while probing (a file that turns out small does not use them).
@@ -183,9 +179,9 @@ export class Download {
 
   /** The rest of an attempt, holding the output's lock. */
   private async locked(info: ProbeResult, target: Target, startOver: boolean): Promise<DownloadResult> {
-    const kept = startOver ? undefined : await takeLeftovers(target, info, this.opts, (m) => this.warn(m));
-    if (kept?.fresh) this.controlMayExist = false;
-    const done = kept?.written ?? [];
+    // Starting over, what the failed attempt left is not read: its control file may exist.
+    const kept = startOver ? { written: [], fresh: false } : await takeLeftovers(target, info, this.opts, (m) => this.warn(m));
+    const done = kept.written;
     const have = totalLength(done);
     if (have > 0) this.emit({ type: 'resume', have, left: (info.size ?? 0) - have });
     await checkSpace(target, info.size === undefined ? 0 : info.size - have);
@@ -197,7 +193,7 @@ export class Download {
       throw fileError(err, target.partPath);
     }
     try {
-      return await this.transfer(info, target, file, done, have);
+      return await this.transfer(info, target, file, done, have, !kept.fresh);
     } catch (err) {
       await file.close().catch(() => undefined);
       throw err;
@@ -261,6 +257,7 @@ export class Download {
     file: FileHandle,
     done: ByteRange[],
     have: number,
+    controlExists: boolean,
   ): Promise<DownloadResult> {
     const { opts } = this;
     const size = info.size;
@@ -268,7 +265,7 @@ export class Download {
     const hasher = opts.checksum ? new FileHasher(file, opts.checksum.algorithm) : undefined;
     if (size !== undefined) await file.truncate(size).catch((err: unknown) => { throw fileError(err, target.partPath); });
 
-    let state: ControlState | undefined = ranged
+    const state: ControlState | undefined = ranged
       ? {
           version: CONTROL_VERSION,
           url: info.url,
@@ -299,57 +296,26 @@ export class Download {
     // never writes a control file at all.
     this.onRangeDone = () => {
       const segments = written();
-      if (size === undefined || totalLength(segments) < size) void save();
+      if (size === undefined || totalLength(segments) < size) void checkpointer.save();
       hashPrefix(segments);
     };
     let connections = ranged ? opts.connections : 1;
-    const samples: Array<{ t: number; bytes: number }> = [];
-    let saving: Promise<void> = Promise.resolve();
-
     const written = (): ByteRange[] => pool?.written() ?? done;
-
-    /**
-     * Sync the data, then save the state that claims it. One save at a time: a call while
-     * one runs asks for one more after it, with a snapshot taken when it starts, so a slow
-     * disk makes saves rarer, never a queue of old states.
-     */
-    let again = false;
-    let busy = false;
-    const saveOnce = async (): Promise<void> => {
-      const current = state;
-      if (!current || !pool) return;
-      const snapshot = pool.written();
-      await file.datasync();
-      current.written = snapshot.map((s) => [s.start, s.end]);
-      this.controlMayExist = true;
-      await writeControl(target.controlPath, current);
-    };
-    const save = (): Promise<void> => {
-      if (busy) {
-        again = true;
-        return saving;
-      }
-      busy = true;
-      saving = (async () => {
-        do {
-          again = false;
-          await saveOnce().catch((err: unknown) => this.warn(`cannot save the control file: ${(err as Error).message}`));
-        } while (again);
-        busy = false;
-      })();
-      return saving;
-    };
+    const checkpointer = new Checkpointer({
+      file,
+      path: target.controlPath,
+      state,
+      written: () => pool?.written(),
+      interval: SAVE_INTERVAL,
+      exists: controlExists,
+      onError: (err) => this.warn(`cannot save the control file: ${err.message}`),
+    });
+    const meter = new Meter(this.started);
 
     const progress = (): Progress => {
       const segments = written();
-      const downloaded = totalLength(segments);
-      const now = performance.now();
-      samples.push({ t: now, bytes: downloaded });
-      while (samples.length > 2 && now - samples[0]!.t > 3000) samples.shift();
-      const first = samples[0]!;
-      const speed = now > first.t ? ((downloaded - first.bytes) * 1000) / (now - first.t) : 0;
       hashPrefix(segments);
-      return { downloaded, total: size, speed, connections: pool?.activeConnections() ?? 0, elapsed: now - this.started };
+      return meter.progress({ now: performance.now(), written: totalLength(segments), total: size, connections: pool?.activeConnections() ?? 0 });
     };
 
     const report = (): void => {
@@ -360,7 +326,7 @@ export class Download {
 
     const sources = ranged ? await findSources(info, opts.mirrors, (url) => this.probe(url), (m) => this.warn(m)) : [sourceOf(info)];
     const ticker = setInterval(report, opts.progressInterval);
-    const saver = state ? setInterval(() => void save(), SAVE_INTERVAL) : undefined;
+    checkpointer.start();
     let onAbort: (() => void) | undefined;
     try {
       for (;;) {
@@ -394,12 +360,11 @@ export class Download {
           if (err instanceof RangesUnsupported && ranged) {
             this.warn(`using one connection from the start: ${err.message}`);
             ranged = false;
-            state = undefined;
             done = [];
-            await removeControl(target.controlPath);
+            await checkpointer.abandon();
             continue;
           }
-          await save();
+          await checkpointer.save();
           throw err;
         } finally {
           if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
@@ -407,8 +372,7 @@ export class Download {
       }
     } finally {
       clearInterval(ticker);
-      if (saver) clearInterval(saver);
-      await saving;
+      await checkpointer.stop();
     }
 
     report();
@@ -424,10 +388,10 @@ export class Download {
       ...(hasher ? { hasher } : {}),
     }).catch(async (err: unknown) => {
       // Wrong bytes cannot be resumed; anything else (the path got taken) can.
-      if (err instanceof ChecksumError || err instanceof SizeError) await removeControl(target.controlPath);
+      if (err instanceof ChecksumError || err instanceof SizeError) await checkpointer.abandon();
       throw err;
     });
-    if (this.controlMayExist) await removeControl(target.controlPath);
+    await checkpointer.finish();
     const final: DownloadResult = {
       path: target.path,
       url: info.url,
