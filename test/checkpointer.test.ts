@@ -1,13 +1,14 @@
 /**
  * The checkpointer (src/storage/checkpointer.ts) on real files in a temporary directory:
- * what it saves, one save at a time, and when it removes the control file.
+ * what it saves, one save at a time, and when it removes the control file. And the state
+ * it starts from (newControlState).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Checkpointer, type CheckpointerOptions } from '../src/storage/checkpointer.js';
-import { CONTROL_VERSION, readControl, type ControlRead, type ControlState } from '../src/storage/control-file.js';
+import { CONTROL_VERSION, newControlState, readControl, type ControlRead, type ControlState } from '../src/storage/control-file.js';
 import type { ByteRange } from '../src/primitives/ranges.js';
 import { list, tempDir, waitFor, type AfterContext } from './helpers/tmp.js';
 
@@ -123,5 +124,22 @@ describe('Checkpointer', () => {
     await writeFile(path, '{}');
     await checkpointer.finish();
     assert.deepEqual(await list(dir), ['out.part', 'out.part.json']);
+  });
+});
+
+describe('newControlState', () => {
+  const file = { url: 'http://a/f', finalUrl: 'http://b/f', size: 1000 };
+
+  it('claims nothing written, and keeps the validators and the checksum asked for', () => {
+    const made = newControlState({ ...file, etag: '"e"', lastModified: 'Mon, 01 Jan 2024 00:00:00 GMT' }, { algorithm: 'sha256', hex: 'ab' });
+    assert.equal(
+      JSON.stringify(made),
+      '{"version":1,"url":"http://a/f","finalUrl":"http://b/f","size":1000,"written":[],"etag":"\\"e\\"","lastModified":"Mon, 01 Jan 2024 00:00:00 GMT","checksum":"sha256=ab"}',
+    );
+  });
+
+  it('leaves out what the server and the user did not give', () => {
+    assert.deepEqual(newControlState(file), { version: CONTROL_VERSION, ...file, written: [] });
+    assert.deepEqual(Object.keys(newControlState({ ...file, etag: '' })), ['version', 'url', 'finalUrl', 'size', 'written']);
   });
 });

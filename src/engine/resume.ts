@@ -106,7 +106,7 @@ export interface ResumePoint {
  * The bytes an earlier run left that can be kept, or none: leftovers that cannot be trusted
  * are dropped with a warning (`warn`), and so are those of another file or version when
  * `restart` allows; otherwise these refuse to be overwritten (RemoteChangedError). Without
- * `resume`, any control file goes unread.
+ * `resume`, any control file is removed unread.
  */
 export async function takeLeftovers(
   target: Target,
