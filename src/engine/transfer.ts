@@ -193,8 +193,8 @@ export class Transfer {
     try {
       await Promise.race([pool.run(job, ranges), abort.aborted]);
     } finally {
-      await pool.stop();
       abort.dispose();
+      await pool.stop();
     }
   }
 
