@@ -1,59 +1,27 @@
 /**
- * One download, start to finish: probe, resume or plan, run the pool, assemble.
+ * One download, start to finish: the attempt loop (probe, check the output, lock, resume or
+ * start over, then a {@link Transfer}), and `inspect()`, which only plans.
  */
-import { lstat, mkdir, open, stat, statfs, type FileHandle } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { Dispatcher } from '../http/undici.js';
-import { assemble, exists } from '../storage/assemble.js';
-import { FileHasher } from '../storage/hasher.js';
-import { readControl, removeControl, writeControl, writtenSegments, CONTROL_VERSION, type ControlState } from '../storage/control-file.js';
-import { resumeProblem } from './resume.js';
-import { AbortError, ChecksumError, FileError, FileExistsError, HttpError, SizeError, NoSpaceError, RemoteChangedError, fileError } from '../primitives/errors.js';
-import type { DownloadEvent, DownloadResult, Inspection, Progress } from './events.js';
-import { removeFile } from '../storage/files.js';
-import { createDispatcher, type SharedConnections } from '../http/dispatcher.js';
-import { isStrongEtag } from '../http/validators.js';
-import { resolveOptions, type DownloadOptions } from '../options.js';
-import { type DownloadSettings } from './settings.js';
-import { planRanges } from './plan.js';
-import { totalLength, type ByteRange } from '../primitives/ranges.js';
-import type { Source } from './protocol.js';
-import { WorkerPool, RangesUnsupported, type PoolJob } from './worker-pool.js';
-import { lockOutput } from '../storage/lock.js';
-import { keepWarm } from './prewarm.js';
-import { probe, type ProbeMethod, type ProbeResult, type ProbeRetry } from '../http/probe.js';
-import type { RateLimiter } from './rate.js';
+import { createDispatcher } from '../http/dispatcher.js';
+import { probe, type ProbeResult, type ProbeRetry } from '../http/probe.js';
 import type { HttpTrace } from '../http/trace.js';
-import { UNKNOWN_END } from '../primitives/ranges.js';
-import { chooseFileName } from './file-name.js';
+import { canVouch } from '../http/validators.js';
+import { exists } from '../storage/assemble.js';
+import { lockTarget } from '../storage/lock.js';
+import { checkOutput, checkSpace } from '../storage/output-checks.js';
 import { resolveTarget, type Target } from '../storage/target.js';
-
-/** Bytes buffered per connection before a positional write. */
-const WRITE_BUFFER = 256 * 1024;
-/** Longest time received bytes wait in a buffer. */
-const FLUSH_INTERVAL = 200;
-/** The control file is saved this often while bytes arrive. */
-const SAVE_INTERVAL = 500;
-/**
- * Answers to a range request that mean the final URL stopped working (an expired signed
- * URL, a moved file): the original URL is probed again, once.
- */
-const reprobeStatuses = new Set([301, 302, 303, 307, 308, 403, 410]);
-/** Files up to this size are fetched in the main thread: a worker would take longer to start. */
-const INLINE_MAX_SIZE = 4 * 1024 * 1024;
-/** Times a download starts over because the remote file changed, before it gives up. */
-const MAX_RESTARTS = 3;
-
-function formatRate(bytesPerSecond: number): string {
-  return `${(bytesPerSecond / 1024).toFixed(0)} KiB/s`;
-}
-
-function sourceOf(info: ProbeResult): Source {
-  const source: Source = { url: info.finalUrl };
-  if (info.etag) source.etag = info.etag;
-  if (info.lastModified) source.lastModified = info.lastModified;
-  return source;
-}
+import { AbortError, fileError } from '../primitives/errors.js';
+import { totalLength, UNKNOWN_END } from '../primitives/ranges.js';
+import type { DownloadEvent, DownloadResult, Inspection } from './events.js';
+import { chooseFileName } from './file-name.js';
+import { planRanges } from './plan.js';
+import { keepWarm } from './prewarm.js';
+import { restartAction } from './restart.js';
+import { readLeftovers, takeLeftovers, type ResumePoint } from './resume.js';
+import type { DownloadSettings } from './settings.js';
+import { fetchesRanges, Transfer, type TransferContext } from './transfer.js';
 
 /** One download, start to finish; `start()` runs it, `inspect()` only plans it. */
 export class Download {
@@ -63,14 +31,6 @@ export class Download {
   private readonly dispatcher: Dispatcher;
   /** False when the dispatcher is shared with other downloads (it stays open). */
   private readonly ownDispatcher: boolean;
-  private readonly rate: RateLimiter | undefined;
-  private onRangeDone: (() => void) | undefined;
-  /**
-   * False while this attempt knows there is no control file (none was found and none saved):
-   * a finished small file then spends no calls removing one.
-   */
-  private controlMayExist = true;
-
   /**
    * `shared`: connections kept open by the caller (a batch's); `warm`: start the worker
    * threads while probing (a file that turns out small does not use them).
@@ -81,7 +41,6 @@ export class Download {
     private readonly warm = true,
   ) {
     this.opts = opts;
-    this.rate = opts.rate;
     this.ownDispatcher = shared === undefined;
     this.dispatcher = shared ?? createDispatcher(opts.request.connection, Math.max(2, opts.connections));
   }
@@ -94,30 +53,6 @@ export class Download {
     this.emit({ type: 'warning', message });
   }
 
-  /** A pool of worker threads (taken warm when possible), or inline fetchers for a small file. */
-  private newPool(inline: boolean): WorkerPool {
-    const { opts } = this;
-    return new WorkerPool({
-      ...(inline ? { inline: this.dispatcher } : {}),
-      connections: opts.connections,
-      threads: inline ? 1 : opts.threads,
-      request: opts.request,
-      retry: opts.retry,
-      writeBuffer: WRITE_BUFFER,
-      flushInterval: FLUSH_INTERVAL,
-      ...(this.rate ? { rate: this.rate } : {}),
-      trace: opts.trace,
-      onTrace: (trace) => this.emit({ type: 'http', ...trace }),
-      onRetry: (r) => this.emit({ type: 'retry', attempt: r.attempt, delay: r.delay, reason: r.reason }),
-      onRangeDone: () => this.onRangeDone?.(),
-      onSlow: (speed, median) =>
-        this.warn(
-          `a connection ran at ${formatRate(speed)} against a median of ${formatRate(median)}; the rest of its range goes to another connection`,
-        ),
-      onSourceDropped: (url, reason) => this.warn(`mirror ${url} dropped for the rest of the download: ${reason}`),
-    });
-  }
-
   /** The probe retries as ranges do, and says so. */
   private probeRetry(): ProbeRetry {
     return {
@@ -127,9 +62,12 @@ export class Download {
     };
   }
 
-  /** On shared connections (a batch), the probe starts with a GET: a HEAD's connection is closed. */
-  private probeMethod(): ProbeMethod {
-    return this.ownDispatcher ? 'HEAD' : 'GET';
+  /**
+   * Probe `url` on the download's connections. On shared connections (a batch), the probe
+   * starts with a GET: a HEAD's connection is closed.
+   */
+  private probe(url: URL): Promise<ProbeResult> {
+    return probe(this.dispatcher, url, this.opts.request, this.opts.signal, this.probeRetry(), this.ownDispatcher ? 'HEAD' : 'GET');
   }
 
   async start(): Promise<DownloadResult> {
@@ -143,16 +81,17 @@ export class Download {
         try {
           return await this.attempt(startOver);
         } catch (err) {
-          // An expired signed URL: the original URL may redirect to a fresh one. Once.
-          if (err instanceof HttpError && reprobeStatuses.has(err.status) && !reprobed && err.url !== this.opts.url.href) {
+          const action = restartAction(err, { url: this.opts.url.href, reprobed, restarts, restart: this.opts.restart });
+          if (action === 'fail') throw err;
+          const { message } = err as Error;
+          if (action === 'reprobe') {
             reprobed = true;
             startOver = false;
-            this.warn(`${err.message}; probing ${this.opts.url.href} again`);
-            continue;
+            this.warn(`${message}; probing ${this.opts.url.href} again`);
+          } else {
+            startOver = true;
+            this.warn(`${message}; starting over from zero`);
           }
-          if (!(err instanceof RemoteChangedError) || !this.opts.restart || restarts >= MAX_RESTARTS) throw err;
-          startOver = true;
-          this.warn(`${err.message}; starting over from zero`);
         }
       }
     } finally {
@@ -168,7 +107,7 @@ export class Download {
   private async attempt(startOver: boolean): Promise<DownloadResult> {
     const { opts } = this;
     this.checkAborted();
-    const info = await probe(this.dispatcher, opts.url, opts.request, opts.signal, this.probeRetry(), this.probeMethod()).catch((err: unknown) => {
+    const info = await this.probe(opts.url).catch((err: unknown) => {
       if (opts.signal?.aborted) throw new AbortError();
       throw err;
     });
@@ -184,7 +123,7 @@ export class Download {
       path: target.path,
     });
     if (!info.acceptsRanges && info.noRangesReason) this.warn(`using one connection: ${info.noRangesReason}`);
-    const unlock = await this.lock(target);
+    const unlock = await lockTarget(target, opts.dir);
     try {
       return await this.locked(info, target, startOver);
     } finally {
@@ -194,25 +133,35 @@ export class Download {
 
   /** The rest of an attempt, holding the output's lock. */
   private async locked(info: ProbeResult, target: Target, startOver: boolean): Promise<DownloadResult> {
-    const { opts } = this;
-
-    const done = startOver ? [] : await this.resumable(info, target);
-    const have = totalLength(done);
-    if (have > 0) this.emit({ type: 'resume', have, left: (info.size ?? 0) - have });
-    await this.checkSpace(target, info.size === undefined ? 0 : info.size - have);
+    // Starting over, what the failed attempt left is not read: its control file may exist.
+    const kept: ResumePoint = startOver ? { written: [], fresh: false } : await takeLeftovers(target, info, this.opts, (m) => this.warn(m));
+    const resumed = totalLength(kept.written);
+    if (resumed > 0) this.emit({ type: 'resume', have: resumed, left: (info.size ?? 0) - resumed });
+    await checkSpace(target, info.size === undefined ? 0 : info.size - resumed);
 
     let file: FileHandle;
     try {
-      file = await open(target.partPath, have > 0 ? 'r+' : 'w+');
+      file = await open(target.partPath, resumed > 0 ? 'r+' : 'w+');
     } catch (err) {
       throw fileError(err, target.partPath);
     }
     try {
-      return await this.transfer(info, target, file, done, have);
+      return await new Transfer(this.transferContext(), { info, target, file, kept: kept.written, controlExists: !kept.fresh }).run();
     } catch (err) {
       await file.close().catch(() => undefined);
       throw err;
     }
+  }
+
+  /** What a transfer of this download runs in. */
+  private transferContext(): TransferContext {
+    return {
+      opts: this.opts,
+      dispatcher: this.dispatcher,
+      started: this.started,
+      emit: (event) => this.emit(event),
+      probe: (url) => this.probe(url),
+    };
   }
 
   /** Output paths for a probed file. */
@@ -225,119 +174,23 @@ export class Download {
     });
   }
 
-  /**
-   * Take the output's lock. `dir` is created here, when the lock file cannot be made for want
-   * of it: a batch into one folder then costs no mkdir per file.
-   */
-  private async lock(target: Target): Promise<() => Promise<void>> {
-    const lockPath = `${target.partPath}.lock`;
-    try {
-      return await lockOutput(target.path, lockPath);
-    } catch (err) {
-      const dir = this.opts.dir;
-      const code = err instanceof FileError ? (err.cause as NodeJS.ErrnoException | undefined)?.code : undefined;
-      if (dir === undefined || (code !== 'ENOENT' && code !== 'ENOTDIR')) throw err;
-      await mkdir(dir, { recursive: true }).catch((cause: unknown) => {
-        const why = (cause as NodeJS.ErrnoException).code;
-        if (why === 'EEXIST' || why === 'ENOTDIR') throw new FileError(`cannot use ${dir} as the directory: a file is in the way; choose another with -d`, { cause });
-        throw fileError(cause, dir);
-      });
-      return lockOutput(target.path, lockPath);
-    }
-  }
-
-  /** What is at the output path (a symlink is followed unless broken), or undefined. */
-  private async existing(path: string): Promise<Stats | undefined> {
-    let entry: Stats;
-    try {
-      entry = await lstat(path);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      // ENOENT: nothing there, or `dir` not made yet (the lock makes it).
-      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-      throw fileError(err, path);
-    }
-    return entry.isSymbolicLink() ? stat(path).catch(() => entry) : entry;
-  }
-
   /** Output paths; refuses an existing file unless `overwrite`. */
   private async target(info: ProbeResult): Promise<Target> {
     const target = this.targetOf(info);
-    const existing = await this.existing(target.path);
-    if (existing?.isDirectory()) throw new FileError(`${target.path} is a directory; give a file name with -o`);
-    if (existing && !this.opts.overwrite) {
-      // A run stopped between linking the finished file into place and removing its `.part`
-      // left the same file under both names: it is complete; only the leftovers go.
-      const part = await stat(target.partPath).catch(() => undefined);
-      if (part && part.ino === existing.ino && part.dev === existing.dev) {
-        await removeFile(target.partPath);
-        await removeControl(target.controlPath);
-        this.warn(`${target.path} was already complete; removed the leftover ${target.partPath}`);
-      }
-    }
-    if (existing && !this.opts.overwrite) throw new FileExistsError(target.path);
+    await checkOutput(target, this.opts.overwrite, (m) => this.warn(m));
     return target;
-  }
-
-  /**
-   * What an earlier run left that can be kept. Reads only: the caller acts on `problem`.
-   */
-  async resumeState(
-    info: ProbeResult,
-    target: Target,
-  ): Promise<{ done: ByteRange[]; problem?: string; corrupt?: boolean; short?: boolean; fresh?: boolean }> {
-    if (!this.opts.resume) return { done: [] };
-    const control = await readControl(target.controlPath);
-    if (control.kind === 'missing') {
-      return (await exists(target.partPath))
-        ? { done: [], problem: `${target.partPath} has no control file, so its bytes cannot be trusted` }
-        : { done: [], fresh: true };
-    }
-    if (control.kind === 'corrupt') {
-      return { done: [], corrupt: true, problem: `control file ${target.controlPath} is unreadable (${control.reason})` };
-    }
-    if (control.state.url !== info.url) {
-      return { done: [], problem: `cannot resume: ${target.partPath} was left by a download of ${control.state.url}` };
-    }
-    const problem = resumeProblem(control.state, info);
-    if (problem) return { done: [], problem: `cannot resume: ${problem}` };
-    const partSize = await stat(target.partPath).then(
-      (s) => s.size,
-      () => 0,
-    );
-    const done = writtenSegments(control.state, partSize);
-    const claimed = control.state.written.reduce((sum, [a, b]) => sum + b - a, 0);
-    return totalLength(done) < claimed ? { done, short: true } : { done };
-  }
-
-  /** Bytes that can be kept from an earlier run, or none (with a warning saying why). */
-  private async resumable(info: ProbeResult, target: Target): Promise<ByteRange[]> {
-    if (!this.opts.resume) {
-      await removeControl(target.controlPath);
-      return [];
-    }
-    const state = await this.resumeState(info, target);
-    if (state.fresh) this.controlMayExist = false;
-    if (state.problem) {
-      if (!state.corrupt && state.problem.startsWith('cannot resume') && !this.opts.restart) {
-        throw new RemoteChangedError(`${state.problem}; run with --no-resume to start over`);
-      }
-      this.warn(`${state.problem}; starting over`);
-      await removeControl(target.controlPath);
-    }
-    if (state.short) this.warn(`${target.partPath} is shorter than its control file claims; fetching the missing bytes again`);
-    return state.done;
   }
 
   /** Probe and plan without downloading (`--dry-run`). */
   async inspect(): Promise<Inspection> {
-    const info = await probe(this.dispatcher, this.opts.url, this.opts.request, this.opts.signal, this.probeRetry(), this.probeMethod());
+    const info = await this.probe(this.opts.url);
     try {
       const target = this.targetOf(info);
-      const state = await this.resumeState(info, target);
-      const ranged = info.acceptsRanges && info.size !== undefined && info.size > 0;
+      const left = this.opts.resume ? await readLeftovers(target, info) : undefined;
+      const written = left?.kind === 'kept' ? left.written : [];
+      const ranged = fetchesRanges(info);
       const ranges = ranged
-        ? planRanges({ size: info.size!, connections: this.opts.connections, minRangeSize: this.opts.minRangeSize, done: state.done })
+        ? planRanges({ size: info.size!, connections: this.opts.connections, minRangeSize: this.opts.minRangeSize, done: written })
         : info.size === 0
           ? []
           : [{ start: 0, end: info.size ?? UNKNOWN_END }];
@@ -347,10 +200,10 @@ export class Download {
         size: info.size,
         ranges,
         rangeSupport: info.acceptsRanges,
-        resumable: ranged && (isStrongEtag(info.etag) || Boolean(info.lastModified)),
+        resumable: ranged && canVouch(info),
         path: target.path,
         exists: await exists(target.path),
-        have: totalLength(state.done),
+        have: totalLength(written),
       };
       if (info.etag) result.etag = info.etag;
       if (info.lastModified) result.lastModified = info.lastModified;
@@ -360,229 +213,5 @@ export class Download {
     } finally {
       if (this.ownDispatcher) await this.dispatcher.close().catch(() => undefined);
     }
-  }
-
-  /** The URL and the mirrors that serve the same file; the others are dropped with a warning. */
-  private async sources(info: ProbeResult): Promise<Source[]> {
-    const mirrors = await Promise.all(
-      this.opts.mirrors.map(async (url) => {
-        try {
-          const m = await probe(this.dispatcher, url, this.opts.request, this.opts.signal, this.probeRetry(), this.probeMethod());
-          if (m.size !== info.size) return `serves ${m.size ?? 'an unknown number of'} bytes, not ${info.size}`;
-          if (!m.acceptsRanges) return 'does not support ranges';
-          if (m.etag && info.etag && m.etag !== info.etag) return `has ETag ${m.etag}, not ${info.etag}`;
-          return sourceOf(m);
-        } catch (err) {
-          return (err as Error).message;
-        }
-      }),
-    );
-    const sources = [sourceOf(info)];
-    mirrors.forEach((m, i) => {
-      if (typeof m === 'string') this.warn(`mirror ${this.opts.mirrors[i]!.href} dropped: ${m}`);
-      else sources.push(m);
-    });
-    return sources;
-  }
-
-  /** Refuse clearly, before any byte, when the disk cannot hold what is left. */
-  private async checkSpace(target: Target, needed: number): Promise<void> {
-    if (needed <= 0) return;
-    const dir = target.partPath.slice(0, target.partPath.lastIndexOf('/') + 1) || '.';
-    const fs = await statfs(dir).catch(() => undefined);
-    if (!fs) return;
-    const free = Number(fs.bavail) * Number(fs.bsize);
-    if (free < needed) {
-      throw new NoSpaceError(
-        `not enough free space in ${dir}: ${needed} bytes needed, ${free} available; free some space or choose another directory with -d`,
-      );
-    }
-  }
-
-  private async transfer(
-    info: ProbeResult,
-    target: Target,
-    file: FileHandle,
-    done: ByteRange[],
-    have: number,
-  ): Promise<DownloadResult> {
-    const { opts } = this;
-    const size = info.size;
-    let ranged = info.acceptsRanges && size !== undefined && size > 0;
-    const hasher = opts.checksum ? new FileHasher(file, opts.checksum.algorithm) : undefined;
-    if (size !== undefined) await file.truncate(size).catch((err: unknown) => { throw fileError(err, target.partPath); });
-
-    let state: ControlState | undefined = ranged
-      ? {
-          version: CONTROL_VERSION,
-          url: info.url,
-          finalUrl: info.finalUrl,
-          size: size!,
-          written: [],
-          ...(info.etag ? { etag: info.etag } : {}),
-          ...(info.lastModified ? { lastModified: info.lastModified } : {}),
-          ...(opts.checksum ? { checksum: `${opts.checksum.algorithm}=${opts.checksum.hex}` } : {}),
-        }
-      : undefined;
-
-    let pool: WorkerPool | undefined;
-
-    /**
-     * Hash the written prefix while the rest downloads: at every progress tick and every range
-     * done (pieces finish often, so little is left to hash at the end).
-     */
-    const hashPrefix = (segments: ByteRange[]): void => {
-      if (!hasher) return;
-      const prefix = segments[0]?.start === 0 ? segments[0].end : 0;
-      if (prefix < hasher.position) hasher.reset();
-      void hasher.advance(prefix).catch(() => undefined);
-    };
-
-    // A range done is saved, unless it was the last: the assembler syncs and moves the file
-    // next (a stop in between leaves a true state, merely behind), and a small file then
-    // never writes a control file at all.
-    this.onRangeDone = () => {
-      const segments = written();
-      if (size === undefined || totalLength(segments) < size) void save();
-      hashPrefix(segments);
-    };
-    let connections = ranged ? opts.connections : 1;
-    const samples: Array<{ t: number; bytes: number }> = [];
-    let saving: Promise<void> = Promise.resolve();
-
-    const written = (): ByteRange[] => pool?.written() ?? done;
-
-    /**
-     * Sync the data, then save the state that claims it. One save at a time: a call while
-     * one runs asks for one more after it, with a snapshot taken when it starts, so a slow
-     * disk makes saves rarer, never a queue of old states.
-     */
-    let again = false;
-    let busy = false;
-    const saveOnce = async (): Promise<void> => {
-      const current = state;
-      if (!current || !pool) return;
-      const snapshot = pool.written();
-      await file.datasync();
-      current.written = snapshot.map((s) => [s.start, s.end]);
-      this.controlMayExist = true;
-      await writeControl(target.controlPath, current);
-    };
-    const save = (): Promise<void> => {
-      if (busy) {
-        again = true;
-        return saving;
-      }
-      busy = true;
-      saving = (async () => {
-        do {
-          again = false;
-          await saveOnce().catch((err: unknown) => this.warn(`cannot save the control file: ${(err as Error).message}`));
-        } while (again);
-        busy = false;
-      })();
-      return saving;
-    };
-
-    const progress = (): Progress => {
-      const segments = written();
-      const downloaded = totalLength(segments);
-      const now = performance.now();
-      samples.push({ t: now, bytes: downloaded });
-      while (samples.length > 2 && now - samples[0]!.t > 3000) samples.shift();
-      const first = samples[0]!;
-      const speed = now > first.t ? ((downloaded - first.bytes) * 1000) / (now - first.t) : 0;
-      hashPrefix(segments);
-      return { downloaded, total: size, speed, connections: pool?.activeConnections() ?? 0, elapsed: now - this.started };
-    };
-
-    const report = (): void => {
-      const p = progress();
-      opts.onProgress?.(p);
-      this.emit({ type: 'progress', ...p });
-    };
-
-    const sources = ranged ? await this.sources(info) : [sourceOf(info)];
-    const ticker = setInterval(report, opts.progressInterval);
-    const saver = state ? setInterval(() => void save(), SAVE_INTERVAL) : undefined;
-    let onAbort: (() => void) | undefined;
-    try {
-      for (;;) {
-        const ranges: ByteRange[] = ranged
-          ? planRanges({ size: size!, connections: opts.connections, minRangeSize: opts.minRangeSize, done })
-          : [{ start: 0, end: size ?? UNKNOWN_END }];
-        connections = ranged ? Math.min(opts.connections, Math.max(1, ranges.length)) : 1;
-        pool = this.newPool(size !== undefined && size <= INLINE_MAX_SIZE);
-        const job: PoolJob = {
-          partPath: target.partPath,
-          sources,
-          mode: ranged ? 'ranges' : 'stream',
-          size,
-          done,
-          minRangeSize: opts.minRangeSize,
-          connections,
-        };
-        this.emit({ type: 'start', path: target.path, size, connections, ranges: ranges.length });
-        const running = pool;
-        const aborted = new Promise<never>((_, reject) => {
-          onAbort = () => reject(new AbortError());
-          if (opts.signal?.aborted) onAbort();
-          else opts.signal?.addEventListener('abort', onAbort, { once: true });
-        });
-        try {
-          await Promise.race([running.run(job, ranges), aborted]);
-          await running.stop();
-          break;
-        } catch (err) {
-          await running.stop();
-          if (err instanceof RangesUnsupported && ranged) {
-            this.warn(`using one connection from the start: ${err.message}`);
-            ranged = false;
-            state = undefined;
-            done = [];
-            await removeControl(target.controlPath);
-            continue;
-          }
-          await save();
-          throw err;
-        } finally {
-          if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
-        }
-      }
-    } finally {
-      clearInterval(ticker);
-      if (saver) clearInterval(saver);
-      await saving;
-    }
-
-    report();
-    const writtenBytes = totalLength(written());
-    const result = await assemble({
-      file,
-      partPath: target.partPath,
-      path: target.path,
-      size,
-      written: writtenBytes,
-      overwrite: opts.overwrite,
-      ...(opts.checksum ? { checksum: opts.checksum } : {}),
-      ...(hasher ? { hasher } : {}),
-    }).catch(async (err: unknown) => {
-      // Wrong bytes cannot be resumed; anything else (the path got taken) can.
-      if (err instanceof ChecksumError || err instanceof SizeError) await removeControl(target.controlPath);
-      throw err;
-    });
-    if (this.controlMayExist) await removeControl(target.controlPath);
-    const final: DownloadResult = {
-      path: target.path,
-      url: info.url,
-      finalUrl: info.finalUrl,
-      size: result.size,
-      duration: performance.now() - this.started,
-      resumed: have,
-      connections,
-      ...(result.digest !== undefined ? { digest: result.digest } : {}),
-    };
-    this.emit({ type: 'done', ...final });
-    return final;
   }
 }

@@ -1,10 +1,16 @@
 /**
  * The resume decision: which bytes an earlier run left can be kept for the remote file as
- * probed now. The comparison is pure ({@link resumeProblem}); the engine reads the control
- * file and acts on the answer.
+ * probed now. The comparisons are pure ({@link resumeProblem}, {@link controlMismatch},
+ * {@link keptRanges}); {@link readLeftovers} reads what is on disk, and
+ * {@link takeLeftovers} acts on it.
  */
+import { stat } from 'node:fs/promises';
 import { canVouch, validatorChange, type Validators } from '../http/validators.js';
-import type { ControlState } from '../storage/control-file.js';
+import { readControl, removeControl, writtenSegments, type ControlState } from '../storage/control-file.js';
+import { exists } from '../storage/assemble.js';
+import type { Target } from '../storage/target.js';
+import { RemoteChangedError } from '../primitives/errors.js';
+import { totalLength, type ByteRange } from '../primitives/ranges.js';
 
 /** The remote file as probed now, to compare with a stored state. */
 export interface RemoteIdentity extends Validators {
@@ -30,4 +36,98 @@ export function resumeProblem(state: ControlState, remote: RemoteIdentity): stri
   }
   const change = validatorChange(state, remote, true);
   return change ? `the remote file changed (${change})` : undefined;
+}
+
+/** The file as probed now: the URL asked for, and what identifies its bytes. */
+export interface ProbedFile extends RemoteIdentity {
+  url: string;
+}
+
+/**
+ * Why a stored state cannot be resumed for `file`, as the user reads it, or undefined when
+ * it can. Pure.
+ */
+export function controlMismatch(state: ControlState, file: ProbedFile, partPath: string): string | undefined {
+  if (state.url !== file.url) return `cannot resume: ${partPath} was left by a download of ${state.url}`;
+  const problem = resumeProblem(state, file);
+  return problem ? `cannot resume: ${problem}` : undefined;
+}
+
+/**
+ * The ranges of a trusted state that a `.part` file of `partSize` bytes holds; `short`: it
+ * holds fewer than the state claims (the missing bytes are fetched again). Pure.
+ */
+export function keptRanges(state: ControlState, partSize: number): { written: ByteRange[]; short: boolean } {
+  const written = writtenSegments(state, partSize);
+  const claimed = state.written.reduce((sum, [a, b]) => sum + b - a, 0);
+  return { written, short: totalLength(written) < claimed };
+}
+
+/** What an earlier run left at a target, as {@link readLeftovers} found it. */
+export type Leftovers =
+  /** Neither a control file nor a `.part` file. */
+  | { kind: 'none' }
+  /** Written ranges to keep ({@link keptRanges}). */
+  | { kind: 'kept'; written: ByteRange[]; short: boolean }
+  /** A `.part` file no control file vouches for, or an unreadable control file. */
+  | { kind: 'untrusted'; reason: string }
+  /** Left by a download of another URL or another version of the file ({@link controlMismatch}). */
+  | { kind: 'mismatch'; reason: string };
+
+/** Read what an earlier run left at `target` and judge it against `file`. Reads only. */
+export async function readLeftovers(target: Target, file: ProbedFile): Promise<Leftovers> {
+  const control = await readControl(target.controlPath);
+  if (control.kind === 'missing') {
+    return (await exists(target.partPath))
+      ? { kind: 'untrusted', reason: `${target.partPath} has no control file, so its bytes cannot be trusted` }
+      : { kind: 'none' };
+  }
+  if (control.kind === 'corrupt') {
+    return { kind: 'untrusted', reason: `control file ${target.controlPath} is unreadable (${control.reason})` };
+  }
+  const mismatch = controlMismatch(control.state, file, target.partPath);
+  if (mismatch) return { kind: 'mismatch', reason: mismatch };
+  const partSize = await stat(target.partPath).then(
+    (s) => s.size,
+    () => 0,
+  );
+  return { kind: 'kept', ...keptRanges(control.state, partSize) };
+}
+
+/** What a download starts from. */
+export interface ResumePoint {
+  /** Written ranges kept from an earlier run. */
+  written: ByteRange[];
+  /** Known to have been left nothing: no control file to remove once done. */
+  fresh: boolean;
+}
+
+/**
+ * The bytes an earlier run left that can be kept, or none: leftovers that cannot be trusted
+ * are dropped with a warning (`warn`), and so are those of another file or version when
+ * `restart` allows; otherwise these refuse to be overwritten (RemoteChangedError). Without
+ * `resume`, any control file is removed unread.
+ */
+export async function takeLeftovers(
+  target: Target,
+  file: ProbedFile,
+  settings: { resume: boolean; restart: boolean },
+  warn: (message: string) => void,
+): Promise<ResumePoint> {
+  if (!settings.resume) {
+    await removeControl(target.controlPath);
+    return { written: [], fresh: false };
+  }
+  const left = await readLeftovers(target, file);
+  if (left.kind === 'none') return { written: [], fresh: true };
+  if (left.kind === 'kept') {
+    if (left.short) warn(`${target.partPath} is shorter than its control file claims; fetching the missing bytes again`);
+    return { written: left.written, fresh: false };
+  }
+  if (left.kind === 'mismatch' && !settings.restart) {
+    throw new RemoteChangedError(`${left.reason}; run with --no-resume to start over`);
+  }
+  warn(`${left.reason}; starting over`);
+  await removeControl(target.controlPath);
+  return { written: [], fresh: false };
 }

@@ -10,6 +10,7 @@
 import { open, readFile, rename } from 'node:fs/promises';
 import { removeFile } from './files.js';
 import { normalize, type ByteRange } from '../primitives/ranges.js';
+import type { Checksum } from '../primitives/checksum.js';
 
 /** Format version; a control file of another version is not trusted. */
 export const CONTROL_VERSION = 1;
@@ -28,6 +29,29 @@ export interface ControlState {
   checksum?: string;
   /** Written byte ranges `[start, end)`, merged and sorted. */
   written: Array<[number, number]>;
+}
+
+/** The file a new state is for, as probed. */
+export interface ControlFile {
+  url: string;
+  finalUrl: string;
+  size: number;
+  etag?: string;
+  lastModified?: string;
+}
+
+/** The state of a download that has written nothing yet. */
+export function newControlState(file: ControlFile, checksum?: Checksum): ControlState {
+  return {
+    version: CONTROL_VERSION,
+    url: file.url,
+    finalUrl: file.finalUrl,
+    size: file.size,
+    written: [],
+    ...(file.etag ? { etag: file.etag } : {}),
+    ...(file.lastModified ? { lastModified: file.lastModified } : {}),
+    ...(checksum ? { checksum: `${checksum.algorithm}=${checksum.hex}` } : {}),
+  };
 }
 
 /** Result of reading a control file. */

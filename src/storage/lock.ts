@@ -3,8 +3,9 @@
  * Two runs writing one `.part` file would corrupt each other's control file; a lock left
  * by a killed run is stale (its pid is gone) and is taken over.
  */
-import { open, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import { removeFile } from './files.js';
+import type { Target } from './target.js';
 import { FileError, fileError } from '../primitives/errors.js';
 
 /** Locks held by this process (its own pid in a lock file does not tell two calls apart). */
@@ -45,5 +46,25 @@ export async function lockOutput(path: string, lockPath: string): Promise<() => 
     throw new FileError(
       `${path} is being downloaded by another rangeget (pid ${pid}); wait for it, or delete ${lockPath} if that process is not rangeget`,
     );
+  }
+}
+
+/**
+ * Take the lock of a target's output. `dir` (the `-d` asked for) is created here, when the
+ * lock file cannot be made for want of it: a batch into one folder then costs no mkdir per file.
+ */
+export async function lockTarget(target: Target, dir: string | undefined): Promise<() => Promise<void>> {
+  const lockPath = `${target.partPath}.lock`;
+  try {
+    return await lockOutput(target.path, lockPath);
+  } catch (err) {
+    const code = err instanceof FileError ? (err.cause as NodeJS.ErrnoException | undefined)?.code : undefined;
+    if (dir === undefined || (code !== 'ENOENT' && code !== 'ENOTDIR')) throw err;
+    await mkdir(dir, { recursive: true }).catch((cause: unknown) => {
+      const why = (cause as NodeJS.ErrnoException).code;
+      if (why === 'EEXIST' || why === 'ENOTDIR') throw new FileError(`cannot use ${dir} as the directory: a file is in the way; choose another with -d`, { cause });
+      throw fileError(cause, dir);
+    });
+    return lockOutput(target.path, lockPath);
   }
 }

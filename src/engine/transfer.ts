@@ -1,0 +1,295 @@
+/**
+ * One file's fetch, once the output is locked and the `.part` file open: plan the ranges,
+ * run the pool (on one connection from the start when the server turns out to ignore
+ * ranges), report progress, save the control file, and assemble.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { assemble } from '../storage/assemble.js';
+import { Checkpointer } from '../storage/checkpointer.js';
+import { newControlState } from '../storage/control-file.js';
+import { FileHasher } from '../storage/hasher.js';
+import type { Target } from '../storage/target.js';
+import type { ProbeResult } from '../http/probe.js';
+import type { Dispatcher } from '../http/undici.js';
+import { AbortError, ChecksumError, SizeError, fileError } from '../primitives/errors.js';
+import { totalLength, UNKNOWN_END, type ByteRange } from '../primitives/ranges.js';
+import type { DownloadEvent, DownloadResult } from './events.js';
+import { Meter } from './meter.js';
+import { planRanges } from './plan.js';
+import type { Source } from './protocol.js';
+import type { DownloadSettings } from './settings.js';
+import { findSources, sourceOf } from './sources.js';
+import { WorkerPool, RangesUnsupported, type PoolJob } from './worker-pool.js';
+
+/** Bytes buffered per connection before a positional write. */
+const WRITE_BUFFER = 256 * 1024;
+/** Longest time received bytes wait in a buffer. */
+const FLUSH_INTERVAL = 200;
+/** The control file is saved this often while bytes arrive. */
+const SAVE_INTERVAL = 500;
+/** Files up to this size are fetched in the main thread: a worker would take longer to start. */
+const INLINE_MAX_SIZE = 4 * 1024 * 1024;
+
+function formatRate(bytesPerSecond: number): string {
+  return `${(bytesPerSecond / 1024).toFixed(0)} KiB/s`;
+}
+
+/** True when a probed file is fetched in ranges (several connections, resumable). */
+export function fetchesRanges(info: Pick<ProbeResult, 'acceptsRanges' | 'size'>): boolean {
+  return info.acceptsRanges && info.size !== undefined && info.size > 0;
+}
+
+/** What a transfer runs in: the download it belongs to. */
+export interface TransferContext {
+  opts: DownloadSettings;
+  /** The download's connections: a small file is fetched on them, in the main thread. */
+  dispatcher: Dispatcher;
+  /** When the download started (ms, `performance.now()`). */
+  started: number;
+  emit(event: DownloadEvent): void;
+  /** Probe a mirror, as the download probes its URL. */
+  probe(url: URL): Promise<ProbeResult>;
+}
+
+/** The file to fetch, and what an earlier run left of it. */
+export interface TransferInput {
+  info: ProbeResult;
+  target: Target;
+  /** The `.part` file, open; the assembler closes it (the caller does, on a failure). */
+  file: FileHandle;
+  /** Written ranges kept from an earlier run. */
+  kept: ByteRange[];
+  /** False when no control file is known to exist. */
+  controlExists: boolean;
+}
+
+/** A rejection when `signal` aborts, and the function that stops listening. */
+function onAbort(signal: AbortSignal | undefined): { aborted: Promise<never>; dispose: () => void } {
+  let listener: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    listener = () => reject(new AbortError());
+    if (signal?.aborted) listener();
+    else signal?.addEventListener('abort', listener, { once: true });
+  });
+  return { aborted, dispose: () => listener && signal?.removeEventListener('abort', listener) };
+}
+
+/** One file's fetch, start to `done` event: {@link run} it once. */
+export class Transfer {
+  private readonly opts: DownloadSettings;
+  private readonly size: number | undefined;
+  /** Fetched in ranges; false from the start or once the server ignored them. */
+  private ranged: boolean;
+  /** Written ranges the next pool starts from: an earlier run's, none after a fallback. */
+  private kept: ByteRange[];
+  /** Bytes an earlier run left, for the result. */
+  private readonly resumed: number;
+  private pool: WorkerPool | undefined;
+  /** Connections of the last plan. */
+  private connections: number;
+  private readonly hasher: FileHasher | undefined;
+  private readonly meter: Meter;
+  private readonly checkpointer: Checkpointer;
+
+  constructor(
+    private readonly context: TransferContext,
+    private readonly input: TransferInput,
+  ) {
+    const { opts } = context;
+    const { info, file } = input;
+    this.opts = opts;
+    this.size = info.size;
+    this.ranged = fetchesRanges(info);
+    this.kept = input.kept;
+    this.resumed = totalLength(input.kept);
+    this.connections = this.ranged ? opts.connections : 1;
+    this.hasher = opts.checksum ? new FileHasher(file, opts.checksum.algorithm) : undefined;
+    this.meter = new Meter(context.started);
+    this.checkpointer = new Checkpointer({
+      file,
+      path: input.target.controlPath,
+      state: this.ranged ? newControlState({ ...info, size: info.size! }, opts.checksum) : undefined,
+      written: () => this.pool?.written(),
+      interval: SAVE_INTERVAL,
+      exists: input.controlExists,
+      onError: (err) => this.warn(`cannot save the control file: ${err.message}`),
+    });
+  }
+
+  /** Fetch every missing byte, then verify and move the file into place. */
+  async run(): Promise<DownloadResult> {
+    const { info, target, file } = this.input;
+    if (this.size !== undefined) {
+      await file.truncate(this.size).catch((err: unknown) => {
+        throw fileError(err, target.partPath);
+      });
+    }
+    const sources = this.ranged ? await findSources(info, this.opts.mirrors, (url) => this.context.probe(url), (m) => this.warn(m)) : [sourceOf(info)];
+    const ticker = setInterval(() => this.report(), this.opts.progressInterval);
+    this.checkpointer.start();
+    try {
+      await this.fetch(sources);
+    } finally {
+      clearInterval(ticker);
+      await this.checkpointer.stop();
+    }
+    this.report();
+    return this.assemble();
+  }
+
+  private emit(event: DownloadEvent): void {
+    this.context.emit(event);
+  }
+
+  private warn(message: string): void {
+    this.emit({ type: 'warning', message });
+  }
+
+  /** The ranges on disk now. */
+  private written(): ByteRange[] {
+    return this.pool?.written() ?? this.kept;
+  }
+
+  /** Run pools until every byte is written; when ranges turn out unsupported, again on one connection. */
+  private async fetch(sources: Source[]): Promise<void> {
+    for (;;) {
+      try {
+        await this.runPool(sources);
+        return;
+      } catch (err) {
+        if (err instanceof RangesUnsupported && this.ranged) {
+          this.warn(`using one connection from the start: ${err.message}`);
+          this.ranged = false;
+          this.kept = [];
+          await this.checkpointer.abandon();
+          continue;
+        }
+        await this.checkpointer.save();
+        throw err;
+      }
+    }
+  }
+
+  /** Plan what is missing and run one pool over it; the pool is stopped whatever happens. */
+  private async runPool(sources: Source[]): Promise<void> {
+    const { opts, size } = this;
+    const ranges: ByteRange[] = this.ranged
+      ? planRanges({ size: size!, connections: opts.connections, minRangeSize: opts.minRangeSize, done: this.kept })
+      : [{ start: 0, end: size ?? UNKNOWN_END }];
+    this.connections = this.ranged ? Math.min(opts.connections, Math.max(1, ranges.length)) : 1;
+    const pool = this.newPool();
+    this.pool = pool;
+    const job: PoolJob = {
+      partPath: this.input.target.partPath,
+      sources,
+      mode: this.ranged ? 'ranges' : 'stream',
+      size,
+      done: this.kept,
+      minRangeSize: opts.minRangeSize,
+      connections: this.connections,
+    };
+    this.emit({ type: 'start', path: this.input.target.path, size, connections: this.connections, ranges: ranges.length });
+    const abort = onAbort(opts.signal);
+    try {
+      await Promise.race([pool.run(job, ranges), abort.aborted]);
+    } finally {
+      abort.dispose();
+      await pool.stop();
+    }
+  }
+
+  /** A pool of worker threads (taken warm when possible), or inline fetchers for a small file. */
+  private newPool(): WorkerPool {
+    const { opts } = this;
+    const inline = this.size !== undefined && this.size <= INLINE_MAX_SIZE;
+    return new WorkerPool({
+      ...(inline ? { inline: this.context.dispatcher } : {}),
+      connections: opts.connections,
+      threads: inline ? 1 : opts.threads,
+      request: opts.request,
+      retry: opts.retry,
+      writeBuffer: WRITE_BUFFER,
+      flushInterval: FLUSH_INTERVAL,
+      ...(opts.rate ? { rate: opts.rate } : {}),
+      trace: opts.trace,
+      onTrace: (trace) => this.emit({ type: 'http', ...trace }),
+      onRetry: (r) => this.emit({ type: 'retry', attempt: r.attempt, delay: r.delay, reason: r.reason }),
+      onRangeDone: () => this.rangeDone(),
+      onSlow: (speed, median) =>
+        this.warn(
+          `a connection ran at ${formatRate(speed)} against a median of ${formatRate(median)}; the rest of its range goes to another connection`,
+        ),
+      onSourceDropped: (url, reason) => this.warn(`mirror ${url} dropped for the rest of the download: ${reason}`),
+    });
+  }
+
+  /**
+   * A range done is saved, unless it was the last: the assembler syncs and moves the file
+   * next (a stop in between leaves a true state, merely behind), and a small file then
+   * never writes a control file at all.
+   */
+  private rangeDone(): void {
+    const written = this.written();
+    if (this.size === undefined || totalLength(written) < this.size) void this.checkpointer.save();
+    this.hashWritten(written);
+  }
+
+  /**
+   * Hash the written prefix while the rest downloads: at every progress tick and every range
+   * done (pieces finish often, so little is left to hash at the end).
+   */
+  private hashWritten(written: readonly ByteRange[]): void {
+    const { hasher } = this;
+    if (!hasher) return;
+    const prefix = written[0]?.start === 0 ? written[0].end : 0;
+    if (prefix < hasher.position) hasher.reset();
+    void hasher.advance(prefix).catch(() => undefined);
+  }
+
+  /** A progress tick: the hasher catches up, then progress is reported. */
+  private report(): void {
+    const written = this.written();
+    this.hashWritten(written);
+    const progress = this.meter.progress({
+      now: performance.now(),
+      written: totalLength(written),
+      total: this.size,
+      connections: this.pool?.activeConnections() ?? 0,
+    });
+    this.opts.onProgress?.(progress);
+    this.emit({ type: 'progress', ...progress });
+  }
+
+  /** Verify the `.part` file, move it into place, and say `done`. */
+  private async assemble(): Promise<DownloadResult> {
+    const { info, target, file } = this.input;
+    const { opts } = this;
+    const result = await assemble({
+      file,
+      partPath: target.partPath,
+      path: target.path,
+      size: this.size,
+      written: totalLength(this.written()),
+      overwrite: opts.overwrite,
+      ...(opts.checksum ? { checksum: opts.checksum } : {}),
+      ...(this.hasher ? { hasher: this.hasher } : {}),
+    }).catch(async (err: unknown) => {
+      // Wrong bytes cannot be resumed; anything else (the path got taken) can.
+      if (err instanceof ChecksumError || err instanceof SizeError) await this.checkpointer.abandon();
+      throw err;
+    });
+    await this.checkpointer.finish();
+    const final: DownloadResult = {
+      path: target.path,
+      url: info.url,
+      finalUrl: info.finalUrl,
+      size: result.size,
+      duration: performance.now() - this.context.started,
+      resumed: this.resumed,
+      connections: this.connections,
+      ...(result.digest !== undefined ? { digest: result.digest } : {}),
+    };
+    this.emit({ type: 'done', ...final });
+    return final;
+  }
+}

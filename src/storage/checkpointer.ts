@@ -1,0 +1,104 @@
+/**
+ * The checkpointer: saves a download's control file while the bytes arrive, so that an
+ * interrupted run resumes from them. It never claims a byte that is not on disk: the
+ * written ranges are read, the `.part` data synced, and only then the state claiming them
+ * saved (the control file itself is replaced atomically, see control-file.ts).
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { removeControl, writeControl, type ControlState } from './control-file.js';
+import type { ByteRange } from '../primitives/ranges.js';
+
+/** What a checkpointer saves, where, and how often. */
+export interface CheckpointerOptions {
+  /** The `.part` file, synced before each save. */
+  file: FileHandle;
+  /** The control file's path. */
+  path: string;
+  /** The state to save, its `written` filled in at each save; none: nothing is ever saved. */
+  state: ControlState | undefined;
+  /** The written ranges now; undefined while nothing writes yet (nothing is saved then). */
+  written: () => readonly ByteRange[] | undefined;
+  /** Milliseconds between the saves made from {@link Checkpointer.start} on. */
+  interval: number;
+  /** False when no control file is known to exist: {@link Checkpointer.finish} then removes none. */
+  exists: boolean;
+  /** A save failed; the download goes on (a later save may succeed). */
+  onError: (err: Error) => void;
+}
+
+/** Saves the control file of one `.part` file, one save at a time. */
+export class Checkpointer {
+  private state: ControlState | undefined;
+  /** The running save (with the ones asked for meanwhile), or the last one. */
+  private saving: Promise<void> = Promise.resolve();
+  private busy = false;
+  /** A save was asked for while one ran. */
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** False while this file is known to have no control file (none found, none saved). */
+  private mayExist: boolean;
+
+  constructor(private readonly options: CheckpointerOptions) {
+    this.state = options.state;
+    this.mayExist = options.exists;
+  }
+
+  /** Save every `interval` ms until {@link stop}, when there is a state to save. */
+  start(): void {
+    if (this.state) this.timer = setInterval(() => void this.save(), this.options.interval);
+  }
+
+  /**
+   * Sync the data, then save the state that claims it. One save at a time: a call while
+   * one runs asks for one more after it, with a snapshot taken when it starts, so a slow
+   * disk makes saves rarer, never a queue of old states. Resolves when that is done.
+   */
+  save(): Promise<void> {
+    if (this.busy) {
+      this.again = true;
+      return this.saving;
+    }
+    this.busy = true;
+    this.saving = (async () => {
+      do {
+        this.again = false;
+        await this.saveOnce().catch((err: unknown) => this.options.onError(err as Error));
+      } while (this.again);
+      this.busy = false;
+    })();
+    return this.saving;
+  }
+
+  /** Resolves when the last save asked for is done. */
+  flush(): Promise<void> {
+    return this.saving;
+  }
+
+  /** Stop the periodic saves and wait for the last one. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+
+  /** Save nothing more and remove the control file: its bytes are not to be resumed. */
+  async abandon(): Promise<void> {
+    this.state = undefined;
+    await removeControl(this.options.path);
+  }
+
+  /** The download is complete: remove the control file, if one may exist. */
+  async finish(): Promise<void> {
+    if (this.mayExist) await removeControl(this.options.path);
+  }
+
+  private async saveOnce(): Promise<void> {
+    const current = this.state;
+    if (!current) return;
+    const snapshot = this.options.written();
+    if (!snapshot) return;
+    await this.options.file.datasync();
+    current.written = snapshot.map((s) => [s.start, s.end]);
+    this.mayExist = true;
+    await writeControl(this.options.path, current);
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The checks made before a download writes anything: what is at the output path already,
+ * and whether the disk can hold what is left to fetch.
+ */
+import { lstat, stat, statfs } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { FileError, FileExistsError, NoSpaceError, fileError } from '../primitives/errors.js';
+import { removeControl } from './control-file.js';
+import { removeFile } from './files.js';
+import type { Target } from './target.js';
+
+/** What is at `path` (a symlink is followed unless broken), or undefined. */
+export async function existing(path: string): Promise<Stats | undefined> {
+  let entry: Stats;
+  try {
+    entry = await lstat(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // ENOENT: nothing there, or `dir` not made yet (the lock makes it).
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw fileError(err, path);
+  }
+  return entry.isSymbolicLink() ? stat(path).catch(() => entry) : entry;
+}
+
+/**
+ * Refuse a directory at the output path, and an existing file unless `overwrite`. A file
+ * that is there because an earlier run completed it is still refused, but its leftovers go
+ * (`warn` says so).
+ */
+export async function checkOutput(target: Target, overwrite: boolean, warn: (message: string) => void): Promise<void> {
+  const found = await existing(target.path);
+  if (found?.isDirectory()) throw new FileError(`${target.path} is a directory; give a file name with -o`);
+  if (!found || overwrite) return;
+  // A run stopped between linking the finished file into place and removing its `.part`
+  // left the same file under both names: it is complete; only the leftovers go.
+  const part = await stat(target.partPath).catch(() => undefined);
+  if (part && part.ino === found.ino && part.dev === found.dev) {
+    await removeFile(target.partPath);
+    await removeControl(target.controlPath);
+    warn(`${target.path} was already complete; removed the leftover ${target.partPath}`);
+  }
+  throw new FileExistsError(target.path);
+}
+
+/** Refuse clearly, before any byte, when the disk cannot hold the `needed` bytes left. */
+export async function checkSpace(target: Target, needed: number): Promise<void> {
+  if (needed <= 0) return;
+  const dir = target.partPath.slice(0, target.partPath.lastIndexOf('/') + 1) || '.';
+  const fs = await statfs(dir).catch(() => undefined);
+  if (!fs) return;
+  const free = Number(fs.bavail) * Number(fs.bsize);
+  if (free < needed) {
+    throw new NoSpaceError(
+      `not enough free space in ${dir}: ${needed} bytes needed, ${free} available; free some space or choose another directory with -d`,
+    );
+  }
+}
