@@ -81,6 +81,17 @@ describe('architecture', () => {
     assert.deepEqual(cycles, []);
   });
 
+  it('ARCHITECTURE.md names every module, and every module it names exists', () => {
+    const map = readFileSync(join(SRC, '..', 'ARCHITECTURE.md'), 'utf8');
+    const unnamed = files
+      .map((f) => relative(SRC, f).replace(/\.ts$/, ''))
+      .filter((m) => !map.includes(`\`${m.split('/').pop()}\``) && !map.includes(`${m}.ts`));
+    assert.deepEqual(unnamed, [], 'modules the map does not mention');
+    const named = [...map.matchAll(/`((?:cli|engine|http|storage|primitives)\/[a-z-]+\.ts)`/g)].map((m) => m[1]!);
+    assert.ok(named.length > 10, 'the map names modules by path');
+    assert.deepEqual(named.filter((m) => !graph.has(join(SRC, m))), [], 'paths in the map that are not in src/');
+  });
+
   it(`no module is longer than ${MAX_LINES} lines`, () => {
     const long = files.flatMap((f) => {
       const lines = readFileSync(f, 'utf8').split('\n').length;

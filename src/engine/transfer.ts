@@ -184,7 +184,7 @@ export class Transfer {
       sources,
       mode: this.ranged ? 'ranges' : 'stream',
       size,
-      done: this.kept,
+      written: this.kept,
       minRangeSize: opts.minRangeSize,
       connections: this.connections,
     };

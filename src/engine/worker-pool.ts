@@ -28,7 +28,7 @@ export interface PoolOptions extends ThreadOptions {
 /** One file for the pool to fetch. */
 export interface PoolJob extends FetchFile {
   /** Byte ranges already written before this run (a resume). */
-  done?: readonly ByteRange[];
+  written?: readonly ByteRange[];
   /** Work stealing never makes a range smaller than this. */
   minRangeSize: number;
   /** Connections to use for this file, at most the pool's. */
@@ -58,8 +58,8 @@ export class WorkerPool {
   private readonly slots: Slot[] = [];
   /** Pieces waiting for a free slot, front first (ranges handed back go to the front). */
   private readonly queue: ByteRange[] = [];
-  /** Ranges written before this run (a resume) and by ranges no longer running. */
-  private readonly doneRanges: ByteRange[] = [];
+  /** Written bytes that no running range will add to: kept from before this run (a resume), or written by ranges that ended. */
+  private readonly writtenSettled: ByteRange[] = [];
   private settle?: { resolve: () => void; reject: (err: Error) => void };
   private failure: Error | undefined;
   private job: PoolJob | undefined;
@@ -92,8 +92,8 @@ export class WorkerPool {
   run(job: PoolJob, ranges: readonly ByteRange[]): Promise<void> {
     this.job = job;
     this.failure = undefined;
-    this.doneRanges.length = 0;
-    this.doneRanges.push(...(job.done ?? []));
+    this.writtenSettled.length = 0;
+    this.writtenSettled.push(...(job.written ?? []));
     this.queue.length = 0;
     this.queue.push(...ranges.filter((r) => r.end > r.start));
     const wire: FetchFile = { partPath: job.partPath, sources: job.sources, mode: job.mode, size: job.size };
@@ -113,16 +113,11 @@ export class WorkerPool {
 
   /** Every byte range written so far, merged. */
   written(): ByteRange[] {
-    const segments = [...this.doneRanges];
+    const ranges = [...this.writtenSettled];
     this.slots.forEach((slot, i) => {
-      if (slot.busy) segments.push({ start: this.table.start(i), end: this.table.position(i) });
+      if (slot.busy) ranges.push({ start: this.table.start(i), end: this.table.position(i) });
     });
-    return normalize(segments, Number.MAX_SAFE_INTEGER);
-  }
-
-  /** Bytes written so far. */
-  writtenBytes(): number {
-    return this.written().reduce((sum, s) => sum + s.end - s.start, 0);
+    return normalize(ranges, Number.MAX_SAFE_INTEGER);
   }
 
   /** Connections fetching right now. */
@@ -189,7 +184,7 @@ export class WorkerPool {
     const start = this.table.start(index);
     const position = this.table.position(index);
     const end = this.table.end(index);
-    if (position > start) this.doneRanges.push({ start, end: position });
+    if (position > start) this.writtenSettled.push({ start, end: position });
     slot.fetched += position - start;
     return position < end ? { start: position, end } : undefined;
   }
