@@ -1,5 +1,6 @@
 /**
- * Unit tests of the control file (src/storage/control-file.ts) and the resume decision (src/engine/resume.ts): what a state may hold, how a damaged
+ * Unit tests of the control file (src/storage/control-file.ts) and the resume decision
+ * (src/engine/resume.ts): what a state may hold, how a damaged
  * file is read, that a save is atomic, how claims are clipped to a shorter `.part`, and
  * when the bytes of an earlier run may be trusted.
  */

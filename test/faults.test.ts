@@ -251,7 +251,7 @@ describe('the probe (src/http/probe.ts) retries what may clear up', { concurrenc
     assert.equal(delays.length, 2);
   });
 
-  // Fails until src/engine/download.ts passes the retry settings to probe() (see the report).
+  // Regression: the download passes its retry settings to probe() (src/engine/download.ts).
   test('download(): a 503 on the very first request is retried like any other', async (t) => {
     const srv = await serve(t, { '/f': { size: 64 * KiB, head: false, faults: { failFirst: 1 } } });
     await fetchExact(srv, '/f', await tempDir(t), { connections: 1 });
@@ -524,7 +524,7 @@ describe('redirects', { concurrency: 4 }, () => {
   });
 
   for (const status of [403, 410]) {
-    // Fails until src/engine/fetcher.ts and src/engine/download.ts probe the original URL again (see the report).
+    // Regression: a range refused with 403/410/3xx makes the download probe the original URL again (src/engine/restart.ts).
     test(
       `the final URL expires (${status}) mid-download: the original URL is probed again once`,
       async (t) => {
@@ -708,7 +708,7 @@ describe('local side', { concurrency: 4 }, () => {
     assert.ok(!left.includes('out.part') || left.includes('out.part.json'), `a .part comes with its control file: ${left.join(', ')}`);
   });
 
-  // Fails until src/engine/download.ts target() tells a directory from a file (see the report).
+  // Regression: the output checks tell a directory from a file (src/storage/output-checks.ts).
   test(
     'output path is a directory (no --overwrite): the message says so, not "pass --overwrite"',
     async (t) => {
@@ -836,7 +836,7 @@ describe('bad input never reaches the network', { concurrency: 4 }, () => {
     assert.deepEqual(await readdir(dir), []);
   });
 
-  // Fails until src/options.ts checks -o the way resolveTarget() does (see the report).
+  // Regression: src/options.ts checks -o the way resolveTarget() does.
   test('an output name that is a directory (-o sub/, -o .) is refused before any request', async (t) => {
     const srv = await serve(t, { '/f': { size: 100 } });
     const dir = await tempDir(t);

@@ -27,7 +27,7 @@ import { list, tempDir } from './helpers/tmp.js';
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-/** Constants of src/engine/download.ts and src/engine/fetcher.ts the byte-excess bound is built from. */
+/** Constants of src/engine/transfer.ts (write buffer and flush interval of each connection) the byte-excess bound is built from. */
 const SAVE_INTERVAL_S = 0.5;
 const FLUSH_INTERVAL_S = 0.2;
 const WRITE_BUFFER = 1 * MiB;
@@ -446,7 +446,7 @@ test(
 // above 4 MiB are fetched by worker threads, smaller ones in the main thread: both are tried.
 
 const F = { size: 6 * MiB, connections: 4, throttle: 1.5 * MiB };
-/** A file small enough to be fetched in the main thread (src/engine/download.ts INLINE_MAX_SIZE). */
+/** A file small enough to be fetched in the main thread (src/engine/transfer.ts INLINE_MAX_SIZE). */
 const SMALL = { size: 3 * MiB, throttle: 0.75 * MiB };
 /** After a clean stop (SIGINT/SIGTERM) the buffers are flushed and saved: only bytes in flight are fetched again. */
 const CLEAN_STOP_SLACK = F.connections * (SLICE + IN_FLIGHT);
