@@ -6,7 +6,8 @@
  */
 import { closeSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createDispatcher } from '../http/dispatcher.js';
+import { createDispatcher, proxyFromEnvironment, tlsOptions } from '../http/dispatcher.js';
+import { LeanConnection } from '../http/lean-connection.js';
 import { connectionFailure } from '../http/failures.js';
 import { headersFor } from '../http/request.js';
 import { AttemptFailure, retryDelay } from '../http/retry-policy.js';
@@ -17,6 +18,7 @@ import { fileError, HttpError, NetworkError, RangegetError, toWire } from '../pr
 import { UNKNOWN_END } from '../primitives/ranges.js';
 import type { FetchFile, FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import { NoRangesError, RangeHandler } from './range-handler.js';
+import { LeanUnsupported, RangeReader, StaleConnection } from './range-reader.js';
 import { RangeWriter } from './range-writer.js';
 import { RateLimiter } from './rate.js';
 import { SlotTable } from './slots.js';
@@ -35,6 +37,12 @@ export class Fetcher {
   private stopping = false;
   /** Set when a server drops Range on an ETag `If-Range` although the file did not change (some CDNs). */
   private avoidEtag = false;
+  /** Each slot's lean connection and read buffer (see range-reader.ts), kept from range to range. */
+  private readonly lean: Array<LeanConnection | undefined> = [];
+  private readonly buffers: Array<Buffer | undefined> = [];
+  /** Set when a server answered in a framing the lean reader does not take. */
+  private leanOff = false;
+  private tls: ReturnType<typeof tlsOptions> | undefined;
 
   /**
    * `post` sends a message to the pool; `close` ends the thread (or its stand-in). `shared`:
@@ -54,13 +62,13 @@ export class Fetcher {
         this.init = message.init;
         this.table = new SlotTable(this.init.slotBuffer);
         this.limiter = this.init.rateBuffer ? new RateLimiter(this.init.rateBuffer) : undefined;
-        this.dispatcher = this.shared ?? createDispatcher(this.init.request.connection, this.init.connections);
         if (this.init.trace) this.untrace = traceThread((trace) => this.post({ type: 'http', trace }));
         break;
       case 'file':
         if (this.fd >= 0) closeSync(this.fd);
         this.file = message.file;
         this.avoidEtag = false;
+        this.leanOff = false;
         try {
           this.fd = openSync(this.file.partPath, 'r+');
         } catch (err) {
@@ -82,6 +90,7 @@ export class Fetcher {
     for (const controller of this.running.values()) controller.abort();
     // Wait for every slot to flush its buffer before the file is closed.
     while (this.running.size > 0) await sleep(5);
+    for (const connection of this.lean) connection?.destroy();
     if (!this.shared) await this.dispatcher?.destroy().catch(() => undefined);
     this.untrace?.();
     if (this.fd >= 0) closeSync(this.fd);
@@ -171,25 +180,71 @@ export class Fetcher {
       ifRangeEtag = !this.avoidEtag && isStrongEtag(source.etag);
       Object.assign(headers, { range: `bytes=${position}-${end - 1}` }, ifRangeHeader(source, this.avoidEtag));
     }
-    const handler = new RangeHandler(
-      { mode: this.file.mode, position, end, size: this.file.size, url: url.href, validators: source, ifRangeEtag },
-      {
-        table: this.table,
-        slot,
-        writer: new RangeWriter(this.fd, this.file.partPath, this.table, slot),
-        limiter: this.limiter,
-        writeBuffer: this.init.writeBuffer,
-        flushInterval: this.init.flushInterval,
-        onIfRangeIgnored: () => (this.avoidEtag = true),
-      },
-      signal,
-    );
-    if (!signal.aborted) {
-      this.dispatcher!.dispatch(
-        { origin: url.origin, path: url.search ? `${url.pathname}${url.search}` : url.pathname, method: 'GET', headers },
-        handler,
-      );
+    const asked = { mode: this.file.mode, position, end, size: this.file.size, url: url.href, validators: source, ifRangeEtag };
+    const context = {
+      table: this.table,
+      slot,
+      writer: new RangeWriter(this.fd, this.file.partPath, this.table, slot),
+      limiter: this.limiter,
+      writeBuffer: this.init.writeBuffer,
+      flushInterval: this.init.flushInterval,
+      onIfRangeIgnored: () => (this.avoidEtag = true),
+    };
+    const path = url.search ? `${url.pathname}${url.search}` : url.pathname;
+    if (this.leanFits(url)) {
+      const connection = this.leanConnection(slot, url);
+      const buffer = (this.buffers[slot] ??= Buffer.allocUnsafe(this.init.writeBuffer));
+      const reader = new RangeReader(asked, { ...context, buffer, headersTimeout: this.init.request.connection.headersTimeout }, connection, signal);
+      if (!signal.aborted) connection.get(path, headers, reader);
+      return reader.done.catch((err: unknown) => {
+        // A keep-alive connection the server had closed: the same request on a fresh one.
+        if (err instanceof StaleConnection) return this.fetchOnce(slot, index, signal);
+        // A framing the lean reader does not take: this download's ranges go through undici.
+        if (err instanceof LeanUnsupported) {
+          this.leanOff = true;
+          return this.fetchOnce(slot, index, signal);
+        }
+        throw err;
+      });
     }
+    const handler = new RangeHandler(asked, context, signal);
+    // Made on first use: a thread whose ranges all go the lean way never loads undici.
+    this.dispatcher ??= this.shared ?? createDispatcher(this.init.request.connection, this.init.connections);
+    if (!signal.aborted) this.dispatcher.dispatch({ origin: url.origin, path, method: 'GET', headers }, handler);
     return handler.done;
+  }
+
+  /**
+   * The lean reader takes the ranges a worker thread fetches over plain and TLS connections
+   * to the server itself. undici takes the rest: small files fetched in the main thread (on
+   * the connection the probe left open, a round trip sooner, and a batch's connections
+   * shared from file to file), proxies, `-v` traces (undici's diagnostics channel),
+   * whole-file streams, and servers whose framing the lean reader does not take.
+   * `RANGEGET_TRANSPORT=undici` or `=lean` forces one way (the suite runs both).
+   */
+  private leanFits(url: URL): boolean {
+    const { connection } = this.init.request;
+    const forced = process.env.RANGEGET_TRANSPORT;
+    if (forced === 'undici') return false;
+    return (
+      (this.shared === undefined || forced === 'lean') &&
+      this.file.mode === 'ranges' &&
+      !this.leanOff &&
+      !this.init.trace &&
+      connection.proxy === undefined &&
+      !proxyFromEnvironment() &&
+      (url.protocol === 'http:' || url.protocol === 'https:')
+    );
+  }
+
+  /** This slot's lean connection to `url`'s origin: its last one while alive, else a new one. */
+  private leanConnection(slot: number, url: URL): LeanConnection {
+    const current = this.lean[slot];
+    if (current?.alive && current.origin === url.origin) return current;
+    current?.destroy();
+    this.tls ??= tlsOptions(this.init.request.connection);
+    const fresh = new LeanConnection(url.origin, url, this.init.request.connection, this.tls);
+    this.lean[slot] = fresh;
+    return fresh;
   }
 }

@@ -41,14 +41,28 @@ export class RangeWriter {
    * Throws an {@link AttemptFailure} (not retryable) when the file cannot be written.
    */
   flush(stopAt: number): boolean {
+    const reached = this.writeClipped(this.chunks, this.buffered, stopAt);
+    this.discard();
+    return reached;
+  }
+
+  /**
+   * Write `bytes` straight from the caller's memory (the lean reader's buffer), as
+   * {@link flush} writes what is held.
+   */
+  writeFrom(bytes: Buffer, stopAt: number): boolean {
+    return this.writeClipped([bytes], bytes.length, stopAt);
+  }
+
+  /** Write the first bytes of `parts` that fit before the slot's end and `stopAt`. */
+  private writeClipped(parts: Buffer[], total: number, stopAt: number): boolean {
     const at = this.table.position(this.slot);
     const stop = Math.min(this.table.end(this.slot), stopAt);
-    const length = Math.max(0, Math.min(this.buffered, stop - at));
+    const length = Math.max(0, Math.min(total, stop - at));
     if (length > 0) {
-      this.writeFully(length < this.buffered ? take(this.chunks, length) : this.chunks, at, length);
+      this.writeFully(length < total ? take(parts, length) : parts, at, length);
       this.table.setPosition(this.slot, at + length);
     }
-    this.discard();
     this.lastFlush = performance.now();
     return at + length >= stop;
   }

@@ -6,7 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { SecureContext } from 'node:tls';
-import { Agent, EnvHttpProxyAgent, ProxyAgent, type Dispatcher } from './undici.js';
+import { undici, type Dispatcher } from './undici.js';
 import { UsageError } from '../primitives/errors.js';
 
 /** Connection settings, plain data so they can be handed to worker threads. */
@@ -31,13 +31,19 @@ const require = createRequire(import.meta.url);
  * Certificate checks for every connection. node:tls is loaded only for `--ca-cert` (undici
  * loads it itself for https), so a plain-http download starts sooner.
  */
-function tlsOptions(settings: ConnectionSettings): { rejectUnauthorized?: false; secureContext?: SecureContext } {
+export function tlsOptions(settings: ConnectionSettings): { rejectUnauthorized?: false; secureContext?: SecureContext } {
   if (settings.insecure) return { rejectUnauthorized: false };
   if (!settings.ca) return {};
   // Node's `ca` replaces the trusted roots; `--ca-cert` adds to them (a private CA for one
   // host must not break a redirect to a public CDN). One context for every connection.
   const { createSecureContext, rootCertificates } = require('node:tls') as typeof import('node:tls');
   return { secureContext: createSecureContext({ ca: [...rootCertificates, settings.ca] }) };
+}
+
+/** True when HTTP_PROXY / HTTPS_PROXY (either case) name a proxy. */
+export function proxyFromEnvironment(): boolean {
+  const env = process.env;
+  return Boolean(env.HTTP_PROXY || env.http_proxy || env.HTTPS_PROXY || env.https_proxy);
 }
 
 /** The dispatcher for one thread: keep-alive connections, timeouts, TLS and proxy settings. */
@@ -52,11 +58,9 @@ export function createDispatcher(settings: ConnectionSettings, connections: numb
   };
   // Plain http goes through the proxy as a forwarded request (many proxies refuse CONNECT
   // to ports other than 443); https is tunnelled.
+  const { Agent, EnvHttpProxyAgent, ProxyAgent } = undici();
   if (settings.proxy) return new ProxyAgent({ ...options, uri: settings.proxy, requestTls: tls, proxyTls: tls, proxyTunnel: false });
-  const env = process.env;
-  if (env.HTTP_PROXY || env.http_proxy || env.HTTPS_PROXY || env.https_proxy) {
-    return new EnvHttpProxyAgent({ ...options, requestTls: tls, proxyTls: tls, proxyTunnel: false });
-  }
+  if (proxyFromEnvironment()) return new EnvHttpProxyAgent({ ...options, requestTls: tls, proxyTls: tls, proxyTunnel: false });
   return new Agent(options);
 }
 

@@ -85,6 +85,11 @@ export interface Faults {
   slowFirst?: { count: number; rate: number };
   /** Milliseconds before every GET is answered: a long round trip. */
   latency?: number;
+  /**
+   * A connection's second GET is met by closing the connection, unanswered: a keep-alive
+   * timeout that races the client's next request (the client must ask again on a new one).
+   */
+  oneGetPerConnection?: boolean;
 }
 
 export interface RequestRecord {
@@ -347,9 +352,18 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
   }
 
   const delayed = new WeakSet<http.IncomingMessage>();
+  /** Sockets that have carried a GET (for `oneGetPerConnection`). */
+  const served = new WeakSet<object>();
   function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const method = req.method ?? 'GET';
     const target = req.url ?? '/';
+    if (method === 'GET' && lookup(target)?.spec.faults?.oneGetPerConnection) {
+      if (served.has(req.socket)) {
+        req.socket.destroy();
+        return;
+      }
+      served.add(req.socket);
+    }
     const latency = lookup(target)?.spec.faults?.latency;
     if (method === 'GET' && latency !== undefined && !delayed.has(req)) {
       delayed.add(req);
