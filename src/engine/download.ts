@@ -45,7 +45,11 @@ export class Download {
     this.dispatcher = shared ?? createDispatcher(opts.request.connection, Math.max(2, opts.connections));
   }
 
+  /** Bytes written so far, as last reported: a re-probe is repeated only after progress. */
+  private downloaded = 0;
+
   private emit(event: DownloadEvent): void {
+    if (event.type === 'progress') this.downloaded = event.downloaded;
     this.opts.onEvent?.(event);
   }
 
@@ -75,21 +79,29 @@ export class Download {
     // Threads load while the probe runs; a small file will not need them (the next may).
     if (this.warm) keepWarm(this.opts.threads);
     try {
-      let reprobed = false;
+      // Bytes written when the original URL was last probed again (none yet: -1).
+      let reprobedAt = -1;
+      let lastChange: string | undefined;
       let startOver = false;
-      for (let restarts = 0; ; restarts++) {
+      // Start-overs so far (re-probes do not count: each made progress).
+      let restarts = 0;
+      for (;;) {
         try {
           return await this.attempt(startOver);
         } catch (err) {
-          const action = restartAction(err, { url: this.opts.url.href, reprobed, restarts, restart: this.opts.restart });
+          const reprobedWithoutProgress = reprobedAt >= 0 && this.downloaded <= reprobedAt;
+          const context = { url: this.opts.url.href, reprobedWithoutProgress, restarts, restart: this.opts.restart };
+          const action = restartAction(err, lastChange === undefined ? context : { ...context, lastChange });
           if (action === 'fail') throw err;
           const { message } = err as Error;
           if (action === 'reprobe') {
-            reprobed = true;
+            reprobedAt = this.downloaded;
             startOver = false;
             this.warn(`${message}; probing ${this.opts.url.href} again`);
           } else {
+            lastChange = message;
             startOver = true;
+            restarts++;
             this.warn(`${message}; starting over from zero`);
           }
         }

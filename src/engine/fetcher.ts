@@ -35,6 +35,8 @@ export class Fetcher {
   private stopping = false;
   /** Set when a server drops Range on an ETag `If-Range` although the file did not change (some CDNs). */
   private avoidEtag = false;
+  /** Set when a server answers an `If-Range` with 412: ranges go without it for the rest of the file. */
+  private noIfRange = false;
 
   /**
    * `post` sends a message to the pool; `close` ends the thread (or its stand-in). `shared`:
@@ -61,6 +63,7 @@ export class Fetcher {
         if (this.fd >= 0) closeSync(this.fd);
         this.file = message.file;
         this.avoidEtag = false;
+        this.noIfRange = false;
         try {
           this.fd = openSync(this.file.partPath, 'r+');
         } catch (err) {
@@ -167,12 +170,15 @@ export class Fetcher {
     const end = this.table.end(slot);
     const headers = headersFor(url, this.init.request);
     let ifRangeEtag = false;
+    let ifRange = false;
     if (this.file.mode === 'ranges') {
-      ifRangeEtag = !this.avoidEtag && isStrongEtag(source.etag);
-      Object.assign(headers, { range: `bytes=${position}-${end - 1}` }, ifRangeHeader(source, this.avoidEtag));
+      const condition = this.noIfRange ? {} : ifRangeHeader(source, this.avoidEtag);
+      ifRange = 'if-range' in condition;
+      ifRangeEtag = ifRange && !this.avoidEtag && isStrongEtag(source.etag);
+      Object.assign(headers, { range: `bytes=${position}-${end - 1}` }, condition);
     }
     const handler = new RangeHandler(
-      { mode: this.file.mode, position, end, size: this.file.size, url: url.href, validators: source, ifRangeEtag },
+      { mode: this.file.mode, position, end, size: this.file.size, url: url.href, validators: source, ifRangeEtag, ifRange },
       {
         table: this.table,
         slot,
@@ -181,6 +187,7 @@ export class Fetcher {
         writeBuffer: this.init.writeBuffer,
         flushInterval: this.init.flushInterval,
         onIfRangeIgnored: () => (this.avoidEtag = true),
+        onIfRangeRefused: () => (this.noIfRange = true),
       },
       signal,
     );

@@ -132,8 +132,9 @@ export class Transfer {
     } finally {
       clearInterval(ticker);
       await this.checkpointer.stop();
+      // Also after a failure: what was written decides whether the download may probe again.
+      this.report();
     }
-    this.report();
     return this.assemble();
   }
 
@@ -186,7 +187,8 @@ export class Transfer {
       size,
       written: this.kept,
       minRangeSize: opts.minRangeSize,
-      connections: this.connections,
+      // Every connection may take part in the endgame, even with fewer ranges than connections.
+      connections: this.ranged ? opts.connections : 1,
     };
     this.emit({ type: 'start', path: this.input.target.path, size, connections: this.connections, ranges: ranges.length });
     const abort = onAbort(opts.signal);
@@ -218,6 +220,10 @@ export class Transfer {
       onSlow: (speed, median) =>
         this.warn(
           `a connection ran at ${formatRate(speed)} against a median of ${formatRate(median)}; the rest of its range goes to another connection`,
+        ),
+      onEndgame: (speed, seconds) =>
+        this.warn(
+          `the last range ran at ${formatRate(speed)}, ${Number.isFinite(seconds) ? `${Math.round(seconds)} s` : 'forever'} from its end; an idle connection fetches the rest`,
         ),
       onSourceDropped: (url, reason) => this.warn(`mirror ${url} dropped for the rest of the download: ${reason}`),
     });
