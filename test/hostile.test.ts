@@ -126,3 +126,22 @@ describe('what cannot change on a retry fails (or falls back) at once', { concur
     assert.equal(warnings(events).filter((w) => w.endsWith('starting over from zero')).length, 1, warnings(events).join('\n'));
   });
 });
+
+describe('a server without ranges (src/engine/first-body.ts)', { concurrency: 2 }, () => {
+  test("the probe's 200 with the whole file is kept as the download: one GET, not two", async (t) => {
+    const { server } = await fetchExact(t, { size: 3 * MiB, ranges: false }, { connections: 4 });
+    assert.equal(gets(server, '/f.bin').length, 1, 'one GET');
+    assert.equal(server.stats.bytesSent, 3 * MiB, 'every byte sent once');
+  });
+
+  test('a kept answer that breaks off: the file is fetched again from the start, byte-exact', async (t) => {
+    const { events, server } = await fetchExact(t, { size: 3 * MiB, ranges: false, faults: { shortBody: 1 } }, { connections: 4 });
+    assert.equal(gets(server, '/f.bin').length, 2);
+    assert.ok(warnings(events).some((w) => /^the answer (broke off|ended) after \d+ of 3145728 bytes.*; fetching the file again$/.test(w)), warnings(events).join('\n'));
+  });
+
+  test('with --max-speed the probe does not keep the answer (the limit holds for every byte)', async (t) => {
+    const { server } = await fetchExact(t, { size: 256 * KiB, ranges: false }, { connections: 4, maxSpeed: 8 * MiB });
+    assert.equal(gets(server, '/f.bin').length, 2);
+  });
+});

@@ -6,6 +6,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { Dispatcher } from '../http/undici.js';
 import { createDispatcher } from '../http/dispatcher.js';
 import { probe, type ProbeResult, type ProbeRetry } from '../http/probe.js';
+import { discard } from '../http/request.js';
 import type { HttpTrace } from '../http/trace.js';
 import { canVouch } from '../http/validators.js';
 import { exists } from '../storage/assemble.js';
@@ -70,8 +71,8 @@ export class Download {
    * Probe `url` on the download's connections. On shared connections (a batch), the probe
    * starts with a GET: a HEAD's connection is closed.
    */
-  private probe(url: URL): Promise<ProbeResult> {
-    return probe(this.dispatcher, url, this.opts.request, this.opts.signal, this.probeRetry(), this.ownDispatcher ? 'HEAD' : 'GET');
+  private probe(url: URL, keepBody = false): Promise<ProbeResult> {
+    return probe(this.dispatcher, url, this.opts.request, this.opts.signal, this.probeRetry(), this.ownDispatcher ? 'HEAD' : 'GET', keepBody);
   }
 
   async start(): Promise<DownloadResult> {
@@ -119,10 +120,22 @@ export class Download {
   private async attempt(startOver: boolean): Promise<DownloadResult> {
     const { opts } = this;
     this.checkAborted();
-    const info = await this.probe(opts.url).catch((err: unknown) => {
+    // Without --max-speed, a server without ranges sends the whole file to the probe: kept as the download.
+    const info = await this.probe(opts.url, opts.rate === undefined).catch((err: unknown) => {
       if (opts.signal?.aborted) throw new AbortError();
       throw err;
     });
+    try {
+      return await this.probed(info, startOver);
+    } finally {
+      // Read by the transfer, or dropped: nothing may keep the connection busy.
+      if (info.body) discard({ body: info.body, headers: {} });
+    }
+  }
+
+  /** The rest of an attempt, once probed. */
+  private async probed(info: ProbeResult, startOver: boolean): Promise<DownloadResult> {
+    const { opts } = this;
     const target = await this.target(info);
     this.emit({
       type: 'probe',
