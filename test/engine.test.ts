@@ -23,7 +23,7 @@ const SIGNED = 'https://cdn.example.com/file?sig=1';
 describe('restartAction', () => {
   const context = (over: Partial<RestartContext> = {}): RestartContext => ({
     url: ORIGINAL,
-    reprobed: false,
+    reprobedWithoutProgress: false,
     restarts: 0,
     restart: true,
     ...over,
@@ -41,8 +41,15 @@ describe('restartAction', () => {
     }
   });
 
-  it('probes again only once', () => {
-    assert.equal(restartAction(new HttpError(403, SIGNED), context({ reprobed: true })), 'fail');
+  it('probes again as long as the last fresh URL made progress; not when it failed at once', () => {
+    assert.equal(restartAction(new HttpError(403, SIGNED), context({ reprobedWithoutProgress: false })), 'reprobe');
+    assert.equal(restartAction(new HttpError(403, SIGNED), context({ reprobedWithoutProgress: true })), 'fail');
+  });
+
+  it('does not start over for the same change twice (a server that contradicts itself)', () => {
+    const lie = 'the remote file changed size from 100 to 200 bytes';
+    assert.equal(restartAction(new RemoteChangedError(lie), context({ restarts: 1, lastChange: lie })), 'fail');
+    assert.equal(restartAction(new RemoteChangedError('the remote file changed: ETag "a" → "b"'), context({ restarts: 1, lastChange: lie })), 'start-over');
   });
 
   it('does not probe again when the failing URL is the original one', () => {

@@ -121,6 +121,7 @@ describe('response checks', () => {
     url: 'http://h/f',
     validators: { etag: '"v1"', lastModified: 'Mon, 01 Jan 2024 00:00:00 GMT' },
     ifRangeEtag: true,
+    ifRange: true,
     ...extra,
   });
   const failure = (verdict: ReturnType<typeof checkResponse>): AttemptFailure => {
@@ -163,6 +164,21 @@ describe('response checks', () => {
     assert.equal(verdict.kind, 'failure');
     assert.equal((verdict as { avoidEtag?: true }).avoidEtag, true);
     assert.equal(failure(verdict).retryAfter, 0);
+  });
+
+  it('412 to an If-Range is asked again without it, at once; without If-Range it is a refusal', () => {
+    const verdict = checkResponse(412, {}, asked());
+    assert.equal(verdict.kind === 'failure' && verdict.dropIfRange, true);
+    assert.equal(failure(verdict).retryAfter, 0);
+    const refused = failure(checkResponse(412, {}, asked({ ifRange: false, ifRangeEtag: false })));
+    assert.equal(refused.retryable, false);
+  });
+
+  it('multipart/byteranges to a single range means no ranges: it would come back the same way', () => {
+    assert.deepEqual(checkResponse(206, { 'content-type': 'multipart/byteranges; boundary=B' }, asked()), {
+      kind: 'noRanges',
+      reason: 'the server answered a single range with multipart/byteranges',
+    });
   });
 
   it('a 200 of another length is another file', () => {

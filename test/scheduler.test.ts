@@ -6,10 +6,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   addSample,
+  chooseEndgame,
   chooseSource,
   chooseSplit,
   chooseSteal,
+  ENDGAME_SECONDS,
   findSlow,
+  medianSpeed,
   IN_FLIGHT_SECONDS,
   recentSpeed,
   roundTrip,
@@ -196,6 +199,39 @@ describe('findSlow', () => {
     assert.deepEqual(findSlow([...fast, sampled(2, 10_000, 1_000_000, 1_065_537)]), [
       { slot: 2, keep: 1_065_536, end: 1_065_537, speed: 40_000, median: 400_000 },
     ]);
+  });
+});
+
+describe('chooseEndgame', () => {
+  // 2 KiB per tick over a full window: 8 KiB/s.
+  const window = (perTick: number): number[] => Array.from({ length: SLOW_WINDOW_SAMPLES + 1 }, (_, i) => i * perTick);
+  const trickle = (fields: Partial<BusySlot> = {}): BusySlot =>
+    busy({ slot: 2, start: 0, position: 40 * KiB, received: 48 * KiB, end: 1024 * KiB, startedAt: 0, samples: window(2 * KiB), ...fields });
+
+  it('hands over a tail that needs more than ENDGAME_SECONDS at its speed over the window, keeping a second of it', () => {
+    assert.deepEqual(chooseEndgame([trickle()]), { slot: 2, range: range(56 * KiB, 1024 * KiB), speed: 8 * KiB, seconds: 122 });
+  });
+
+  it('keeps nothing past what was received from a silent connection', () => {
+    assert.deepEqual(chooseEndgame([trickle({ samples: window(0) })])?.range, range(48 * KiB, 1024 * KiB));
+  });
+
+  it('leaves a tail that ends within ENDGAME_SECONDS, and a connection without a full window', () => {
+    assert.equal(chooseEndgame([trickle({ end: 48 * KiB + ENDGAME_SECONDS * 8 * KiB })]), undefined);
+    assert.equal(chooseEndgame([trickle({ samples: window(2 * KiB).slice(1) })]), undefined);
+  });
+
+  it('with ranges completed, judges a tail only when SLOW_FACTOR times below their median speed', () => {
+    assert.equal(chooseEndgame([trickle()], 8 * KiB * SLOW_FACTOR), undefined, 'a steady connection keeps its range');
+    assert.equal(chooseEndgame([trickle()], 8 * KiB * SLOW_FACTOR + 1)?.slot, 2);
+    assert.equal(medianSpeed([]), undefined);
+    assert.equal(medianSpeed([5, 1, 3]), 3);
+  });
+
+  it('takes the tail with the longest wait, whatever the range size', () => {
+    const slower = trickle({ slot: 5, samples: window(KiB) });
+    assert.equal(chooseEndgame([trickle(), slower])?.slot, 5);
+    assert.equal(chooseEndgame([slower, trickle()])?.slot, 5);
   });
 });
 

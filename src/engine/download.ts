@@ -6,6 +6,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { Dispatcher } from '../http/undici.js';
 import { createDispatcher } from '../http/dispatcher.js';
 import { probe, type ProbeResult, type ProbeRetry } from '../http/probe.js';
+import { discard } from '../http/request.js';
 import type { HttpTrace } from '../http/trace.js';
 import { canVouch } from '../http/validators.js';
 import { exists } from '../storage/assemble.js';
@@ -45,7 +46,11 @@ export class Download {
     this.dispatcher = shared ?? createDispatcher(opts.request.connection, Math.max(2, opts.connections));
   }
 
+  /** Bytes written so far, as last reported: a re-probe is repeated only after progress. */
+  private downloaded = 0;
+
   private emit(event: DownloadEvent): void {
+    if (event.type === 'progress') this.downloaded = event.downloaded;
     this.opts.onEvent?.(event);
   }
 
@@ -66,8 +71,8 @@ export class Download {
    * Probe `url` on the download's connections. On shared connections (a batch), the probe
    * starts with a GET: a HEAD's connection is closed.
    */
-  private probe(url: URL): Promise<ProbeResult> {
-    return probe(this.dispatcher, url, this.opts.request, this.opts.signal, this.probeRetry(), this.ownDispatcher ? 'HEAD' : 'GET');
+  private probe(url: URL, keepBody = false): Promise<ProbeResult> {
+    return probe(this.dispatcher, url, this.opts.request, this.opts.signal, this.probeRetry(), this.ownDispatcher ? 'HEAD' : 'GET', keepBody);
   }
 
   async start(): Promise<DownloadResult> {
@@ -75,21 +80,29 @@ export class Download {
     // Threads load while the probe runs; a small file will not need them (the next may).
     if (this.warm) keepWarm(this.opts.threads);
     try {
-      let reprobed = false;
+      // Bytes written when the original URL was last probed again (none yet: -1).
+      let reprobedAt = -1;
+      let lastChange: string | undefined;
       let startOver = false;
-      for (let restarts = 0; ; restarts++) {
+      // Start-overs so far (re-probes do not count: each made progress).
+      let restarts = 0;
+      for (;;) {
         try {
           return await this.attempt(startOver);
         } catch (err) {
-          const action = restartAction(err, { url: this.opts.url.href, reprobed, restarts, restart: this.opts.restart });
+          const reprobedWithoutProgress = reprobedAt >= 0 && this.downloaded <= reprobedAt;
+          const context = { url: this.opts.url.href, reprobedWithoutProgress, restarts, restart: this.opts.restart };
+          const action = restartAction(err, lastChange === undefined ? context : { ...context, lastChange });
           if (action === 'fail') throw err;
           const { message } = err as Error;
           if (action === 'reprobe') {
-            reprobed = true;
+            reprobedAt = this.downloaded;
             startOver = false;
             this.warn(`${message}; probing ${this.opts.url.href} again`);
           } else {
+            lastChange = message;
             startOver = true;
+            restarts++;
             this.warn(`${message}; starting over from zero`);
           }
         }
@@ -107,10 +120,22 @@ export class Download {
   private async attempt(startOver: boolean): Promise<DownloadResult> {
     const { opts } = this;
     this.checkAborted();
-    const info = await this.probe(opts.url).catch((err: unknown) => {
+    // Without --max-speed, a server without ranges sends the whole file to the probe: kept as the download.
+    const info = await this.probe(opts.url, opts.rate === undefined).catch((err: unknown) => {
       if (opts.signal?.aborted) throw new AbortError();
       throw err;
     });
+    try {
+      return await this.probed(info, startOver);
+    } finally {
+      // Read by the transfer, or dropped: nothing may keep the connection busy.
+      if (info.body) discard({ body: info.body, headers: {} });
+    }
+  }
+
+  /** The rest of an attempt, once probed. */
+  private async probed(info: ProbeResult, startOver: boolean): Promise<DownloadResult> {
+    const { opts } = this;
     const target = await this.target(info);
     this.emit({
       type: 'probe',

@@ -43,6 +43,8 @@ export class Fetcher {
   /** Set when a server answered in a framing the lean reader does not take. */
   private leanOff = false;
   private tls: ReturnType<typeof tlsOptions> | undefined;
+  /** Set when a server answers an `If-Range` with 412: ranges go without it for the rest of the file. */
+  private noIfRange = false;
 
   /**
    * `post` sends a message to the pool; `close` ends the thread (or its stand-in). `shared`:
@@ -69,6 +71,7 @@ export class Fetcher {
         this.file = message.file;
         this.avoidEtag = false;
         this.leanOff = false;
+        this.noIfRange = false;
         try {
           this.fd = openSync(this.file.partPath, 'r+');
         } catch (err) {
@@ -176,11 +179,14 @@ export class Fetcher {
     const end = this.table.end(slot);
     const headers = headersFor(url, this.init.request);
     let ifRangeEtag = false;
+    let ifRange = false;
     if (this.file.mode === 'ranges') {
-      ifRangeEtag = !this.avoidEtag && isStrongEtag(source.etag);
-      Object.assign(headers, { range: `bytes=${position}-${end - 1}` }, ifRangeHeader(source, this.avoidEtag));
+      const condition = this.noIfRange ? {} : ifRangeHeader(source, this.avoidEtag);
+      ifRange = 'if-range' in condition;
+      ifRangeEtag = ifRange && !this.avoidEtag && isStrongEtag(source.etag);
+      Object.assign(headers, { range: `bytes=${position}-${end - 1}` }, condition);
     }
-    const asked = { mode: this.file.mode, position, end, size: this.file.size, url: url.href, validators: source, ifRangeEtag };
+    const asked = { mode: this.file.mode, position, end, size: this.file.size, url: url.href, validators: source, ifRangeEtag, ifRange };
     const context = {
       table: this.table,
       slot,
@@ -189,6 +195,7 @@ export class Fetcher {
       writeBuffer: this.init.writeBuffer,
       flushInterval: this.init.flushInterval,
       onIfRangeIgnored: () => (this.avoidEtag = true),
+      onIfRangeRefused: () => (this.noIfRange = true),
     };
     const path = url.search ? `${url.pathname}${url.search}` : url.pathname;
     if (this.leanFits(url)) {

@@ -31,6 +31,8 @@ export interface RangeContext {
   flushInterval: number;
   /** The server dropped Range on an `If-Range` with the ETag, although the file is the same. */
   onIfRangeIgnored: () => void;
+  /** The server refused a request for carrying `If-Range` (412): later ones go without it. */
+  onIfRangeRefused: () => void;
 }
 
 export class RangeHandler implements DispatchHandler {
@@ -61,30 +63,44 @@ export class RangeHandler implements DispatchHandler {
       this.reject = reject;
     });
     if (signal.aborted) this.finish(new Error('stopped'));
-    else signal.addEventListener('abort', this.onAbort);
+    else {
+      signal.addEventListener('abort', this.onAbort);
+      this.timer = setInterval(() => this.tick(), context.flushInterval);
+    }
   }
 
   onRequestStart(controller: DispatchController): void {
     this.controller = controller;
+    if (this.settled) controller.abort(new Error('stopped'));
+  }
+
+  /**
+   * A body that pauses must not keep its bytes from the file (and the control file)
+   * meanwhile; and a range whose end was moved to where it stands (the endgame handed its
+   * tail over) ends now, even while no byte arrives.
+   */
+  private tick(): void {
+    const { writer, table, slot, flushInterval } = this.context;
+    if (writer.buffered > 0) {
+      if (performance.now() - writer.lastFlush >= flushInterval) this.flush();
+    } else if (table.position(slot) >= table.end(slot)) this.stop();
   }
 
   onResponseStart(_controller: DispatchController, status: number, headers: ResponseHeaders): void {
-    if (this.settled) return;
-    const { table, slot, flushInterval } = this.context;
+    // An interim answer (103 Early Hints, 100 Continue ...) precedes the real one (RFC 9110 §15.2).
+    if (this.settled || status < 200) return;
+    const { table, slot } = this.context;
     table.setWait(slot, performance.now() - this.sent);
     const verdict = checkResponse(status, headers, this.asked);
     if (verdict.kind === 'noRanges') return this.stop(new NoRangesError(verdict.reason));
     if (verdict.kind === 'failure') {
       if (verdict.avoidEtag) this.context.onIfRangeIgnored();
+      if (verdict.dropIfRange) this.context.onIfRangeRefused();
       return this.stop(verdict.failure);
     }
     this.stopAt = verdict.writeEnd;
     this.announced = contentLength(headers) ?? Infinity;
     if (status === 200 && this.asked.size !== undefined) this.allowed = this.asked.size - this.asked.position;
-    // A body that pauses must not keep its bytes from the file (and the control file) meanwhile.
-    this.timer = setInterval(() => {
-      if (this.context.writer.buffered > 0 && performance.now() - this.context.writer.lastFlush >= flushInterval) this.flush();
-    }, flushInterval);
   }
 
   onResponseData(controller: DispatchController, chunk: Buffer): void {

@@ -67,7 +67,28 @@ export class RangeReader implements LeanReader {
       context.headersTimeout,
     );
     if (signal.aborted) this.finish(new Error('stopped'));
-    else signal.addEventListener('abort', this.onAbort);
+    else {
+      signal.addEventListener('abort', this.onAbort);
+      this.flushTimer = setInterval(() => this.tick(), context.flushInterval);
+    }
+  }
+
+  /**
+   * A body that pauses must not keep its bytes from the file (and the control file)
+   * meanwhile; and a range whose end was moved to where it stands (the endgame handed its
+   * tail over) ends now, even while no byte arrives.
+   */
+  private tick(): void {
+    const { writer, table, slot, flushInterval } = this.context;
+    if (this.bodyFrom >= 0 && this.fill > this.bodyFrom) {
+      if (performance.now() - writer.lastFlush >= flushInterval) {
+        try {
+          this.write();
+        } catch (err) {
+          this.stop(err as Error);
+        }
+      }
+    } else if (table.position(slot) >= table.end(slot)) this.stop();
   }
 
   space(): Buffer {
@@ -102,15 +123,17 @@ export class RangeReader implements LeanReader {
 
   /** Parse and check the head; false while it is incomplete. */
   private head(): boolean {
-    const { buffer, table, slot, flushInterval } = this.context;
+    const { buffer, table, slot } = this.context;
     let parsed;
     try {
       parsed = parseHead(buffer, 0, this.fill);
     } catch (err) {
+      // Too large: classified as undici's overflow is (failures.ts), so both paths say the same.
+      if ((err as HeadError).code !== undefined) throw err;
       throw new AttemptFailure(new ServerError((err as HeadError).message), false);
     }
     if (!parsed) {
-      if (this.fill >= buffer.length) throw new AttemptFailure(new ServerError('response head does not fit the read buffer'), false);
+      if (this.fill >= buffer.length) throw new HeadError('response head does not fit the read buffer', 'UND_ERR_HEADERS_OVERFLOW');
       return false;
     }
     clearTimeout(this.timer);
@@ -119,6 +142,7 @@ export class RangeReader implements LeanReader {
     if (verdict.kind === 'noRanges') throw new NoRangesError(verdict.reason);
     if (verdict.kind === 'failure') {
       if (verdict.avoidEtag) this.context.onIfRangeIgnored();
+      if (verdict.dropIfRange) this.context.onIfRangeRefused();
       throw verdict.failure;
     }
     const length = contentLength(parsed.headers);
@@ -129,9 +153,6 @@ export class RangeReader implements LeanReader {
     this.owed = length;
     this.keepAlive = !/\bclose\b/i.test(header(parsed.headers, 'connection') ?? '');
     this.bodyFrom = parsed.bodyStart;
-    this.flushTimer = setInterval(() => {
-      if (this.fill > this.bodyFrom && performance.now() - this.context.writer.lastFlush >= flushInterval) this.write();
-    }, flushInterval);
     return true;
   }
 

@@ -2,7 +2,8 @@
  * The scheduler: the pool's policy as pure decisions. Which piece a free slot takes next
  * (joined with the pieces after it where round trips are long), which running range a free
  * slot splits when the queue is empty (work stealing), which slow slot hands the rest of its
- * range back, which source a slot fetches from, and what a failing source does.
+ * range back, which lagging tail an idle slot takes when nothing else is left (the endgame),
+ * which source a slot fetches from, and what a failing source does.
  *
  * No I/O, no timers, no clock: the pool passes in what it reads from the slot table and the
  * time, and carries out what comes back. It runs per event and per tick, never per chunk.
@@ -23,6 +24,8 @@ export const IN_FLIGHT_SECONDS = 1;
 export const SLOW_WINDOW_SAMPLES = 12; // × STEAL_MIN_AGE = 3 s
 /** A slot this many times slower than the median is given up (its range goes back to the queue). */
 export const SLOW_FACTOR = 8;
+/** Seconds a tail may still need at its own speed, with a connection idle, before the endgame hands it over. */
+export const ENDGAME_SECONDS = 2;
 /** Fewest bytes past the position that stay with a running range when it is split or cut, however slow it is. */
 const MIN_IN_FLIGHT = 64 * 1024;
 /** Seconds a slot's samples span. */
@@ -193,6 +196,50 @@ export function findSlow(busy: readonly BusySlot[]): Eviction[] {
     if (keep >= s.end) return [];
     return [{ slot: s.slot, keep, end: s.end, speed, median: median / WINDOW_SECONDS }];
   });
+}
+
+/** A tail handed over by {@link chooseEndgame}: `slot`'s range now ends at `range.start`; an idle slot takes `range`. */
+export interface Endgame {
+  slot: number;
+  range: ByteRange;
+  /** The tail's speed, bytes/s, and the seconds it still needed at that speed. */
+  speed: number;
+  seconds: number;
+}
+
+/**
+ * The endgame, a decision of its own, taken only when nothing is queued and no range can be
+ * split (a free slot found no other work): a running range that would still need more than
+ * ENDGAME_SECONDS at its connection's speed over the last SLOW_WINDOW_SAMPLES ticks (a
+ * trickling or silent connection) keeps only the
+ * bytes on their way (one second at that speed, none when it is silent) and an idle connection
+ * fetches the rest, whatever the range size, with no median of running slots to compare with
+ * (the others are done). `reference`: the median speed of the ranges completed so far (what
+ * this server can do, bytes/s); a tail is judged behind only when SLOW_FACTOR times below it,
+ * so a steady connection keeps its range. Without one (a single range from the start), the
+ * time alone decides. The tail with the longest wait goes first. If the new connection is no
+ * faster, it is judged the same way once it has a window of its own: a slow tail moves, it never hangs. Each
+ * byte still has one writer: the old connection's range ends where the new one's starts.
+ */
+export function chooseEndgame(busy: readonly BusySlot[], reference?: number): Endgame | undefined {
+  let best: Endgame | undefined;
+  for (const b of busy) {
+    // Judged over a full window, as findSlow does: a connection that pauses for a moment under load keeps its range.
+    if (b.samples.length !== SLOW_WINDOW_SAMPLES + 1) continue;
+    const speed = (b.samples.at(-1)! - b.samples[0]!) / WINDOW_SECONDS;
+    if (reference !== undefined && speed * SLOW_FACTOR >= reference) continue;
+    const from = Math.max(b.received, b.position);
+    const keep = Math.ceil(from + speed * IN_FLIGHT_SECONDS);
+    const seconds = speed > 0 ? (b.end - from) / speed : Infinity;
+    if (keep >= b.end || seconds <= ENDGAME_SECONDS || (best && seconds <= best.seconds)) continue;
+    best = { slot: b.slot, range: { start: keep, end: b.end }, speed, seconds };
+  }
+  return best;
+}
+
+/** The median of `speeds`, undefined when there are none. */
+export function medianSpeed(speeds: readonly number[]): number | undefined {
+  return [...speeds].sort((a, b) => a - b)[Math.floor(speeds.length / 2)];
 }
 
 /** The source (index into the URL, then the mirrors) a slot fetches from: slots spread over the live ones. */

@@ -14,6 +14,7 @@ import type { Dispatcher } from '../http/undici.js';
 import { AbortError, ChecksumError, SizeError, fileError } from '../primitives/errors.js';
 import { totalLength, UNKNOWN_END, type ByteRange } from '../primitives/ranges.js';
 import type { DownloadEvent, DownloadResult } from './events.js';
+import { writeFirstBody } from './first-body.js';
 import { Meter } from './meter.js';
 import { planRanges } from './plan.js';
 import type { Source } from './protocol.js';
@@ -30,9 +31,7 @@ const SAVE_INTERVAL = 500;
 /** Files up to this size are fetched in the main thread: a worker would take longer to start. */
 const INLINE_MAX_SIZE = 4 * 1024 * 1024;
 
-function formatRate(bytesPerSecond: number): string {
-  return `${(bytesPerSecond / 1024).toFixed(0)} KiB/s`;
-}
+const formatRate = (bytesPerSecond: number): string => `${(bytesPerSecond / 1024).toFixed(0)} KiB/s`;
 
 /** True when a probed file is fetched in ranges (several connections, resumable). */
 export function fetchesRanges(info: Pick<ProbeResult, 'acceptsRanges' | 'size'>): boolean {
@@ -85,6 +84,8 @@ export class Transfer {
   /** Bytes an earlier run left, for the result. */
   private readonly resumed: number;
   private pool: WorkerPool | undefined;
+  /** Bytes of the probe's answer written (see firstBody). */
+  private bodyWritten = 0;
   /** Connections of the last plan. */
   private connections: number;
   private readonly hasher: FileHasher | undefined;
@@ -132,8 +133,9 @@ export class Transfer {
     } finally {
       clearInterval(ticker);
       await this.checkpointer.stop();
+      // Also after a failure: what was written decides whether the download may probe again.
+      this.report();
     }
-    this.report();
     return this.assemble();
   }
 
@@ -147,11 +149,23 @@ export class Transfer {
 
   /** The ranges on disk now. */
   private written(): ByteRange[] {
-    return this.pool?.written() ?? this.kept;
+    return this.pool?.written() ?? (this.bodyWritten > 0 ? [{ start: 0, end: this.bodyWritten }] : this.kept); // the pool's, once one runs
+  }
+
+  /** Write the whole file the probe's GET received (a server without ranges), if kept; false when none, or it broke off. */
+  private async firstBody(): Promise<boolean> {
+    const { info, file, target } = this.input;
+    if (!info.body || this.ranged || this.size === undefined) return false;
+    this.emit({ type: 'start', path: target.path, size: this.size, connections: 1, ranges: 1 });
+    const { signal } = this.opts;
+    const first = { body: info.body, file, partPath: target.partPath, size: this.size, ...(signal ? { signal } : {}), warn: (m: string) => this.warn(m) };
+    // What a broken-off answer wrote is not kept: the pool starts from the first byte.
+    return writeFirstBody({ ...first, onWritten: (bytes) => (this.bodyWritten = bytes) });
   }
 
   /** Run pools until every byte is written; when ranges turn out unsupported, again on one connection. */
   private async fetch(sources: Source[]): Promise<void> {
+    if (await this.firstBody()) return;
     for (;;) {
       try {
         await this.runPool(sources);
@@ -186,7 +200,8 @@ export class Transfer {
       size,
       written: this.kept,
       minRangeSize: opts.minRangeSize,
-      connections: this.connections,
+      // Every connection may take part in the endgame, even with fewer ranges than connections.
+      connections: this.ranged ? opts.connections : 1,
     };
     this.emit({ type: 'start', path: this.input.target.path, size, connections: this.connections, ranges: ranges.length });
     const abort = onAbort(opts.signal);
@@ -215,10 +230,9 @@ export class Transfer {
       onTrace: (trace) => this.emit({ type: 'http', ...trace }),
       onRetry: (r) => this.emit({ type: 'retry', attempt: r.attempt, delay: r.delay, reason: r.reason }),
       onRangeDone: () => this.rangeDone(),
-      onSlow: (speed, median) =>
-        this.warn(
-          `a connection ran at ${formatRate(speed)} against a median of ${formatRate(median)}; the rest of its range goes to another connection`,
-        ),
+      onSlow: (speed, median) => this.warn(`a connection ran at ${formatRate(speed)} against a median of ${formatRate(median)}; the rest of its range goes to another connection`),
+      onEndgame: (speed, s) =>
+        this.warn(`the last range ran at ${formatRate(speed)}, ${Number.isFinite(s) ? `${Math.round(s)} s` : 'forever'} from its end; an idle connection fetches the rest`),
       onSourceDropped: (url, reason) => this.warn(`mirror ${url} dropped for the rest of the download: ${reason}`),
     });
   }

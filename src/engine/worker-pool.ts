@@ -6,7 +6,7 @@
  */
 import { fromWire, InternalError, type RangegetError } from '../primitives/errors.js';
 import type { FetchFile, FromWorker } from './protocol.js';
-import { addSample, type BusySlot, chooseSource, chooseSplit, findSlow, recentSpeed, roundTrip, sourceFailure, STEAL_MIN_AGE, takePieces } from './scheduler.js';
+import { addSample, type BusySlot, chooseEndgame, chooseSource, chooseSplit, findSlow, medianSpeed, recentSpeed, roundTrip, sourceFailure, STEAL_MIN_AGE, takePieces } from './scheduler.js';
 import { normalize, type ByteRange } from '../primitives/ranges.js';
 import { SlotTable } from './slots.js';
 import { Threads, type ThreadOptions } from './threads.js';
@@ -21,6 +21,8 @@ export interface PoolOptions extends ThreadOptions {
   onRangeDone?: () => void;
   /** Called when a slow connection's range is handed back (its speed and the median, bytes/s). */
   onSlow?: (speed: number, median: number) => void;
+  /** Called when a lagging tail is handed to an idle connection (its speed, bytes/s, and the seconds it still needed). */
+  onEndgame?: (speed: number, seconds: number) => void;
   /** Called when a source is dropped for the rest of the download. */
   onSourceDropped?: (url: string, reason: string) => void;
 }
@@ -34,6 +36,9 @@ export interface PoolJob extends FetchFile {
   /** Connections to use for this file, at most the pool's. */
   connections: number;
 }
+
+/** Completed ranges whose speeds make the endgame's reference. */
+const RANGE_SPEEDS = 16;
 
 /** Thrown by {@link WorkerPool.run} when the server turned out to ignore ranges. */
 export class RangesUnsupported extends Error {}
@@ -63,6 +68,8 @@ export class WorkerPool {
   private settle?: { resolve: () => void; reject: (err: Error) => void };
   private failure: Error | undefined;
   private job: PoolJob | undefined;
+  /** Speeds (bytes/s) of the last ranges completed in this job: what the server can do, for the endgame. */
+  private readonly rangeSpeeds: number[] = [];
   /** Sources that failed during this job. */
   private deadSources: ReadonlySet<number> = new Set<number>();
   private rescan: NodeJS.Timeout | undefined;
@@ -95,6 +102,7 @@ export class WorkerPool {
     this.writtenSettled.length = 0;
     this.writtenSettled.push(...(job.written ?? []));
     this.queue.length = 0;
+    this.rangeSpeeds.length = 0;
     this.queue.push(...ranges.filter((r) => r.end > r.start));
     const wire: FetchFile = { partPath: job.partPath, sources: job.sources, mode: job.mode, size: job.size };
     this.deadSources = new Set<number>();
@@ -149,6 +157,7 @@ export class WorkerPool {
     }
     if (!this.slots[message.slot]) return;
     if (message.type === 'done') {
+      this.recordSpeed(message.slot);
       this.release(message.slot);
       this.options.onRangeDone?.();
       this.schedule();
@@ -176,6 +185,14 @@ export class WorkerPool {
     this.schedule();
   }
 
+  /** Remember how fast a completed range came (the last RANGE_SPEEDS of them). */
+  private recordSpeed(index: number): void {
+    const seconds = (performance.now() - this.slots[index]!.startedAt) / 1000;
+    const bytes = this.table.position(index) - this.table.start(index);
+    if (seconds > 0 && bytes > 0) this.rangeSpeeds.push(bytes / seconds);
+    if (this.rangeSpeeds.length > RANGE_SPEEDS) this.rangeSpeeds.shift();
+  }
+
   /** Free a slot; returns what was left of its range. */
   private release(index: number): ByteRange | undefined {
     const slot = this.slots[index]!;
@@ -200,7 +217,7 @@ export class WorkerPool {
     const usable = Math.min(this.slots.length, this.job?.connections ?? this.slots.length);
     this.slots.forEach((slot, index) => {
       if (slot.busy || index >= usable) return;
-      const next = this.take(index) ?? this.steal();
+      const next = this.take(index) ?? this.steal() ?? this.endgame();
       if (next) this.start(index, next);
     });
     if (this.queue.length === 0 && this.slots.every((s) => !s.busy)) this.settle?.resolve();
@@ -235,6 +252,17 @@ export class WorkerPool {
     const split = chooseSplit(this.busySlots(), performance.now(), this.job.minRangeSize);
     if (split) this.table.setEnd(split.slot, split.range.start);
     return split?.range;
+  }
+
+  /** Hand a tail that lags far behind to a free slot (scheduler.ts, chooseEndgame). */
+  private endgame(): ByteRange | undefined {
+    if (this.job?.mode !== 'ranges') return undefined;
+    const handed = chooseEndgame(this.busySlots(), medianSpeed(this.rangeSpeeds));
+    if (!handed) return undefined;
+    this.table.setEnd(handed.slot, handed.range.start);
+    this.slots[handed.slot]!.samples = [];
+    this.options.onEndgame?.(handed.speed, handed.seconds);
+    return handed.range;
   }
 
   /** The busy slots as the table has them now. */

@@ -2,7 +2,8 @@
  * What a failed request means: undici's errors (and the causes inside them) turned into words
  * for the user and into the typed errors rangeget raises, marked retryable or not.
  */
-import { HttpError, NetworkError, TimeoutError } from '../primitives/errors.js';
+import { maxHeaderSize } from 'node:http';
+import { HttpError, NetworkError, ServerError, TimeoutError } from '../primitives/errors.js';
 import { header, type ResponseHeaders } from './headers.js';
 import { AttemptFailure, isRetryableStatus, parseRetryAfter } from './retry-policy.js';
 
@@ -54,6 +55,11 @@ export function connectionFailure(err: unknown, stallTimeout: number, prefix = '
     return new AttemptFailure(new TimeoutError(`${prefix}no data for ${stallTimeout / 1000} s (stalled connection)`), true);
   }
   if (typeof code === 'string' && TIMEOUT_CODES.has(code)) return new AttemptFailure(new TimeoutError(prefix + describeNetworkError(err)), true);
+  if (code === 'UND_ERR_HEADERS_OVERFLOW') {
+    // The same answer would be refused again: no retry.
+    return new AttemptFailure(new ServerError(`${prefix}the server's response headers are larger than the ${maxHeaderSize / 1024} KiB accepted`), false);
+  }
+  // A bad certificate would fail the same way again.
   return new AttemptFailure(new NetworkError(prefix + describeNetworkError(err), { cause: err }), !isCertificateError(err));
 }
 

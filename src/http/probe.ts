@@ -6,7 +6,7 @@
  * connection per item; the GET's connection serves the next item.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Dispatcher } from './undici.js';
+import type { Dispatcher, ResponseBody } from './undici.js';
 import { HttpError, RangegetError } from '../primitives/errors.js';
 import { contentLength, header, parseContentRange } from './headers.js';
 import { connectionFailure, statusFailure } from './failures.js';
@@ -33,6 +33,11 @@ export interface ProbeResult {
   contentType?: string;
   /** Which request gave the answer. */
   method: 'HEAD' | 'GET';
+  /**
+   * The whole file, on its way: the probe's GET got a `200` with the body (a server without
+   * ranges) and the caller asked to keep it. The caller must read or {@link discard} it.
+   */
+  body?: ResponseBody;
 }
 
 type Headers = FollowedResponse['headers'];
@@ -96,10 +101,11 @@ export async function probe(
   signal?: AbortSignal,
   retry?: ProbeRetry,
   first: ProbeMethod = 'HEAD',
+  keepBody = false,
 ): Promise<ProbeResult> {
   for (let failures = 1; ; failures++) {
     try {
-      return await probeOnce(dispatcher, url, settings, signal, retry?.onTrace, first);
+      return await probeOnce(dispatcher, url, settings, signal, retry?.onTrace, first, keepBody);
     } catch (err) {
       if (!(err instanceof AttemptFailure)) throw err;
       const delay = retry && !signal?.aborted ? retryDelay(err, failures, retry) : undefined;
@@ -131,6 +137,7 @@ async function probeOnce(
   signal: AbortSignal | undefined,
   onTrace: ((trace: HttpTrace) => void) | undefined,
   first: ProbeMethod,
+  keepBody: boolean,
 ): Promise<ProbeResult> {
   let head: FollowedResponse | undefined;
   if (first === 'HEAD') {
@@ -146,6 +153,7 @@ async function probeOnce(
   const from = head && headOk ? head.url : url;
   const get = await send(dispatcher, from, 'GET', settings, signal, { range: 'bytes=0-0' }, onTrace);
   const base = { url: url.href, finalUrl: get.url.href, ...validators(get.headers), method: 'GET' as const };
+  let kept = false;
   try {
     if (get.statusCode === 206) {
       const range = parseContentRange(header(get.headers, 'content-range'));
@@ -169,6 +177,8 @@ async function probeOnce(
     if (get.statusCode >= 200 && get.statusCode < 300) {
       // A chunked 200 has no length; the HEAD may have given one.
       const size = contentLength(get.headers) ?? headSize;
+      // The whole file is on its way: a second GET would fetch it all again.
+      kept = keepBody && get.statusCode === 200 && size !== undefined && size > 0;
       return {
         ...base,
         size,
@@ -177,10 +187,11 @@ async function probeOnce(
           size === undefined
             ? 'the server supports neither ranges nor a known length'
             : 'the server ignores range requests',
+        ...(kept ? { body: get.body } : {}),
       };
     }
     throw statusFailure(get.statusCode, get.url.href, get.headers);
   } finally {
-    discard(get);
+    if (!kept) discard(get);
   }
 }

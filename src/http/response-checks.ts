@@ -25,6 +25,8 @@ export interface RangeAsked {
   validators: Validators;
   /** The request carried an `If-Range` with the strong ETag. */
   ifRangeEtag: boolean;
+  /** The request carried an `If-Range` (ETag or date). */
+  ifRange: boolean;
 }
 
 /**
@@ -33,7 +35,7 @@ export interface RangeAsked {
  */
 export type ResponseVerdict =
   | { kind: 'accept'; writeEnd: number }
-  | { kind: 'failure'; failure: AttemptFailure; avoidEtag?: true }
+  | { kind: 'failure'; failure: AttemptFailure; avoidEtag?: true; dropIfRange?: true }
   | { kind: 'noRanges'; reason: string };
 
 const fail = (failure: AttemptFailure): ResponseVerdict => ({ kind: 'failure', failure });
@@ -43,6 +45,10 @@ export function checkResponse(status: number, headers: ResponseHeaders, asked: R
   const ranged = asked.mode === 'ranges';
   const changed = validatorChange(asked.validators, { etag: header(headers, 'etag'), lastModified: header(headers, 'last-modified') });
   if (ranged && status === 206) {
+    // One range asked, several parts sent: it would come back the same way; one connection instead.
+    if (/^multipart\/byteranges\b/i.test(header(headers, 'content-type') ?? '')) {
+      return { kind: 'noRanges', reason: 'the server answered a single range with multipart/byteranges' };
+    }
     const range = parseContentRange(header(headers, 'content-range'));
     if (!range || 'unsatisfied' in range) {
       return fail(new AttemptFailure(new ServerError(`invalid Content-Range ${JSON.stringify(header(headers, 'content-range'))}`), true));
@@ -74,6 +80,12 @@ export function checkResponse(status: number, headers: ResponseHeaders, asked: R
       return { kind: 'noRanges', reason: 'the server answered a range request with the whole file (200)' };
     }
     return { kind: 'accept', writeEnd: asked.size ?? UNKNOWN_END };
+  }
+  if (ranged && status === 412 && asked.ifRange) {
+    // 412 is no answer to If-Range (RFC 9110 §13.1.5), yet some servers send it: ask again
+    // without it; every 206 is still compared with the probe's validators above.
+    const failure = new AttemptFailure(new ServerError('server refused If-Range with 412; asking without it'), true, 0);
+    return { kind: 'failure', failure, dropIfRange: true };
   }
   const what = `server answered HTTP ${status} for ${ranged ? `bytes ${asked.position}-${asked.end - 1} of ` : ''}${asked.url}`;
   return fail(statusFailure(status, asked.url, headers, what));

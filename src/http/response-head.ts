@@ -3,10 +3,11 @@
  * header fields, parsed from the bytes of the reader's own buffer without copying the body.
  * Informational answers (1xx) are skipped, as RFC 9110 §15.2 asks of a client.
  */
+import { maxHeaderSize } from 'node:http';
 import type { ResponseHeaders } from './headers.js';
 
-/** Most bytes a head may take (undici's default is 16 KiB; servers rarely send more than 8). */
-export const MAX_HEAD_BYTES = 64 * 1024;
+/** Most bytes a head may take: Node's limit, as undici applies it (16 KiB unless Node is told otherwise). */
+export const MAX_HEAD_BYTES = maxHeaderSize;
 
 /** A parsed head: the status, its headers, and where the body starts in the buffer. */
 export interface ResponseHead {
@@ -16,8 +17,18 @@ export interface ResponseHead {
   bodyStart: number;
 }
 
-/** The bytes are not an HTTP/1.x response head (or one too large); the connection is unusable. */
-export class HeadError extends Error {}
+/**
+ * The bytes are not an HTTP/1.x response head, or one too large (`code` then says so as
+ * undici does, so that both paths fail alike); the connection is unusable.
+ */
+export class HeadError extends Error {
+  constructor(
+    message: string,
+    readonly code?: 'UND_ERR_HEADERS_OVERFLOW',
+  ) {
+    super(message);
+  }
+}
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: [^\r\n]*)?$/;
@@ -33,10 +44,10 @@ export function parseHead(buf: Buffer, start: number, end: number): ResponseHead
   for (;;) {
     const stop = buf.indexOf(CRLFCRLF, at);
     if (stop < 0 || stop + 4 > end) {
-      if (end - at > MAX_HEAD_BYTES) throw new HeadError(`response head larger than ${MAX_HEAD_BYTES} bytes`);
+      if (end - at > MAX_HEAD_BYTES) throw new HeadError(`response head larger than ${MAX_HEAD_BYTES} bytes`, 'UND_ERR_HEADERS_OVERFLOW');
       return undefined;
     }
-    if (stop - at > MAX_HEAD_BYTES) throw new HeadError(`response head larger than ${MAX_HEAD_BYTES} bytes`);
+    if (stop - at > MAX_HEAD_BYTES) throw new HeadError(`response head larger than ${MAX_HEAD_BYTES} bytes`, 'UND_ERR_HEADERS_OVERFLOW');
     const lines = buf.toString('latin1', at, stop).split('\r\n');
     const status = STATUS_LINE.exec(lines[0] ?? '');
     if (!status) throw new HeadError(`not an HTTP/1.1 status line: ${JSON.stringify((lines[0] ?? '').slice(0, 80))}`);

@@ -90,6 +90,21 @@ export interface Faults {
    * timeout that races the client's next request (the client must ask again on a new one).
    */
   oneGetPerConnection?: boolean;
+  /** Every GET is preceded by a `103 Early Hints` interim response. */
+  earlyHints?: boolean;
+  /** A GET carrying `If-Range` answers 412 Precondition Failed (no valid answer to If-Range). */
+  ifRange412?: boolean;
+  /** A range GET answers 206 as `multipart/byteranges` (one part), as some servers do. */
+  multipart?: boolean;
+  /** Every GET carries a header of this many bytes (beyond what a client accepts). */
+  bigHeader?: number;
+  /** A 206's Content-Range gives this total instead of the size. */
+  rangeTotal?: number;
+  /**
+   * A signed URL: a request to the path without `?sig=` is redirected (302) to `?sig=K`, a new
+   * K each time; signature K serves `gets` GETs, then answers 403 (expired), as do older ones.
+   */
+  signed?: { gets: number };
 }
 
 export interface RequestRecord {
@@ -139,6 +154,9 @@ interface Entry {
   gets: number;
   heads: number;
   rangeGets: number;
+  /** The newest signature issued (`signed`), and the GETs each served. */
+  signatures: number;
+  signedGets: Map<number, number>;
   random: () => number;
 }
 
@@ -225,6 +243,8 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
       gets: 0,
       heads: 0,
       rangeGets: 0,
+      signatures: 0,
+      signedGets: new Map(),
       random: mulberry32(spec.faults?.seed ?? 1),
     };
   }
@@ -389,6 +409,16 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
       return sendText(res, rec, spec.redirectStatus ?? 302, `Redirecting to ${spec.redirect}`, { Location: spec.redirect });
     }
     if (spec.status !== undefined) return sendText(res, rec, spec.status, `Status ${spec.status}`);
+    if (faults.signed) {
+      const sig = /[?&]sig=(\d+)/.exec(target)?.[1];
+      if (sig === undefined) {
+        entry.signatures++;
+        return sendText(res, rec, 302, 'signed', { Location: `${target.split('?')[0]}?sig=${entry.signatures}` });
+      }
+      const used = entry.signedGets.get(Number(sig)) ?? 0;
+      if (Number(sig) !== entry.signatures || used >= faults.signed.gets) return sendText(res, rec, 403, 'signature expired');
+      if (method === 'GET') entry.signedGets.set(Number(sig), used + 1);
+    }
 
     if (method === 'HEAD') {
       const h = entry.heads++;
@@ -407,6 +437,8 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
     if (method !== 'GET') return sendText(res, rec, 405, 'Method Not Allowed', { Allow: 'GET, HEAD' });
 
     const n = entry.gets++;
+    if (faults.earlyHints) res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+    if (faults.ifRange412 && req.headers['if-range'] !== undefined) return sendText(res, rec, 412, 'Precondition Failed');
     const errorStatus = faults.errorStatus ?? 503;
     const errorHeaders = (): http.OutgoingHttpHeaders => retryAfterHeader(faults);
     if (faults.failFirst !== undefined && n < faults.failFirst) return sendText(res, rec, errorStatus, `Injected failure ${n + 1}`, errorHeaders());
@@ -452,8 +484,14 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
       }
       if (faults.rangeCap !== undefined && faults.rangeCap > 0) end = Math.min(end, start + faults.rangeCap - 1);
       length = end - start + 1;
-      headers['Content-Range'] = `bytes ${start}-${end}/${spec.length === false ? '*' : size}`;
+      headers['Content-Range'] = `bytes ${start}-${end}/${spec.length === false ? '*' : (faults.rangeTotal ?? size)}`;
+      if (faults.multipart) {
+        const part = `--B\r\nContent-Type: application/octet-stream\r\nContent-Range: ${String(headers['Content-Range'])}\r\n\r\n`;
+        delete headers['Content-Range'];
+        return sendText(res, rec, 206, `${part}(bytes)\r\n--B--`, { ...headers, 'Content-Type': 'multipart/byteranges; boundary=B' });
+      }
     }
+    if (faults.bigHeader !== undefined) headers['X-Padding'] = 'x'.repeat(faults.bigHeader);
     if (spec.length !== false) headers['Content-Length'] = length;
 
     let limit = length;
