@@ -34,6 +34,22 @@ export interface DownloadOptions {
   user?: string | { user: string; password: string };
   /** Replace an existing file at the output path (`--overwrite`). Default false. */
   overwrite?: boolean;
+  /**
+   * A file already at the output path (`--continue`; wget -c, aria2c -c): complete (the remote
+   * size, not older than the remote Last-Modified) is done without fetching; shorter, with a
+   * Last-Modified not newer than it, it is continued from its end; otherwise fetched again
+   * and replaced. Without it, an existing file is refused. Default false.
+   */
+  continue?: boolean;
+  /** Leave any existing file at the output path alone and succeed (`--skip-existing`, wget -nc). Default false. */
+  skipExisting?: boolean;
+  /**
+   * Fetch only when the remote file is newer than the file at the output path, or of another
+   * size (`-N`, wget -N); the new one replaces the old once verified. Default false.
+   */
+  timestamping?: boolean;
+  /** Give the saved file the remote Last-Modified as its time (`--no-remote-time` sets false). Default true. */
+  remoteTime?: boolean;
   /** Continue from a control file left by an earlier run (`--no-resume` sets false). Default true. */
   resume?: boolean;
   /** When the remote file changed, start over (true) or fail (false, `--no-restart`). Default true. */
@@ -129,12 +145,23 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Dow
     }
   }
 
+  if (options.skipExisting && (options.overwrite || options.continue || options.timestamping)) {
+    throw new UsageError('skipExisting (--skip-existing) cannot be combined with overwrite, continue or timestamping: it leaves every existing file alone');
+  }
+  if (options.overwrite && (options.continue || options.timestamping)) {
+    throw new UsageError('overwrite (--overwrite) cannot be combined with continue or timestamping: it always fetches the whole file again');
+  }
+
   const resolved: DownloadSettings = {
     url: clean,
     connections,
     threads,
     minRangeSize,
     overwrite: options.overwrite ?? false,
+    continue: options.continue ?? false,
+    skipExisting: options.skipExisting ?? false,
+    timestamping: options.timestamping ?? false,
+    remoteTime: options.remoteTime ?? true,
     resume: options.resume ?? true,
     restart: options.restart ?? true,
     request: {
@@ -163,6 +190,7 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Dow
   if (options.proxy !== undefined) resolved.request.connection.proxy = options.proxy;
   if (options.output !== undefined) {
     if (options.output === '') throw new UsageError('-o: the output name is empty');
+    if (options.output === '-') throw new UsageError('-o -: streaming to stdout is not supported yet; give a file name');
     // '-o sub/', '-o .' name a directory: refuse now, not after the probe.
     resolveTarget({ output: options.output, fileName: 'x', ...(options.dir !== undefined ? { dir: options.dir } : {}) });
     resolved.output = options.output;

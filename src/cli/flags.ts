@@ -22,6 +22,11 @@ export interface RawOptions {
   userAgent?: string;
   user?: string;
   overwrite?: boolean;
+  continue?: boolean;
+  skipExisting?: boolean;
+  timestamping?: boolean;
+  /** False with --no-remote-time. */
+  remoteTime?: boolean;
   resume: boolean;
   restart: boolean;
   retries?: string;
@@ -74,6 +79,10 @@ export function toDownloadOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proc
     resume: raw.resume,
     restart: raw.restart,
   };
+  if (raw.remoteTime === false) options.remoteTime = false;
+  if (raw.continue) options.continue = true;
+  if (raw.skipExisting) options.skipExisting = true;
+  if (raw.timestamping) options.timestamping = true;
   if (raw.output !== undefined) options.output = raw.output;
   if (raw.dir !== undefined) options.dir = raw.dir;
   if (raw.connections !== undefined) options.connections = parseIntInRange(raw.connections, '-c', 1, MAX_CONNECTIONS);
@@ -135,6 +144,10 @@ export function buildProgram(streams: CliStreams, run: (urls: string[], raw: Raw
     .option('--cookie <cookies>', "Cookie header, e.g. 'a=b; c=d' (sent only to the URL's origin)")
     .option('--user <user[:password]>', "basic-auth credentials, sent only to the URL's origin (default: $RANGEGET_USER)")
     .option('--overwrite', 'replace an existing file at the output path')
+    .option('--continue', "finish a file already at the output path; a complete one is left as it is (wget -c, aria2c -c; rangeget's -c is --connections)")
+    .option('--skip-existing', 'leave any file already at the output path alone and succeed (wget -nc)')
+    .option('-N, --timestamping', 'fetch only when the remote file is newer than the local one (wget -N)')
+    .option('--no-remote-time', "do not give the saved file the remote Last-Modified as its time")
     .option('--no-resume', 'ignore an earlier partial download and start over')
     .option('--no-restart', 'fail instead of starting over when the remote file changed')
     .option('--retries <n>', 'failed attempts in a row before a range gives up (default: 5)')

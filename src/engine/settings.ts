@@ -20,6 +20,12 @@ export interface DownloadSettings {
   minRangeSize: number;
   checksum?: Checksum;
   overwrite: boolean;
+  /** `continue`: finish or keep a file at the output path (engine/existing.ts). */
+  continue: boolean;
+  skipExisting: boolean;
+  timestamping: boolean;
+  /** Give the saved file the remote Last-Modified as its modification time. */
+  remoteTime: boolean;
   resume: boolean;
   restart: boolean;
   request: RequestSettings;

@@ -10,6 +10,7 @@ import { newControlState } from '../storage/control-file.js';
 import { FileHasher } from '../storage/hasher.js';
 import type { Target } from '../storage/target.js';
 import type { ProbeResult } from '../http/probe.js';
+import { lastModifiedTime } from '../http/validators.js';
 import type { Dispatcher } from '../http/undici.js';
 import { AbortError, ChecksumError, SizeError, fileError } from '../primitives/errors.js';
 import { totalLength, UNKNOWN_END, type ByteRange } from '../primitives/ranges.js';
@@ -264,6 +265,7 @@ export class Transfer {
   private async assemble(): Promise<DownloadResult> {
     const { info, target, file } = this.input;
     const { opts } = this;
+    const time = opts.remoteTime ? lastModifiedTime(info.lastModified) : undefined;
     const result = await assemble({
       file,
       partPath: target.partPath,
@@ -271,6 +273,7 @@ export class Transfer {
       size: this.size,
       written: totalLength(this.written()),
       overwrite: opts.overwrite,
+      ...(time !== undefined ? { mtime: new Date(time) } : {}),
       ...(opts.checksum ? { checksum: opts.checksum } : {}),
       ...(this.hasher ? { hasher: this.hasher } : {}),
     }).catch(async (err: unknown) => {
