@@ -2,6 +2,7 @@
  * Options of one download: the public type, the defaults, and their validation into the
  * settings the rest of rangeget uses. Bad input throws {@link UsageError} before any request.
  */
+import { isIP } from 'node:net';
 import type { DownloadEvent, Progress } from './engine/events.js';
 import { RateLimiter } from './engine/rate.js';
 import type { DownloadSettings } from './engine/settings.js';
@@ -60,6 +61,12 @@ export interface DownloadOptions {
   retryWait?: number;
   /** Connect, response-header and stall timeout in ms (`--timeout`). Default 30000. */
   timeout?: number;
+  /** Time to establish a connection, TLS included, in ms (`--connect-timeout`). Default: `timeout`. */
+  connectTimeout?: number;
+  /** Connect over IPv4 (4) or IPv6 (6) only (`-4` / `-6`). Default: either. */
+  family?: 4 | 6;
+  /** Local IP address to connect from (`--bind`). */
+  localAddress?: string;
   /** Redirects to follow at most (`--max-redirects`). Default 10. */
   maxRedirects?: number;
   /** Other URLs of the same file (`--mirror`); ranges are spread over all of them. */
@@ -102,6 +109,21 @@ function integer(value: number | undefined, name: string, min: number, max: numb
   return value;
 }
 
+/** `family` and `localAddress`, checked against each other and the URL's host. */
+function networkChoices(url: URL, options: DownloadOptions): { family?: 4 | 6; localAddress?: string } {
+  const { family, localAddress } = options;
+  if (family !== undefined && family !== 4 && family !== 6) throw new UsageError(`family: ${String(family)} must be 4 or 6`);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (family && isIP(host) !== 0 && isIP(host) !== family) {
+    throw new UsageError(`-${family}: ${url.host} is an IPv${isIP(host)} address; drop -${family} or use a name or an IPv${family} address`);
+  }
+  if (localAddress === undefined) return family ? { family } : {};
+  const bound = isIP(localAddress);
+  if (bound === 0) throw new UsageError(`--bind: '${localAddress}' is not an IP address (example: 192.0.2.10)`);
+  if (family && bound !== family) throw new UsageError(`--bind: ${localAddress} is an IPv${bound} address, but -${family} was given`);
+  return { family: family ?? (bound as 4 | 6), localAddress };
+}
+
 /** Validate options and fill in defaults. Throws {@link UsageError}. */
 export function resolveOptions(url: string | URL, options: DownloadOptions): DownloadSettings {
   const parsed = parseUrl(typeof url === 'string' ? url : url.href);
@@ -116,6 +138,8 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Dow
   const retries = integer(options.retries, 'retries', 0, 1000, 5);
   const retryWait = integer(options.retryWait, 'retryWait', 0, 3_600_000, 1000);
   const timeout = integer(options.timeout, 'timeout', 1, 86_400_000, 30_000);
+  const connectTimeout = integer(options.connectTimeout, 'connectTimeout', 1, 86_400_000, timeout);
+  const network = networkChoices(clean, options);
   const maxRedirects = integer(options.maxRedirects, 'maxRedirects', 0, 100, 10);
   const progressInterval = integer(options.progressInterval, 'progressInterval', 10, 60_000, 250);
 
@@ -170,7 +194,8 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Dow
       maxRedirects,
       connection: {
         insecure: options.insecure ?? false,
-        connectTimeout: timeout,
+        connectTimeout,
+        ...network,
         headersTimeout: timeout,
         stallTimeout: timeout,
       },

@@ -32,6 +32,11 @@ export interface RawOptions {
   retries?: string;
   retryWait?: string;
   timeout?: string;
+  connectTimeout?: string;
+  ipv4?: boolean;
+  ipv6?: boolean;
+  bind?: string;
+  limitRate?: string;
   maxRedirects?: string;
   maxSpeed?: string;
   insecure?: boolean;
@@ -99,9 +104,17 @@ export function toDownloadOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proc
   if (raw.retryWait !== undefined) options.retryWait = parseDuration(raw.retryWait, '--retry-wait');
   if (raw.timeout !== undefined) options.timeout = parseDuration(raw.timeout, '--timeout');
   if (raw.maxRedirects !== undefined) options.maxRedirects = parseIntInRange(raw.maxRedirects, '--max-redirects', 0, 100);
-  if (raw.maxSpeed !== undefined) {
-    options.maxSpeed = parseSize(raw.maxSpeed, '--max-speed');
-    if (options.maxSpeed < 1) throw new UsageError('--max-speed: must be more than 0 (examples: 500K, 2M)');
+  if (raw.connectTimeout !== undefined) options.connectTimeout = parseDuration(raw.connectTimeout, '--connect-timeout');
+  if (raw.ipv4 && raw.ipv6) throw new UsageError('-4 and -6 exclude each other; give one');
+  if (raw.ipv4) options.family = 4;
+  if (raw.ipv6) options.family = 6;
+  if (raw.bind !== undefined) options.localAddress = raw.bind;
+  if (raw.maxSpeed !== undefined && raw.limitRate !== undefined) throw new UsageError('--limit-rate is --max-speed: give one');
+  const speed = raw.maxSpeed ?? raw.limitRate;
+  if (speed !== undefined) {
+    const flag = raw.maxSpeed !== undefined ? '--max-speed' : '--limit-rate';
+    options.maxSpeed = parseSize(speed, flag);
+    if (options.maxSpeed < 1) throw new UsageError(`${flag}: must be more than 0 (examples: 500K, 2M)`);
   }
   if (raw.insecure) options.insecure = true;
   if (raw.caCert !== undefined) options.caCert = raw.caCert;
@@ -153,8 +166,13 @@ export function buildProgram(streams: CliStreams, run: (urls: string[], raw: Raw
     .option('--retries <n>', 'failed attempts in a row before a range gives up (default: 5)')
     .option('--retry-wait <seconds>', 'first retry delay, doubled each time, e.g. 1, 500ms (default: 1)')
     .option('--timeout <seconds>', 'connect, response and stall timeout (default: 30)')
+    .option('--connect-timeout <seconds>', 'time to establish a connection, TLS included (default: --timeout)')
+    .option('-4, --ipv4', 'connect over IPv4 only')
+    .option('-6, --ipv6', 'connect over IPv6 only')
+    .option('--bind <address>', 'local IP address to connect from')
     .option('--max-redirects <n>', 'redirects to follow at most (default: 10)')
     .option('--max-speed <rate>', 'limit the total download rate, shared by all connections and files, e.g. 500K, 2M (K = 1024)')
+    .option('--limit-rate <rate>', 'the same as --max-speed (curl, wget)')
     .option('--insecure', 'do not verify TLS certificates')
     .option('--ca-cert <file>', 'trust the CA certificates in this PEM file')
     .option('--proxy <url>', 'HTTP proxy (default: $HTTPS_PROXY / $HTTP_PROXY, minus $NO_PROXY)')

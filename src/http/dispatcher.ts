@@ -17,8 +17,12 @@ export interface ConnectionSettings {
   ca?: string;
   /** Proxy URL (`--proxy`); when absent, HTTP_PROXY / HTTPS_PROXY / NO_PROXY apply. */
   proxy?: string;
-  /** Milliseconds to establish a connection. */
+  /** Milliseconds to establish a connection (and for https, its TLS handshake). */
   connectTimeout: number;
+  /** Connect over IPv4 or IPv6 only (`-4` / `-6`); names are resolved to that family only. */
+  family?: 4 | 6;
+  /** Local IP address to connect from (`--bind`). */
+  localAddress?: string;
   /** Milliseconds to wait for response headers. */
   headersTimeout: number;
   /** Milliseconds without a body byte before the connection counts as stalled. */
@@ -45,7 +49,8 @@ export function createDispatcher(settings: ConnectionSettings, connections: numb
   const tls = tlsOptions(settings);
   const options = {
     connections,
-    connect: { timeout: settings.connectTimeout, ...tls },
+    connect: { timeout: settings.connectTimeout, ...(settings.family ? { family: settings.family } : {}), ...tls },
+    ...(settings.localAddress ? { localAddress: settings.localAddress } : {}),
     headersTimeout: settings.headersTimeout,
     bodyTimeout: settings.stallTimeout,
     keepAliveTimeout: 10_000,
