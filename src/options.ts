@@ -8,6 +8,7 @@ import { RateLimiter } from './engine/rate.js';
 import type { DownloadSettings } from './engine/settings.js';
 import { readCaFile } from './http/dispatcher.js';
 import { basicAuth, takeUrlCredentials } from './http/request.js';
+import { defaultNetrcPath, netrcLogin, readNetrc } from './netrc.js';
 import { parseChecksum, parseHeader, parseUrl, parseUserPass } from './parse.js';
 import type { Checksum } from './primitives/checksum.js';
 import { UsageError } from './primitives/errors.js';
@@ -33,6 +34,12 @@ export interface DownloadOptions {
   userAgent?: string;
   /** Basic-auth credentials (`--user`), as `'user:password'` or an object. */
   user?: string | { user: string; password: string };
+  /**
+   * Credentials from a `.netrc` file for the URL's host (used when `user` and the URL give
+   * none; sent to the URL's origin only): a path, or true for `$NETRC` or `~/.netrc` (a
+   * missing one is no entries). The CLI reads it by default (`--no-netrc`). Default false.
+   */
+  netrc?: boolean | string;
   /** Replace an existing file at the output path (`--overwrite`). Default false. */
   overwrite?: boolean;
   /**
@@ -156,6 +163,15 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Dow
     const { user, password } = typeof options.user === 'string' ? parseUserPass(options.user) : options.user;
     headers.authorization = basicAuth(user, password);
   }
+  const warnings: string[] = [];
+  // As curl: `https://bob@host/` takes bob's password from the file.
+  const userOnly = urlAuth !== undefined && !parsed.password && options.user === undefined;
+  if (options.netrc && (headers.authorization === undefined || userOnly)) {
+    const path = typeof options.netrc === 'string' ? options.netrc : defaultNetrcPath();
+    const entries = readNetrc(path, typeof options.netrc === 'string', (m) => warnings.push(m));
+    const login = netrcLogin(entries, clean.hostname, userOnly ? decodeURIComponent(parsed.username) : undefined);
+    if (login) headers.authorization = basicAuth(login.user, login.password);
+  }
 
   if (options.proxy !== undefined) {
     let proxy: URL;
@@ -202,6 +218,7 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Dow
     },
     retry: { retries, retryWait, maxRetryWait: Math.max(retryWait, 60_000) },
     progressInterval,
+    warnings,
     trace: options.trace ?? false,
     mirrors: (options.mirrors ?? []).map((m) => {
       const mirror = parseUrl(typeof m === 'string' ? m : m.href);

@@ -3,7 +3,9 @@
  * library options. Every bad value is a {@link UsageError} before anything is sent.
  */
 import { Command, Option } from 'commander';
+import { existsSync } from 'node:fs';
 import { DEFAULT_JOBS } from '../batch.js';
+import { defaultNetrcPath } from '../netrc.js';
 import { MAX_CONNECTIONS, VERSION, type DownloadOptions } from '../options.js';
 import { parseDuration, parseHeader, parseIntInRange, parseSize } from '../parse.js';
 import { UsageError } from '../primitives/errors.js';
@@ -28,6 +30,9 @@ export interface RawOptions {
   /** False with --no-remote-time. */
   remoteTime?: boolean;
   resume: boolean;
+  /** False with --no-netrc. */
+  netrc?: boolean;
+  netrcFile?: string;
   restart: boolean;
   retries?: string;
   retryWait?: string;
@@ -84,6 +89,14 @@ export function toDownloadOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proc
     resume: raw.resume,
     restart: raw.restart,
   };
+  if (raw.netrcFile !== undefined) {
+    if (raw.netrc === false) throw new UsageError('--netrc-file and --no-netrc exclude each other; give one');
+    options.netrc = raw.netrcFile;
+  } else if (raw.netrc !== false) {
+    // Read by default, as wget and aria2c do; a missing file is no credentials.
+    const path = defaultNetrcPath(env);
+    if (existsSync(path)) options.netrc = path;
+  }
   if (raw.remoteTime === false) options.remoteTime = false;
   if (raw.continue) options.continue = true;
   if (raw.skipExisting) options.skipExisting = true;
@@ -128,6 +141,8 @@ export function toDownloadOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proc
 export interface CliStreams extends DisplayStreams {
   /** Bars only when both stdout and stderr are terminals and TERM=dumb does not say otherwise. */
   isTTY: boolean;
+  /** The environment ($RANGEGET_USER, $NETRC, $HOME ...); default `process.env`. */
+  env?: NodeJS.ProcessEnv;
   /** Where `-i -` reads the URL list; default `process.stdin`. */
   stdin?: NodeJS.ReadableStream;
 }
@@ -156,6 +171,8 @@ export function buildProgram(streams: CliStreams, run: (urls: string[], raw: Raw
     .option('--referer <url>', 'Referer header')
     .option('--cookie <cookies>', "Cookie header, e.g. 'a=b; c=d' (sent only to the URL's origin)")
     .option('--user <user[:password]>', "basic-auth credentials, sent only to the URL's origin (default: $RANGEGET_USER)")
+    .option('--netrc-file <file>', 'read credentials from this .netrc file (default: $NETRC or ~/.netrc)')
+    .option('--no-netrc', 'do not read credentials from ~/.netrc')
     .option('--overwrite', 'replace an existing file at the output path')
     .option('--continue', "finish a file already at the output path; a complete one is left as it is (wget -c, aria2c -c; rangeget's -c is --connections)")
     .option('--skip-existing', 'leave any file already at the output path alone and succeed (wget -nc)')

@@ -28,7 +28,7 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
   let display: Display | undefined;
 
   const run = async (urls: string[], raw: RawOptions): Promise<number> => {
-    const options = toDownloadOptions(raw);
+    const options = toDownloadOptions(raw, streams.env ?? process.env);
     const jobs = raw.jobs !== undefined ? parseIntInRange(raw.jobs, '-j', 1, MAX_CONNECTIONS) : undefined;
     const items = await collectItems(urls, raw, streams.stdin ?? process.stdin);
     const batch = items.length > 1 || raw.inputFile !== undefined;

@@ -73,6 +73,7 @@ export class Download {
 
   async start(): Promise<DownloadResult> {
     this.checkAborted();
+    for (const message of this.opts.warnings) this.warn(message);
     // Threads load while the probe runs; a small file will not need them (the next may).
     if (this.warm) keepWarm(this.opts.threads);
     try {

@@ -31,6 +31,8 @@ export interface DownloadSettings {
   request: RequestSettings;
   retry: RetrySettings;
   progressInterval: number;
+  /** Said as `warning` events when the download starts (a `.netrc` others can read ...). */
+  warnings: string[];
   rate?: RateLimiter;
   mirrors: URL[];
   trace: boolean;
