@@ -2,10 +2,12 @@
  * Options of one download: the public type, the defaults, and their validation into the
  * settings the rest of rangeget uses. Bad input throws {@link UsageError} before any request.
  */
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { DownloadEvent, Progress } from './engine/events.js';
 import { RateLimiter } from './engine/rate.js';
 import type { DownloadSettings } from './engine/settings.js';
+import { parseCookiesFile, type StoredCookie } from './http/cookies.js';
 import { readCaFile } from './http/dispatcher.js';
 import { basicAuth, takeUrlCredentials } from './http/request.js';
 import { defaultNetrcPath, netrcLogin, readNetrc } from './netrc.js';
@@ -40,6 +42,11 @@ export interface DownloadOptions {
    * missing one is no entries). The CLI reads it by default (`--no-netrc`). Default false.
    */
   netrc?: boolean | string;
+  /**
+   * A Netscape `cookies.txt` file (`--load-cookies`, curl `-b FILE`): each cookie is sent to
+   * the URLs its domain, path, secure flag and expiry allow, redirects included.
+   */
+  cookieFile?: string;
   /** Replace an existing file at the output path (`--overwrite`). Default false. */
   overwrite?: boolean;
   /**
@@ -114,6 +121,20 @@ function integer(value: number | undefined, name: string, min: number, max: numb
     throw new UsageError(`${name}: ${value} must be an integer from ${min} to ${max}`);
   }
   return value;
+}
+
+/** The cookies of a `cookies.txt`; a file that cannot be read or parsed is a {@link UsageError} naming `file:line`. */
+function readCookieFile(path: string): StoredCookie[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`--load-cookies: cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  const cookies = parseCookiesFile(text);
+  if (!Array.isArray(cookies)) throw new UsageError(`--load-cookies: ${path}:${cookies.line}: ${cookies.reason} (Netscape cookies.txt format)`);
+  return cookies;
 }
 
 /** `family` and `localAddress`, checked against each other and the URL's host. */
@@ -229,6 +250,7 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Dow
     }),
   };
   if (options.caCert !== undefined) resolved.request.connection.ca = readCaFile(options.caCert);
+  if (options.cookieFile !== undefined) resolved.request.cookies = readCookieFile(options.cookieFile);
   if (options.proxy !== undefined) resolved.request.connection.proxy = options.proxy;
   if (options.output !== undefined) {
     if (options.output === '') throw new UsageError('-o: the output name is empty');

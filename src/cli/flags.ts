@@ -55,6 +55,7 @@ export interface RawOptions {
   verbose?: boolean;
   referer?: string;
   cookie?: string;
+  loadCookies?: string;
   mirror?: string[];
 }
 
@@ -79,7 +80,7 @@ export function toDownloadOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proc
   if (raw.cookie !== undefined) {
     const cookie = headerValue(raw.cookie, '--cookie');
     if (!cookie.includes('=')) {
-      throw new UsageError("--cookie: expected 'name=value' or 'a=b; c=d' (cookie files are not supported)");
+      throw new UsageError("--cookie: expected 'name=value' or 'a=b; c=d' (for a cookies.txt file, use --load-cookies FILE)");
     }
     headers.push(['Cookie', cookie]);
   }
@@ -109,6 +110,7 @@ export function toDownloadOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proc
     options.minRangeSize = parseSize(raw.minRange, '--min-range');
     if (options.minRangeSize < 1) throw new UsageError('--min-range: must be at least 1 byte');
   }
+  if (raw.loadCookies !== undefined) options.cookieFile = raw.loadCookies;
   if (raw.checksum !== undefined) options.checksum = raw.checksum;
   if (raw.userAgent !== undefined) options.userAgent = raw.userAgent;
   const user = raw.user ?? env.RANGEGET_USER;
@@ -170,6 +172,7 @@ export function buildProgram(streams: CliStreams, run: (urls: string[], raw: Raw
     .option('--user-agent <ua>', 'User-Agent header (default: rangeget/VERSION)')
     .option('--referer <url>', 'Referer header')
     .option('--cookie <cookies>', "Cookie header, e.g. 'a=b; c=d' (sent only to the URL's origin)")
+    .option('--load-cookies <file>', 'send the cookies of this Netscape cookies.txt file where their domain, path, secure flag and expiry allow')
     .option('--user <user[:password]>', "basic-auth credentials, sent only to the URL's origin (default: $RANGEGET_USER)")
     .option('--netrc-file <file>', 'read credentials from this .netrc file (default: $NETRC or ~/.netrc)')
     .option('--no-netrc', 'do not read credentials from ~/.netrc')
