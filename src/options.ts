@@ -201,8 +201,8 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Dow
     } catch {
       throw new UsageError(`--proxy: '${options.proxy}' is not a URL (example: http://proxy.example:3128)`);
     }
-    if (proxy.protocol !== 'http:' && proxy.protocol !== 'https:') {
-      throw new UsageError(`--proxy: ${proxy.protocol} proxies are not supported; use an http: or https: proxy URL`);
+    if (!['http:', 'https:', 'socks5:', 'socks5h:'].includes(proxy.protocol)) {
+      throw new UsageError(`--proxy: ${proxy.protocol} proxies are not supported; use an http:, https:, socks5: or socks5h: proxy URL`);
     }
   }
 

@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import type { SecureContext } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, ProxyAgent, type Dispatcher } from './undici.js';
 import { UsageError } from '../primitives/errors.js';
+import { isSocksProxy, socksConnector } from './socks.js';
 
 /** Connection settings, plain data so they can be handed to worker threads. */
 export interface ConnectionSettings {
@@ -44,6 +45,16 @@ function tlsOptions(settings: ConnectionSettings): { rejectUnauthorized?: false;
   return { secureContext: createSecureContext({ ca: [...rootCertificates, settings.ca] }) };
 }
 
+/**
+ * `ALL_PROXY`, as curl reads it: the proxy for every URL when neither `HTTP_PROXY` nor
+ * `HTTPS_PROXY` is set (NO_PROXY does not apply to it).
+ */
+function allProxy(): string | undefined {
+  const env = process.env;
+  if (env.HTTP_PROXY || env.http_proxy || env.HTTPS_PROXY || env.https_proxy) return undefined;
+  return env.ALL_PROXY || env.all_proxy || undefined;
+}
+
 /** The dispatcher for one thread: keep-alive connections, timeouts, TLS and proxy settings. */
 export function createDispatcher(settings: ConnectionSettings, connections: number): Dispatcher {
   const tls = tlsOptions(settings);
@@ -55,9 +66,11 @@ export function createDispatcher(settings: ConnectionSettings, connections: numb
     bodyTimeout: settings.stallTimeout,
     keepAliveTimeout: 10_000,
   };
+  const proxy = settings.proxy ?? allProxy();
+  if (proxy && isSocksProxy(proxy)) return new Agent({ ...options, connect: socksConnector(proxy, settings, tls) });
   // Plain http goes through the proxy as a forwarded request (many proxies refuse CONNECT
   // to ports other than 443); https is tunnelled.
-  if (settings.proxy) return new ProxyAgent({ ...options, uri: settings.proxy, requestTls: tls, proxyTls: tls, proxyTunnel: false });
+  if (proxy) return new ProxyAgent({ ...options, uri: proxy, requestTls: tls, proxyTls: tls, proxyTunnel: false });
   const env = process.env;
   if (env.HTTP_PROXY || env.http_proxy || env.HTTPS_PROXY || env.https_proxy) {
     return new EnvHttpProxyAgent({ ...options, requestTls: tls, proxyTls: tls, proxyTunnel: false });
