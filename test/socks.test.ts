@@ -6,7 +6,9 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { runCli, runMain } from './helpers/cli.js';
 import { sha256File } from './helpers/content.js';
 import { serve, type TestServer } from './helpers/server.js';
@@ -16,6 +18,7 @@ import { tempDir } from './helpers/tmp.js';
 const KiB = 1024;
 const T = { timeout: 40_000, skip: haveMicrosocks() ? false : 'microsocks is not installed (apt-get install microsocks)' };
 const ARGS = ['-c', '4', '--min-range', '16K', '--retries', '0'];
+const FIXTURES = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
 const from = (server: TestServer): string[] => [...new Set(server.stats.log.map((r) => r.remoteAddress))];
 
 describe('SOCKS5 proxies', () => {
@@ -41,6 +44,21 @@ describe('SOCKS5 proxies', () => {
     const remote = await runMain([url, '-d', join(dir, 'sixh'), '-6', '--proxy', `socks5h://127.0.0.1:${socks}`, ...ARGS]);
     assert.equal(remote.code, 0, remote.stderr);
     assert.deepEqual(from(server), [PROXIED_FROM]);
+  });
+
+  it('https through the tunnel: TLS with the name of the host, and --ca-cert, over the SOCKS connection', T, async (t) => {
+    const socks = await startSocks(t);
+    const tls = { key: readFileSync(join(FIXTURES, 'key.pem')), cert: readFileSync(join(FIXTURES, 'cert.pem')) };
+    const server = await serve(t, { '/t.bin': { size: 200 * KiB } }, { tls });
+    const dir = await tempDir(t);
+    const url = `https://localhost:${server.port}/t.bin`;
+    const r = await runMain([url, '-d', dir, '--proxy', `socks5h://127.0.0.1:${socks}`, '--ca-cert', join(FIXTURES, 'cert.pem'), ...ARGS]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await sha256File(join(dir, 't.bin')), server.sha256('/t.bin'));
+    assert.deepEqual(from(server), [PROXIED_FROM]);
+    const untrusted = await runMain([url, '-d', join(dir, 'no'), '--proxy', `socks5h://127.0.0.1:${socks}`, ...ARGS]);
+    assert.equal(untrusted.code, 4, 'the certificate is still checked through the tunnel');
+    assert.match(untrusted.stderr, /certificate/);
   });
 
   it('ALL_PROXY=socks5h:// applies without --proxy; a proxy that is down is a network error (exit 4)', T, async (t) => {
