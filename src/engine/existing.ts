@@ -61,6 +61,9 @@ export function existingAction(local: LocalFile, remote: RemoteFile, policy: Exi
     if (remoteTime(remote) !== undefined && !newer(remote, local) && (remote.size === undefined || sameSize)) {
       return { kind: 'skip', why: 'not-modified' };
     }
+    if (remoteTime(remote) === undefined) {
+      return { kind: 'replace', warning: 'the server gives no Last-Modified, so -N cannot compare times; fetching it again' };
+    }
     if (!policy.continue) return { kind: 'replace' };
   }
   if (!policy.continue) return { kind: 'refuse' };
