@@ -20,7 +20,7 @@ export {
 } from './batch.js';
 export { parseInputFile, type InputEntry } from './input-file.js';
 export type { DownloadOptions } from './options.js';
-export type { DownloadEvent, DownloadResult, Inspection, Progress } from './engine/events.js';
+export type { DownloadEvent, DownloadResult, Inspection, Progress, SkipReason } from './engine/events.js';
 export type { Checksum, ChecksumAlgorithm } from './primitives/checksum.js';
 export * from './primitives/errors.js';
 export { planRanges, PIECES_PER_CONNECTION, type PlanInput } from './engine/plan.js';

@@ -2,11 +2,15 @@
  * Options of one download: the public type, the defaults, and their validation into the
  * settings the rest of rangeget uses. Bad input throws {@link UsageError} before any request.
  */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { DownloadEvent, Progress } from './engine/events.js';
 import { RateLimiter } from './engine/rate.js';
 import type { DownloadSettings } from './engine/settings.js';
+import { parseCookiesFile, type StoredCookie } from './http/cookies.js';
 import { readCaFile } from './http/dispatcher.js';
 import { basicAuth, takeUrlCredentials } from './http/request.js';
+import { defaultNetrcPath, netrcLogin, readNetrc } from './netrc.js';
 import { parseChecksum, parseHeader, parseUrl, parseUserPass } from './parse.js';
 import type { Checksum } from './primitives/checksum.js';
 import { UsageError } from './primitives/errors.js';
@@ -32,8 +36,35 @@ export interface DownloadOptions {
   userAgent?: string;
   /** Basic-auth credentials (`--user`), as `'user:password'` or an object. */
   user?: string | { user: string; password: string };
+  /**
+   * Credentials from a `.netrc` file for the URL's host (used when `user` and the URL give
+   * none; sent to the URL's origin only): a path, or true for `$NETRC` or `~/.netrc` (a
+   * missing one is no entries). The CLI reads it by default (`--no-netrc`). Default false.
+   */
+  netrc?: boolean | string;
+  /**
+   * A Netscape `cookies.txt` file (`--load-cookies`, curl `-b FILE`): each cookie is sent to
+   * the URLs its domain, path, secure flag and expiry allow, redirects included.
+   */
+  cookieFile?: string;
   /** Replace an existing file at the output path (`--overwrite`). Default false. */
   overwrite?: boolean;
+  /**
+   * A file already at the output path (`--continue`; wget -c, aria2c -c): complete (the remote
+   * size, not older than the remote Last-Modified) is done without fetching; shorter, with a
+   * Last-Modified not newer than it, it is continued from its end; otherwise fetched again
+   * and replaced. Without it, an existing file is refused. Default false.
+   */
+  continue?: boolean;
+  /** Leave any existing file at the output path alone and succeed (`--skip-existing`, wget -nc). Default false. */
+  skipExisting?: boolean;
+  /**
+   * Fetch only when the remote file is newer than the file at the output path, or of another
+   * size (`-N`, wget -N); the new one replaces the old once verified. Default false.
+   */
+  timestamping?: boolean;
+  /** Give the saved file the remote Last-Modified as its time (`--no-remote-time` sets false). Default true. */
+  remoteTime?: boolean;
   /** Continue from a control file left by an earlier run (`--no-resume` sets false). Default true. */
   resume?: boolean;
   /** When the remote file changed, start over (true) or fail (false, `--no-restart`). Default true. */
@@ -44,6 +75,12 @@ export interface DownloadOptions {
   retryWait?: number;
   /** Connect, response-header and stall timeout in ms (`--timeout`). Default 30000. */
   timeout?: number;
+  /** Time to establish a connection, TLS included, in ms (`--connect-timeout`). Default: `timeout`. */
+  connectTimeout?: number;
+  /** Connect over IPv4 (4) or IPv6 (6) only (`-4` / `-6`). Default: either. */
+  family?: 4 | 6;
+  /** Local IP address to connect from (`--bind`). */
+  localAddress?: string;
   /** Redirects to follow at most (`--max-redirects`). Default 10. */
   maxRedirects?: number;
   /** Other URLs of the same file (`--mirror`); ranges are spread over all of them. */
@@ -86,6 +123,35 @@ function integer(value: number | undefined, name: string, min: number, max: numb
   return value;
 }
 
+/** The cookies of a `cookies.txt`; a file that cannot be read or parsed is a {@link UsageError} naming `file:line`. */
+function readCookieFile(path: string): StoredCookie[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`--load-cookies: cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  const cookies = parseCookiesFile(text);
+  if (!Array.isArray(cookies)) throw new UsageError(`--load-cookies: ${path}:${cookies.line}: ${cookies.reason} (Netscape cookies.txt format)`);
+  return cookies;
+}
+
+/** `family` and `localAddress`, checked against each other and the URL's host. */
+function networkChoices(url: URL, options: DownloadOptions): { family?: 4 | 6; localAddress?: string } {
+  const { family, localAddress } = options;
+  if (family !== undefined && family !== 4 && family !== 6) throw new UsageError(`family: ${String(family)} must be 4 or 6`);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (family && isIP(host) !== 0 && isIP(host) !== family) {
+    throw new UsageError(`-${family}: ${url.host} is an IPv${isIP(host)} address; drop -${family} or use a name or an IPv${family} address`);
+  }
+  if (localAddress === undefined) return family ? { family } : {};
+  const bound = isIP(localAddress);
+  if (bound === 0) throw new UsageError(`--bind: '${localAddress}' is not an IP address (example: 192.0.2.10)`);
+  if (family && bound !== family) throw new UsageError(`--bind: ${localAddress} is an IPv${bound} address, but -${family} was given`);
+  return { family: family ?? (bound as 4 | 6), localAddress };
+}
+
 /** Validate options and fill in defaults. Throws {@link UsageError}. */
 export function resolveOptions(url: string | URL, options: DownloadOptions): DownloadSettings {
   const parsed = parseUrl(typeof url === 'string' ? url : url.href);
@@ -100,6 +166,8 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Dow
   const retries = integer(options.retries, 'retries', 0, 1000, 5);
   const retryWait = integer(options.retryWait, 'retryWait', 0, 3_600_000, 1000);
   const timeout = integer(options.timeout, 'timeout', 1, 86_400_000, 30_000);
+  const connectTimeout = integer(options.connectTimeout, 'connectTimeout', 1, 86_400_000, timeout);
+  const network = networkChoices(clean, options);
   const maxRedirects = integer(options.maxRedirects, 'maxRedirects', 0, 100, 10);
   const progressInterval = integer(options.progressInterval, 'progressInterval', 10, 60_000, 250);
 
@@ -116,6 +184,15 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Dow
     const { user, password } = typeof options.user === 'string' ? parseUserPass(options.user) : options.user;
     headers.authorization = basicAuth(user, password);
   }
+  const warnings: string[] = [];
+  // As curl: `https://bob@host/` takes bob's password from the file.
+  const userOnly = urlAuth !== undefined && !parsed.password && options.user === undefined;
+  if (options.netrc && (headers.authorization === undefined || userOnly)) {
+    const path = typeof options.netrc === 'string' ? options.netrc : defaultNetrcPath();
+    const entries = readNetrc(path, typeof options.netrc === 'string', (m) => warnings.push(m));
+    const login = netrcLogin(entries, clean.hostname, userOnly ? decodeURIComponent(parsed.username) : undefined);
+    if (login) headers.authorization = basicAuth(login.user, login.password);
+  }
 
   if (options.proxy !== undefined) {
     let proxy: URL;
@@ -124,9 +201,16 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Dow
     } catch {
       throw new UsageError(`--proxy: '${options.proxy}' is not a URL (example: http://proxy.example:3128)`);
     }
-    if (proxy.protocol !== 'http:' && proxy.protocol !== 'https:') {
-      throw new UsageError(`--proxy: ${proxy.protocol} proxies are not supported; use an http: or https: proxy URL`);
+    if (!['http:', 'https:', 'socks5:', 'socks5h:'].includes(proxy.protocol)) {
+      throw new UsageError(`--proxy: ${proxy.protocol} proxies are not supported; use an http:, https:, socks5: or socks5h: proxy URL`);
     }
+  }
+
+  if (options.skipExisting && (options.overwrite || options.continue || options.timestamping)) {
+    throw new UsageError('skipExisting (--skip-existing) cannot be combined with overwrite, continue or timestamping: it leaves every existing file alone');
+  }
+  if (options.overwrite && (options.continue || options.timestamping)) {
+    throw new UsageError('overwrite (--overwrite) cannot be combined with continue or timestamping: it always fetches the whole file again');
   }
 
   const resolved: DownloadSettings = {
@@ -135,6 +219,10 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Dow
     threads,
     minRangeSize,
     overwrite: options.overwrite ?? false,
+    continue: options.continue ?? false,
+    skipExisting: options.skipExisting ?? false,
+    timestamping: options.timestamping ?? false,
+    remoteTime: options.remoteTime ?? true,
     resume: options.resume ?? true,
     restart: options.restart ?? true,
     request: {
@@ -143,13 +231,15 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Dow
       maxRedirects,
       connection: {
         insecure: options.insecure ?? false,
-        connectTimeout: timeout,
+        connectTimeout,
+        ...network,
         headersTimeout: timeout,
         stallTimeout: timeout,
       },
     },
     retry: { retries, retryWait, maxRetryWait: Math.max(retryWait, 60_000) },
     progressInterval,
+    warnings,
     trace: options.trace ?? false,
     mirrors: (options.mirrors ?? []).map((m) => {
       const mirror = parseUrl(typeof m === 'string' ? m : m.href);
@@ -160,9 +250,11 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Dow
     }),
   };
   if (options.caCert !== undefined) resolved.request.connection.ca = readCaFile(options.caCert);
+  if (options.cookieFile !== undefined) resolved.request.cookies = readCookieFile(options.cookieFile);
   if (options.proxy !== undefined) resolved.request.connection.proxy = options.proxy;
   if (options.output !== undefined) {
     if (options.output === '') throw new UsageError('-o: the output name is empty');
+    if (options.output === '-') throw new UsageError('-o -: streaming to stdout is not supported yet; give a file name');
     // '-o sub/', '-o .' name a directory: refuse now, not after the probe.
     resolveTarget({ output: options.output, fileName: 'x', ...(options.dir !== undefined ? { dir: options.dir } : {}) });
     resolved.output = options.output;

@@ -254,7 +254,7 @@ describe('cli: exit codes', () => {
     const r = await runCli(t, [server.url('/data.bin')], { cwd });
     assert.equal(r.code, 6, r.stderr);
     assert.equal(r.stdout, '');
-    assert.equal(r.stderr, `rangeget: error: ${path} already exists; pass --overwrite to replace it or -o to choose another name\n`);
+    assert.equal(r.stderr, `rangeget: error: ${path} already exists; pass --continue to finish it (nothing is fetched if it is complete), --overwrite to replace it, or -o to choose another name\n`);
     assert.equal(await readFile(path, 'utf8'), 'mine\n');
     assert.deepEqual(await list(cwd), ['data.bin']);
     assert.equal(server.stats.log.filter((x) => x.method === 'GET').length, 0);

@@ -208,7 +208,7 @@ describe('requests: headers and credentials', () => {
     for (const [flag, value, message] of [
       ['referer', 'http://x/\r\nX-Evil: 1', /^--referer: the value must not contain CR, LF/],
       ['cookie', 'a=b\nc=d', /^--cookie: the value must not contain CR, LF/],
-      ['cookie', 'cookies.txt', /^--cookie: expected 'name=value' or 'a=b; c=d' \(cookie files are not supported\)$/],
+      ['cookie', 'cookies.txt', /^--cookie: expected 'name=value' or 'a=b; c=d' \(for a cookies.txt file, use --load-cookies FILE\)$/],
       ['referer', '', /^--referer: the value is empty$/],
     ] as const) {
       assert.throws(() => toDownloadOptions({ ...base, [flag]: value }, {}), (err: Error) => message.test(err.message));

@@ -3,7 +3,9 @@
  * library options. Every bad value is a {@link UsageError} before anything is sent.
  */
 import { Command, Option } from 'commander';
+import { existsSync } from 'node:fs';
 import { DEFAULT_JOBS } from '../batch.js';
+import { defaultNetrcPath } from '../netrc.js';
 import { MAX_CONNECTIONS, VERSION, type DownloadOptions } from '../options.js';
 import { parseDuration, parseHeader, parseIntInRange, parseSize } from '../parse.js';
 import { UsageError } from '../primitives/errors.js';
@@ -22,11 +24,24 @@ export interface RawOptions {
   userAgent?: string;
   user?: string;
   overwrite?: boolean;
+  continue?: boolean;
+  skipExisting?: boolean;
+  timestamping?: boolean;
+  /** False with --no-remote-time. */
+  remoteTime?: boolean;
   resume: boolean;
+  /** False with --no-netrc. */
+  netrc?: boolean;
+  netrcFile?: string;
   restart: boolean;
   retries?: string;
   retryWait?: string;
   timeout?: string;
+  connectTimeout?: string;
+  ipv4?: boolean;
+  ipv6?: boolean;
+  bind?: string;
+  limitRate?: string;
   maxRedirects?: string;
   maxSpeed?: string;
   insecure?: boolean;
@@ -40,6 +55,7 @@ export interface RawOptions {
   verbose?: boolean;
   referer?: string;
   cookie?: string;
+  loadCookies?: string;
   mirror?: string[];
 }
 
@@ -64,7 +80,7 @@ export function toDownloadOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proc
   if (raw.cookie !== undefined) {
     const cookie = headerValue(raw.cookie, '--cookie');
     if (!cookie.includes('=')) {
-      throw new UsageError("--cookie: expected 'name=value' or 'a=b; c=d' (cookie files are not supported)");
+      throw new UsageError("--cookie: expected 'name=value' or 'a=b; c=d' (for a cookies.txt file, use --load-cookies FILE)");
     }
     headers.push(['Cookie', cookie]);
   }
@@ -74,6 +90,18 @@ export function toDownloadOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proc
     resume: raw.resume,
     restart: raw.restart,
   };
+  if (raw.netrcFile !== undefined) {
+    if (raw.netrc === false) throw new UsageError('--netrc-file and --no-netrc exclude each other; give one');
+    options.netrc = raw.netrcFile;
+  } else if (raw.netrc !== false) {
+    // Read by default, as wget and aria2c do; a missing file is no credentials.
+    const path = defaultNetrcPath(env);
+    if (existsSync(path)) options.netrc = path;
+  }
+  if (raw.remoteTime === false) options.remoteTime = false;
+  if (raw.continue) options.continue = true;
+  if (raw.skipExisting) options.skipExisting = true;
+  if (raw.timestamping) options.timestamping = true;
   if (raw.output !== undefined) options.output = raw.output;
   if (raw.dir !== undefined) options.dir = raw.dir;
   if (raw.connections !== undefined) options.connections = parseIntInRange(raw.connections, '-c', 1, MAX_CONNECTIONS);
@@ -82,6 +110,7 @@ export function toDownloadOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proc
     options.minRangeSize = parseSize(raw.minRange, '--min-range');
     if (options.minRangeSize < 1) throw new UsageError('--min-range: must be at least 1 byte');
   }
+  if (raw.loadCookies !== undefined) options.cookieFile = raw.loadCookies;
   if (raw.checksum !== undefined) options.checksum = raw.checksum;
   if (raw.userAgent !== undefined) options.userAgent = raw.userAgent;
   const user = raw.user ?? env.RANGEGET_USER;
@@ -90,9 +119,17 @@ export function toDownloadOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proc
   if (raw.retryWait !== undefined) options.retryWait = parseDuration(raw.retryWait, '--retry-wait');
   if (raw.timeout !== undefined) options.timeout = parseDuration(raw.timeout, '--timeout');
   if (raw.maxRedirects !== undefined) options.maxRedirects = parseIntInRange(raw.maxRedirects, '--max-redirects', 0, 100);
-  if (raw.maxSpeed !== undefined) {
-    options.maxSpeed = parseSize(raw.maxSpeed, '--max-speed');
-    if (options.maxSpeed < 1) throw new UsageError('--max-speed: must be more than 0 (examples: 500K, 2M)');
+  if (raw.connectTimeout !== undefined) options.connectTimeout = parseDuration(raw.connectTimeout, '--connect-timeout');
+  if (raw.ipv4 && raw.ipv6) throw new UsageError('-4 and -6 exclude each other; give one');
+  if (raw.ipv4) options.family = 4;
+  if (raw.ipv6) options.family = 6;
+  if (raw.bind !== undefined) options.localAddress = raw.bind;
+  if (raw.maxSpeed !== undefined && raw.limitRate !== undefined) throw new UsageError('--limit-rate is --max-speed: give one');
+  const speed = raw.maxSpeed ?? raw.limitRate;
+  if (speed !== undefined) {
+    const flag = raw.maxSpeed !== undefined ? '--max-speed' : '--limit-rate';
+    options.maxSpeed = parseSize(speed, flag);
+    if (options.maxSpeed < 1) throw new UsageError(`${flag}: must be more than 0 (examples: 500K, 2M)`);
   }
   if (raw.insecure) options.insecure = true;
   if (raw.caCert !== undefined) options.caCert = raw.caCert;
@@ -106,6 +143,8 @@ export function toDownloadOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proc
 export interface CliStreams extends DisplayStreams {
   /** Bars only when both stdout and stderr are terminals and TERM=dumb does not say otherwise. */
   isTTY: boolean;
+  /** The environment ($RANGEGET_USER, $NETRC, $HOME ...); default `process.env`. */
+  env?: NodeJS.ProcessEnv;
   /** Where `-i -` reads the URL list; default `process.stdin`. */
   stdin?: NodeJS.ReadableStream;
 }
@@ -133,18 +172,31 @@ export function buildProgram(streams: CliStreams, run: (urls: string[], raw: Raw
     .option('--user-agent <ua>', 'User-Agent header (default: rangeget/VERSION)')
     .option('--referer <url>', 'Referer header')
     .option('--cookie <cookies>', "Cookie header, e.g. 'a=b; c=d' (sent only to the URL's origin)")
+    .option('--load-cookies <file>', 'send the cookies of this Netscape cookies.txt file where their domain, path, secure flag and expiry allow')
     .option('--user <user[:password]>', "basic-auth credentials, sent only to the URL's origin (default: $RANGEGET_USER)")
+    .option('--netrc-file <file>', 'read credentials from this .netrc file (default: $NETRC or ~/.netrc)')
+    .option('--no-netrc', 'do not read credentials from ~/.netrc')
     .option('--overwrite', 'replace an existing file at the output path')
+    .option('--continue', "finish a file already at the output path; a complete one is left as it is (wget -c, aria2c -c; rangeget's -c is --connections)")
+    .option('--skip-existing', 'leave any file already at the output path alone and succeed (wget -nc)')
+    .option('-N, --timestamping', 'fetch only when the remote file is newer than the local one (wget -N)')
+    .option('--no-remote-time', "do not give the saved file the remote Last-Modified as its time")
     .option('--no-resume', 'ignore an earlier partial download and start over')
     .option('--no-restart', 'fail instead of starting over when the remote file changed')
     .option('--retries <n>', 'failed attempts in a row before a range gives up (default: 5)')
     .option('--retry-wait <seconds>', 'first retry delay, doubled each time, e.g. 1, 500ms (default: 1)')
     .option('--timeout <seconds>', 'connect, response and stall timeout (default: 30)')
+    .option('--connect-timeout <seconds>', 'time to establish a connection, TLS included (default: --timeout)')
+    .option('-4, --ipv4', 'connect over IPv4 only')
+    .option('-6, --ipv6', 'connect over IPv6 only')
+    .option('--bind <address>', 'local IP address to connect from')
     .option('--max-redirects <n>', 'redirects to follow at most (default: 10)')
     .option('--max-speed <rate>', 'limit the total download rate, shared by all connections and files, e.g. 500K, 2M (K = 1024)')
+    .option('--limit-rate <rate>', 'the same as --max-speed (curl, wget)')
     .option('--insecure', 'do not verify TLS certificates')
     .option('--ca-cert <file>', 'trust the CA certificates in this PEM file')
     .option('--proxy <url>', 'HTTP proxy (default: $HTTPS_PROXY / $HTTP_PROXY, minus $NO_PROXY)')
+    .option('--no-config', 'do not read the configuration file ($RANGEGET_CONFIG or ~/.config/rangeget/config)')
     .addOption(new Option('-q, --quiet', 'print nothing but errors').conflicts(['json', 'verbose']))
     .option('-v, --verbose', 'print every request and response with its headers (credentials masked) on stderr')
     .option('--json', 'print newline-delimited JSON events on stdout instead of bars')

@@ -29,6 +29,7 @@ export function formatDuration(seconds: number): string {
 
 /** One line that says what was saved, how big and how fast. */
 export function summary(result: DownloadResult): string {
+  if (result.skipped) return `${result.path}: ${SKIPPED[result.skipped]}`;
   const seconds = result.duration / 1000;
   const fetched = result.size - result.resumed;
   const speed = seconds > 0 ? fetched / seconds : 0;
@@ -42,6 +43,13 @@ export function summary(result: DownloadResult): string {
   if (result.digest) parts.push(`checksum ok`);
   return parts.join(', ');
 }
+
+/** What a skipped download says: nothing was fetched, and why. */
+const SKIPPED: Record<NonNullable<DownloadResult['skipped']>, string> = {
+  exists: 'exists; skipped (--skip-existing), nothing fetched',
+  complete: 'already complete; nothing fetched',
+  'not-modified': 'not modified (the remote file is not newer); nothing fetched',
+};
 
 /** What an `http` event carries. */
 type HttpEvent = Extract<DownloadEvent, { type: 'http' }>;

@@ -8,6 +8,7 @@ import { MAX_CONNECTIONS } from '../options.js';
 import { parseIntInRange } from '../parse.js';
 import { ExitCode, RangegetError } from '../primitives/errors.js';
 import { Display, type DisplayMode } from './display.js';
+import { configArgs } from './config.js';
 import { buildProgram, toDownloadOptions, type CliStreams, type RawOptions } from './flags.js';
 import { formatPlan } from './format.js';
 import { collectItems } from './input.js';
@@ -28,7 +29,7 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
   let display: Display | undefined;
 
   const run = async (urls: string[], raw: RawOptions): Promise<number> => {
-    const options = toDownloadOptions(raw);
+    const options = toDownloadOptions(raw, streams.env ?? process.env);
     const jobs = raw.jobs !== undefined ? parseIntInRange(raw.jobs, '-j', 1, MAX_CONNECTIONS) : undefined;
     const items = await collectItems(urls, raw, streams.stdin ?? process.stdin);
     const batch = items.length > 1 || raw.inputFile !== undefined;
@@ -125,7 +126,10 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
 
   const program = buildProgram(streams, run);
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    // The configuration file's flags go first, so the command line's win.
+    const skipConfig = argv.some((a) => /^(--no-config|-h|--help|-V|--version)$/.test(a));
+    const args = skipConfig ? argv : [...configArgs(program, streams.env ?? process.env), ...argv];
+    await program.parseAsync(args, { from: 'user' });
     return Number(program.getOptionValue('__exit') ?? 0);
   } catch (err) {
     if (err instanceof CommanderError) {

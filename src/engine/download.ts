@@ -13,14 +13,15 @@ import { exists } from '../storage/assemble.js';
 import { lockTarget } from '../storage/lock.js';
 import { checkOutput, checkSpace } from '../storage/output-checks.js';
 import { resolveTarget, type Target } from '../storage/target.js';
-import { AbortError, fileError } from '../primitives/errors.js';
+import { AbortError, FileExistsError, fileError } from '../primitives/errors.js';
 import { totalLength, UNKNOWN_END } from '../primitives/ranges.js';
-import type { DownloadEvent, DownloadResult, Inspection } from './events.js';
+import type { DownloadEvent, DownloadResult, Inspection, SkipReason } from './events.js';
+import { existingAction, type ExistingAction } from './existing.js';
 import { chooseFileName } from './file-name.js';
 import { planRanges } from './plan.js';
 import { keepWarm } from './prewarm.js';
 import { restartAction } from './restart.js';
-import { readLeftovers, takeLeftovers, type ResumePoint } from './resume.js';
+import { adoptFile, readLeftovers, takeLeftovers, type ResumePoint } from './resume.js';
 import type { DownloadSettings } from './settings.js';
 import { fetchesRanges, Transfer, type TransferContext } from './transfer.js';
 
@@ -77,6 +78,7 @@ export class Download {
 
   async start(): Promise<DownloadResult> {
     this.checkAborted();
+    for (const message of this.opts.warnings) this.warn(message);
     // Threads load while the probe runs; a small file will not need them (the next may).
     if (this.warm) keepWarm(this.opts.threads);
     try {
@@ -136,7 +138,7 @@ export class Download {
   /** The rest of an attempt, once probed. */
   private async probed(info: ProbeResult, startOver: boolean): Promise<DownloadResult> {
     const { opts } = this;
-    const target = await this.target(info);
+    const { target, action } = await this.target(info);
     this.emit({
       type: 'probe',
       url: info.url,
@@ -147,17 +149,20 @@ export class Download {
       ...(info.lastModified ? { lastModified: info.lastModified } : {}),
       path: target.path,
     });
+    if (action?.kind === 'skip') return this.skip(info, target, action.why, action.have);
+    if (action?.kind === 'replace' && action.warning) this.warn(`${target.path}: ${action.warning}`);
     if (!info.acceptsRanges && info.noRangesReason) this.warn(`using one connection: ${info.noRangesReason}`);
     const unlock = await lockTarget(target, opts.dir);
     try {
-      return await this.locked(info, target, startOver);
+      if (action?.kind === 'continue' && !startOver) await adoptFile(target, { ...info, size: info.size! }, action.have);
+      return await this.locked(info, target, startOver, action?.kind === 'replace');
     } finally {
       await unlock();
     }
   }
 
   /** The rest of an attempt, holding the output's lock. */
-  private async locked(info: ProbeResult, target: Target, startOver: boolean): Promise<DownloadResult> {
+  private async locked(info: ProbeResult, target: Target, startOver: boolean, replace: boolean): Promise<DownloadResult> {
     // Starting over, what the failed attempt left is not read: its control file may exist.
     const kept: ResumePoint = startOver ? { written: [], fresh: false } : await takeLeftovers(target, info, this.opts, (m) => this.warn(m));
     const resumed = totalLength(kept.written);
@@ -171,17 +176,17 @@ export class Download {
       throw fileError(err, target.partPath);
     }
     try {
-      return await new Transfer(this.transferContext(), { info, target, file, kept: kept.written, controlExists: !kept.fresh }).run();
+      return await new Transfer(this.transferContext(replace), { info, target, file, kept: kept.written, controlExists: !kept.fresh }).run();
     } catch (err) {
       await file.close().catch(() => undefined);
       throw err;
     }
   }
 
-  /** What a transfer of this download runs in. */
-  private transferContext(): TransferContext {
+  /** What a transfer of this download runs in; `replace`: the file at the path may be replaced. */
+  private transferContext(replace = false): TransferContext {
     return {
-      opts: this.opts,
+      opts: replace ? { ...this.opts, overwrite: true } : this.opts,
       dispatcher: this.dispatcher,
       started: this.started,
       emit: (event) => this.emit(event),
@@ -199,11 +204,33 @@ export class Download {
     });
   }
 
-  /** Output paths; refuses an existing file unless `overwrite`. */
-  private async target(info: ProbeResult): Promise<Target> {
+  /**
+   * Output paths, and what to do with a file already there (none: nothing is); refuses one
+   * that may not be touched.
+   */
+  private async target(info: ProbeResult): Promise<{ target: Target; action?: ExistingAction & { have: number } }> {
     const target = this.targetOf(info);
-    await checkOutput(target, this.opts.overwrite, (m) => this.warn(m));
-    return target;
+    const found = await checkOutput(target, (m) => this.warn(m));
+    if (!found) return { target };
+    const action = existingAction(found, info, this.opts);
+    if (action.kind === 'refuse') throw new FileExistsError(target.path, action.reason);
+    return { target, action: { ...action, have: found.size } };
+  }
+
+  /** An existing file that needs nothing fetched: done, with `skipped` saying why. */
+  private skip(info: ProbeResult, target: Target, why: SkipReason, size: number): DownloadResult {
+    const result: DownloadResult = {
+      path: target.path,
+      url: info.url,
+      finalUrl: info.finalUrl,
+      size,
+      duration: performance.now() - this.started,
+      resumed: 0,
+      connections: 0,
+      skipped: why,
+    };
+    this.emit({ type: 'done', ...result });
+    return result;
   }
 
   /** Probe and plan without downloading (`--dry-run`). */

@@ -37,7 +37,15 @@ export interface DownloadResult {
   connections: number;
   /** Hex digest, when a checksum was asked for (and verified). */
   digest?: string;
+  /**
+   * Set when nothing was fetched because the file at `path` needed nothing: it `exists`
+   * (`skipExisting`), is `complete` (`continue`), or is `not-modified` (`timestamping`).
+   */
+  skipped?: SkipReason;
 }
+
+/** Why a download fetched nothing: see {@link DownloadResult.skipped}. */
+export type SkipReason = 'exists' | 'complete' | 'not-modified';
 
 /** One event of a download; `type` says which. */
 export type DownloadEvent =

@@ -4,12 +4,12 @@
  * {@link keptRanges}); {@link readLeftovers} reads what is on disk, and
  * {@link takeLeftovers} acts on it.
  */
-import { stat } from 'node:fs/promises';
+import { rename, stat } from 'node:fs/promises';
 import { canVouch, validatorChange, type Validators } from '../http/validators.js';
-import { readControl, removeControl, writtenSegments, type ControlState } from '../storage/control-file.js';
+import { newControlState, readControl, removeControl, writeControl, writtenSegments, type ControlFile, type ControlState } from '../storage/control-file.js';
 import { exists } from '../storage/assemble.js';
 import type { Target } from '../storage/target.js';
-import { RemoteChangedError } from '../primitives/errors.js';
+import { FileError, RemoteChangedError, fileError } from '../primitives/errors.js';
 import { totalLength, type ByteRange } from '../primitives/ranges.js';
 
 /** The remote file as probed now, to compare with a stored state. */
@@ -130,4 +130,21 @@ export async function takeLeftovers(
   warn(`${left.reason}; starting over`);
   await removeControl(target.controlPath);
   return { written: [], fresh: false };
+}
+
+/**
+ * `--continue` of a shorter file at the output path that no control file describes (left by
+ * another tool, or a crash of one): it becomes the `.part` file, its `have` bytes claimed by
+ * a new control file for `file` as probed now, so the usual resume fetches the rest. The
+ * caller has checked that the validators allow it (engine/existing.ts). The control file is
+ * saved first: a crash between the two leaves the file where it was.
+ */
+export async function adoptFile(target: Target, file: ControlFile, have: number): Promise<void> {
+  if (await exists(target.partPath)) {
+    throw new FileError(`${target.path} and ${target.partPath} are both there; remove the one you do not want and run again`);
+  }
+  await writeControl(target.controlPath, { ...newControlState(file), written: have > 0 ? [[0, have]] : [] });
+  await rename(target.path, target.partPath).catch((err: unknown) => {
+    throw fileError(err, target.path);
+  });
 }

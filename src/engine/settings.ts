@@ -20,11 +20,19 @@ export interface DownloadSettings {
   minRangeSize: number;
   checksum?: Checksum;
   overwrite: boolean;
+  /** `continue`: finish or keep a file at the output path (engine/existing.ts). */
+  continue: boolean;
+  skipExisting: boolean;
+  timestamping: boolean;
+  /** Give the saved file the remote Last-Modified as its modification time. */
+  remoteTime: boolean;
   resume: boolean;
   restart: boolean;
   request: RequestSettings;
   retry: RetrySettings;
   progressInterval: number;
+  /** Said as `warning` events when the download starts (a `.netrc` others can read ...). */
+  warnings: string[];
   rate?: RateLimiter;
   mirrors: URL[];
   trace: boolean;

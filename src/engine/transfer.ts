@@ -10,8 +10,10 @@ import { newControlState } from '../storage/control-file.js';
 import { FileHasher } from '../storage/hasher.js';
 import type { Target } from '../storage/target.js';
 import type { ProbeResult } from '../http/probe.js';
+import { lastModifiedTime } from '../http/validators.js';
 import type { Dispatcher } from '../http/undici.js';
-import { AbortError, ChecksumError, SizeError, fileError } from '../primitives/errors.js';
+import { whenAborted } from '../primitives/abort.js';
+import { ChecksumError, SizeError, fileError } from '../primitives/errors.js';
 import { totalLength, UNKNOWN_END, type ByteRange } from '../primitives/ranges.js';
 import type { DownloadEvent, DownloadResult } from './events.js';
 import { writeFirstBody } from './first-body.js';
@@ -60,17 +62,6 @@ export interface TransferInput {
   kept: ByteRange[];
   /** False when no control file is known to exist. */
   controlExists: boolean;
-}
-
-/** A rejection when `signal` aborts, and the function that stops listening. */
-function onAbort(signal: AbortSignal | undefined): { aborted: Promise<never>; dispose: () => void } {
-  let listener: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    listener = () => reject(new AbortError());
-    if (signal?.aborted) listener();
-    else signal?.addEventListener('abort', listener, { once: true });
-  });
-  return { aborted, dispose: () => listener && signal?.removeEventListener('abort', listener) };
 }
 
 /** One file's fetch, start to `done` event: {@link run} it once. */
@@ -204,7 +195,7 @@ export class Transfer {
       connections: this.ranged ? opts.connections : 1,
     };
     this.emit({ type: 'start', path: this.input.target.path, size, connections: this.connections, ranges: ranges.length });
-    const abort = onAbort(opts.signal);
+    const abort = whenAborted(opts.signal);
     try {
       await Promise.race([pool.run(job, ranges), abort.aborted]);
     } finally {
@@ -278,6 +269,7 @@ export class Transfer {
   private async assemble(): Promise<DownloadResult> {
     const { info, target, file } = this.input;
     const { opts } = this;
+    const time = opts.remoteTime ? lastModifiedTime(info.lastModified) : undefined;
     const result = await assemble({
       file,
       partPath: target.partPath,
@@ -285,6 +277,7 @@ export class Transfer {
       size: this.size,
       written: totalLength(this.written()),
       overwrite: opts.overwrite,
+      ...(time !== undefined ? { mtime: new Date(time) } : {}),
       ...(opts.checksum ? { checksum: opts.checksum } : {}),
       ...(this.hasher ? { hasher: this.hasher } : {}),
     }).catch(async (err: unknown) => {

@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import type { SecureContext } from 'node:tls';
 import { undici, type Dispatcher } from './undici.js';
 import { UsageError } from '../primitives/errors.js';
+import { isSocksProxy, socksConnector } from './socks.js';
 
 /** Connection settings, plain data so they can be handed to worker threads. */
 export interface ConnectionSettings {
@@ -17,8 +18,12 @@ export interface ConnectionSettings {
   ca?: string;
   /** Proxy URL (`--proxy`); when absent, HTTP_PROXY / HTTPS_PROXY / NO_PROXY apply. */
   proxy?: string;
-  /** Milliseconds to establish a connection. */
+  /** Milliseconds to establish a connection (and for https, its TLS handshake). */
   connectTimeout: number;
+  /** Connect over IPv4 or IPv6 only (`-4` / `-6`); names are resolved to that family only. */
+  family?: 4 | 6;
+  /** Local IP address to connect from (`--bind`). */
+  localAddress?: string;
   /** Milliseconds to wait for response headers. */
   headersTimeout: number;
   /** Milliseconds without a body byte before the connection counts as stalled. */
@@ -40,10 +45,24 @@ export function tlsOptions(settings: ConnectionSettings): { rejectUnauthorized?:
   return { secureContext: createSecureContext({ ca: [...rootCertificates, settings.ca] }) };
 }
 
-/** True when HTTP_PROXY / HTTPS_PROXY (either case) name a proxy. */
-export function proxyFromEnvironment(): boolean {
+/** True when HTTP_PROXY or HTTPS_PROXY (either case) name a proxy. */
+function httpProxyFromEnvironment(): boolean {
   const env = process.env;
   return Boolean(env.HTTP_PROXY || env.http_proxy || env.HTTPS_PROXY || env.https_proxy);
+}
+
+/**
+ * `ALL_PROXY`, as curl reads it: the proxy for every URL when neither `HTTP_PROXY` nor
+ * `HTTPS_PROXY` is set (NO_PROXY does not apply to it).
+ */
+function allProxy(): string | undefined {
+  if (httpProxyFromEnvironment()) return undefined;
+  return process.env.ALL_PROXY || process.env.all_proxy || undefined;
+}
+
+/** True when the environment names a proxy of any kind (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY). */
+export function proxyFromEnvironment(): boolean {
+  return httpProxyFromEnvironment() || allProxy() !== undefined;
 }
 
 /** The dispatcher for one thread: keep-alive connections, timeouts, TLS and proxy settings. */
@@ -51,16 +70,19 @@ export function createDispatcher(settings: ConnectionSettings, connections: numb
   const tls = tlsOptions(settings);
   const options = {
     connections,
-    connect: { timeout: settings.connectTimeout, ...tls },
+    connect: { timeout: settings.connectTimeout, ...(settings.family ? { family: settings.family } : {}), ...tls },
+    ...(settings.localAddress ? { localAddress: settings.localAddress } : {}),
     headersTimeout: settings.headersTimeout,
     bodyTimeout: settings.stallTimeout,
     keepAliveTimeout: 10_000,
   };
+  const { Agent, EnvHttpProxyAgent, ProxyAgent } = undici();
+  const proxy = settings.proxy ?? allProxy();
+  if (proxy && isSocksProxy(proxy)) return new Agent({ ...options, connect: socksConnector(proxy, settings, tls) });
   // Plain http goes through the proxy as a forwarded request (many proxies refuse CONNECT
   // to ports other than 443); https is tunnelled.
-  const { Agent, EnvHttpProxyAgent, ProxyAgent } = undici();
-  if (settings.proxy) return new ProxyAgent({ ...options, uri: settings.proxy, requestTls: tls, proxyTls: tls, proxyTunnel: false });
-  if (proxyFromEnvironment()) return new EnvHttpProxyAgent({ ...options, requestTls: tls, proxyTls: tls, proxyTunnel: false });
+  if (proxy) return new ProxyAgent({ ...options, uri: proxy, requestTls: tls, proxyTls: tls, proxyTunnel: false });
+  if (httpProxyFromEnvironment()) return new EnvHttpProxyAgent({ ...options, requestTls: tls, proxyTls: tls, proxyTunnel: false });
   return new Agent(options);
 }
 

@@ -57,11 +57,18 @@ export class LeanConnection {
         return true;
       },
     };
+    // -4 / -6 and --bind, as undici's connections take them.
+    const where = {
+      host,
+      port,
+      ...(settings.family ? { family: settings.family } : {}),
+      ...(settings.localAddress ? { localAddress: settings.localAddress } : {}),
+    };
     this.socket =
       url.protocol === 'https:'
         ? // node:tls takes `onread` as node:net does (its types do not say so yet)
-          connectTls({ host, port, servername: isIp(host) ? '' : host, ALPNProtocols: ['http/1.1'], onread, ...tls } as ConnectionOptions)
-        : connectTcp({ host, port, onread });
+          connectTls({ ...where, servername: isIp(host) ? '' : host, ALPNProtocols: ['http/1.1'], onread, ...tls } as ConnectionOptions)
+        : connectTcp({ ...where, onread });
     this.socket.setNoDelay(true);
     this.connectTimer = setTimeout(
       () => this.destroy(coded(`connect timeout (${settings.connectTimeout / 1000} s) to ${origin}`, 'UND_ERR_CONNECT_TIMEOUT')),

@@ -4,6 +4,7 @@
  */
 import { request, type Dispatcher, type ResponseBody } from './undici.js';
 import { RedirectError } from '../primitives/errors.js';
+import { cookieHeader, type StoredCookie } from './cookies.js';
 import type { ConnectionSettings } from './dispatcher.js';
 import { contentLength, type ResponseHeaders } from './headers.js';
 import { maskHeaders, type HttpTrace } from './trace.js';
@@ -19,6 +20,8 @@ export interface RequestSettings {
   credentialOrigin: string;
   /** Redirects to follow at most. */
   maxRedirects: number;
+  /** Cookies of a `cookies.txt` (`--load-cookies`), each sent where its domain, path, flags and expiry allow. */
+  cookies?: StoredCookie[];
   connection: ConnectionSettings;
 }
 
@@ -31,6 +34,8 @@ export function headersFor(url: URL, settings: RequestSettings): Record<string, 
   for (const [name, value] of Object.entries(settings.headers)) {
     if (sameOrigin || !credentialHeaders.has(name)) headers[name] = value;
   }
+  const stored = settings.cookies && cookieHeader(settings.cookies, url);
+  if (stored) headers.cookie = headers.cookie ? `${headers.cookie}; ${stored}` : stored;
   // Ask for the bytes as stored: a decoded body would break every offset.
   headers['accept-encoding'] = 'identity';
   return headers;

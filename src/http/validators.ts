@@ -46,3 +46,9 @@ export function validatorChange(before: Validators, now: Validators, strict = fa
   }
   return undefined;
 }
+
+/** A Last-Modified date in ms since the epoch, or undefined when missing or not a date. */
+export function lastModifiedTime(lastModified: string | undefined): number | undefined {
+  const t = lastModified ? Date.parse(lastModified) : NaN;
+  return Number.isNaN(t) ? undefined : t;
+}

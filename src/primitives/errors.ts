@@ -137,8 +137,14 @@ export class SizeError extends RangegetError {
 /** The output file exists and `overwrite` was not given. */
 export class FileExistsError extends RangegetError {
   readonly path: string;
-  constructor(path: string) {
-    super('EEXIST', `${path} already exists; pass --overwrite to replace it or -o to choose another name`);
+  /** `reason`: why `--continue` cannot finish it either. */
+  constructor(path: string, reason?: string) {
+    super(
+      'EEXIST',
+      reason
+        ? `${path} already exists and ${reason}; pass --overwrite to replace it or -o to choose another name`
+        : `${path} already exists; pass --continue to finish it (nothing is fetched if it is complete), --overwrite to replace it, or -o to choose another name`,
+    );
     this.path = path;
   }
 }

@@ -20,6 +20,8 @@ export interface AssembleInput {
   checksum?: Checksum;
   hasher?: FileHasher;
   overwrite: boolean;
+  /** The modification time to give the file (the remote Last-Modified). */
+  mtime?: Date;
 }
 
 /**
@@ -45,6 +47,8 @@ export async function assemble(input: AssembleInput): Promise<{ size: number; di
       throw new ChecksumError(input.checksum.algorithm, input.checksum.hex, digest);
     }
   }
+  // Before the file is at its path: it never shows there with another time.
+  if (input.mtime) await file.utimes(input.mtime, input.mtime);
   await file.datasync();
   await file.close();
   await place(partPath, path, input.overwrite);

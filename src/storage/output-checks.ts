@@ -4,7 +4,7 @@
  */
 import { lstat, stat, statfs } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { FileError, FileExistsError, NoSpaceError, fileError } from '../primitives/errors.js';
+import { FileError, NoSpaceError, fileError } from '../primitives/errors.js';
 import { removeControl } from './control-file.js';
 import { removeFile } from './files.js';
 import type { Target } from './target.js';
@@ -24,14 +24,14 @@ export async function existing(path: string): Promise<Stats | undefined> {
 }
 
 /**
- * Refuse a directory at the output path, and an existing file unless `overwrite`. A file
- * that is there because an earlier run completed it is still refused, but its leftovers go
- * (`warn` says so).
+ * What is at the output path: nothing (undefined) or a file; a directory is refused. A file
+ * that is there because an earlier run completed it loses its leftovers (`warn` says so).
+ * Whether an existing file may be kept, continued or replaced is the caller's decision.
  */
-export async function checkOutput(target: Target, overwrite: boolean, warn: (message: string) => void): Promise<void> {
+export async function checkOutput(target: Target, warn: (message: string) => void): Promise<Stats | undefined> {
   const found = await existing(target.path);
   if (found?.isDirectory()) throw new FileError(`${target.path} is a directory; give a file name with -o`);
-  if (!found || overwrite) return;
+  if (!found) return undefined;
   // A run stopped between linking the finished file into place and removing its `.part`
   // left the same file under both names: it is complete; only the leftovers go.
   const part = await stat(target.partPath).catch(() => undefined);
@@ -40,7 +40,7 @@ export async function checkOutput(target: Target, overwrite: boolean, warn: (mes
     await removeControl(target.controlPath);
     warn(`${target.path} was already complete; removed the leftover ${target.partPath}`);
   }
-  throw new FileExistsError(target.path);
+  return found;
 }
 
 /** Refuse clearly, before any byte, when the disk cannot hold the `needed` bytes left. */

@@ -83,6 +83,7 @@ const DROPPED_ENV = [
   'ALL_PROXY',
   'all_proxy',
   'RANGEGET_USER',
+  'RANGEGET_CONFIG',
   'NODE_OPTIONS',
   'NODE_TEST_CONTEXT',
   'NODE_EXTRA_CA_CERTS',
@@ -90,10 +91,14 @@ const DROPPED_ENV = [
   'FORCE_COLOR',
 ];
 
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+/** Where the user's own files would be: never there, so no test reads the real ~/.netrc or config. */
+const NOWHERE = '/nonexistent/rangeget-test';
+
+/** The environment a test run sees: the inherited one without {@link DROPPED_ENV}, then `extra`. */
+export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of DROPPED_ENV) delete env[name];
-  return { ...env, TERM: 'dumb', ...extra };
+  return { ...env, TERM: 'dumb', NETRC: `${NOWHERE}/netrc`, XDG_CONFIG_HOME: NOWHERE, HOME: NOWHERE, ...extra };
 }
 
 /** Start `node bin/rangeget.js ...args`; it is killed (SIGKILL) and awaited when the test ends, if still running. */
@@ -285,6 +290,8 @@ export interface MainOptions {
   tty?: boolean;
   /** The emitter main() listens on for SIGINT / SIGTERM; default a fresh one nobody emits on. */
   signals?: EventEmitter;
+  /** Extra environment variables, on top of the clean environment ({@link childEnv}). */
+  env?: Record<string, string>;
 }
 
 /** A stream that keeps what is written, optionally pretending to be a terminal. */
@@ -312,6 +319,7 @@ export async function runMain(args: string[], options: MainOptions = {}): Promis
       stdout,
       stderr,
       isTTY: tty,
+      env: childEnv(options.env),
       ...(options.stdin !== undefined ? { stdin: Readable.from([Buffer.from(options.stdin)]) } : {}),
     },
     options.signals ?? new EventEmitter(),

@@ -116,6 +116,8 @@ export interface RequestRecord {
   status: number;
   /** Content bytes written for this response. */
   bytes: number;
+  /** The client's address, as the server's socket sees it. */
+  remoteAddress: string;
 }
 
 export interface TestServer {
@@ -394,7 +396,7 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
       timers.add(timer);
       return;
     }
-    const rec: RequestRecord = { method, path: target, headers: req.headers, status: 0, bytes: 0 };
+    const rec: RequestRecord = { method, path: target, headers: req.headers, status: 0, bytes: 0, remoteAddress: req.socket.remoteAddress ?? '' };
     stats.requests++;
     stats.log.push(rec);
     if (stats.log.length > LOG_LIMIT) stats.log.splice(0, stats.log.length - LOG_LIMIT);

@@ -1,0 +1,48 @@
+/**
+ * A real SOCKS5 server for tests: Debian's `microsocks` on 127.0.0.1, its outgoing
+ * connections bound to 127.0.0.2, so the test server can tell proxied requests (from
+ * 127.0.0.2) from direct ones (from 127.0.0.1).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { connect, createServer } from 'node:net';
+import type { AfterContext } from './tmp.js';
+import { waitFor } from './tmp.js';
+
+/** The address proxied connections come from. */
+export const PROXIED_FROM = '127.0.0.2';
+
+/** True when `microsocks` is installed (`apt-get install microsocks`). */
+export function haveMicrosocks(): boolean {
+  return spawnSync('microsocks', ['-h'], { stdio: 'ignore' }).error === undefined;
+}
+
+/** A free port on 127.0.0.1 (free when asked; microsocks takes it right after). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Start microsocks; resolves with its port once it accepts connections. Stopped when the test ends. */
+export async function startSocks(t: AfterContext): Promise<number> {
+  const port = await freePort();
+  const child = spawn('microsocks', ['-i', '127.0.0.1', '-p', String(port), '-b', PROXIED_FROM], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  t.after(async () => {
+    child.kill('SIGTERM');
+    await exited;
+  });
+  await waitFor('microsocks listening', () =>
+    new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    }),
+  5_000);
+  return port;
+}
