@@ -37,6 +37,15 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return results;
 }
 
+/** A port that was just open and is closed now: nothing listens there. */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 /** Every flag the CLI documents; `--help` must list each one. */
@@ -218,11 +227,7 @@ describe('cli: exit codes', () => {
   });
 
   it('exits 4 when the connection is refused', T, async (t) => {
-    // A port that was just open and is closed now: nothing listens there.
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const port = (probe.address() as { port: number }).port;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const port = await closedPort();
     const cwd = await workDir(t);
     const url = `http://127.0.0.1:${port}/x.bin`;
     const r = await runCli(t, [url, '--retries', '0'], { cwd });
@@ -230,6 +235,30 @@ describe('cli: exit codes', () => {
     assert.equal(r.stdout, '');
     assert.match(r.stderr, new RegExp(`^rangeget: error: cannot reach ${escape(url)}: .*ECONNREFUSED.*\\n$`));
     assert.deepEqual(await list(cwd), []);
+  });
+
+  it('a refused connection at the probe fails at once with the default retries (one quick retry), exit 4', T, async (t) => {
+    const port = await closedPort();
+    const cwd = await workDir(t);
+    const started = performance.now();
+    const r = await runCli(t, [`http://127.0.0.1:${port}/x.bin`, '--json'], { cwd });
+    const elapsed = performance.now() - started;
+    assert.equal(r.code, 4, r.stderr);
+    const lines = jsonLines(r.stdout);
+    assert.deepEqual(lines.map((l) => l.type), ['retry', 'error']);
+    assert.equal(lines[0]!.delay, 100);
+    // Five retries with backoff took 25 s; one quick retry takes well under a second (plus the process start).
+    assert.ok(elapsed < 8000, `took ${elapsed} ms`);
+    assert.deepEqual(await list(cwd), []);
+  });
+
+  it('an explicit --retries keeps a refused probe retrying, with backoff', T, async (t) => {
+    const port = await closedPort();
+    const cwd = await workDir(t);
+    const r = await runCli(t, [`http://127.0.0.1:${port}/x.bin`, '--json', '--retries', '3', '--retry-wait', '20ms'], { cwd });
+    assert.equal(r.code, 4, r.stderr);
+    const retries = jsonLines(r.stdout).filter((l) => l.type === 'retry');
+    assert.deepEqual(retries.map((l) => l.attempt), [1, 2, 3]);
   });
 
   it('exits 5 on a checksum mismatch and saves nothing', T, async (t) => {

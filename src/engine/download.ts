@@ -53,10 +53,11 @@ export class Download {
     this.emit({ type: 'warning', message });
   }
 
-  /** The probe retries as ranges do, and says so. */
-  private probeRetry(): ProbeRetry {
+  /** The probe retries as ranges do, and says so; the `first` probe gives up on an unreachable server sooner. */
+  private probeRetry(first = false): ProbeRetry {
     return {
       ...this.opts.retry,
+      first,
       onRetry: (r) => this.emit({ type: 'retry', attempt: r.attempt, delay: r.delay, reason: r.reason }),
       ...(this.opts.trace ? { onTrace: (trace: HttpTrace) => this.emit({ type: 'http', ...trace }) } : {}),
     };
@@ -66,8 +67,8 @@ export class Download {
    * Probe `url` on the download's connections. On shared connections (a batch), the probe
    * starts with a GET: a HEAD's connection is closed.
    */
-  private probe(url: URL): Promise<ProbeResult> {
-    return probe(this.dispatcher, url, this.opts.request, this.opts.signal, this.probeRetry(), this.ownDispatcher ? 'HEAD' : 'GET');
+  private probe(url: URL, first = false): Promise<ProbeResult> {
+    return probe(this.dispatcher, url, this.opts.request, this.opts.signal, this.probeRetry(first), this.ownDispatcher ? 'HEAD' : 'GET');
   }
 
   async start(): Promise<DownloadResult> {
@@ -79,7 +80,7 @@ export class Download {
       let startOver = false;
       for (let restarts = 0; ; restarts++) {
         try {
-          return await this.attempt(startOver);
+          return await this.attempt(startOver, restarts === 0);
         } catch (err) {
           const action = restartAction(err, { url: this.opts.url.href, reprobed, restarts, restart: this.opts.restart });
           if (action === 'fail') throw err;
@@ -103,11 +104,11 @@ export class Download {
     if (this.opts.signal?.aborted) throw new AbortError();
   }
 
-  /** One pass: probe, decide what is left, fetch it, assemble. */
-  private async attempt(startOver: boolean): Promise<DownloadResult> {
+  /** One pass: probe, decide what is left, fetch it, assemble. `first`: the download's first pass. */
+  private async attempt(startOver: boolean, first: boolean): Promise<DownloadResult> {
     const { opts } = this;
     this.checkAborted();
-    const info = await this.probe(opts.url).catch((err: unknown) => {
+    const info = await this.probe(opts.url, first).catch((err: unknown) => {
       if (opts.signal?.aborted) throw new AbortError();
       throw err;
     });
@@ -183,7 +184,7 @@ export class Download {
 
   /** Probe and plan without downloading (`--dry-run`). */
   async inspect(): Promise<Inspection> {
-    const info = await this.probe(this.opts.url);
+    const info = await this.probe(this.opts.url, true);
     try {
       const target = this.targetOf(info);
       const left = this.opts.resume ? await readLeftovers(target, info) : undefined;

@@ -42,6 +42,8 @@ export function describeNetworkError(err: unknown): string {
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+/** Nobody there: refused, or no such host (a name lookup that failed for good, not EAI_AGAIN). */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_NONAME']);
 
 /**
  * A request that got no answer (undici threw): a timeout or a network fault. Worth another
@@ -54,7 +56,9 @@ export function connectionFailure(err: unknown, stallTimeout: number, prefix = '
     return new AttemptFailure(new TimeoutError(`${prefix}no data for ${stallTimeout / 1000} s (stalled connection)`), true);
   }
   if (typeof code === 'string' && TIMEOUT_CODES.has(code)) return new AttemptFailure(new TimeoutError(prefix + describeNetworkError(err)), true);
-  return new AttemptFailure(new NetworkError(prefix + describeNetworkError(err), { cause: err }), !isCertificateError(err));
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  const unreachable = [e?.code, e?.cause?.code].some((c) => typeof c === 'string' && UNREACHABLE_CODES.has(c));
+  return new AttemptFailure(new NetworkError(prefix + describeNetworkError(err), { cause: err }), !isCertificateError(err), undefined, unreachable);
 }
 
 /**
