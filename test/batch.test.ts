@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { batchInterruption, formatBytes } from '../src/cli/format.js';
 import {
+  AbortError,
   downloadMany,
   ExitCode,
   parseInputFile,
@@ -268,6 +270,20 @@ describe('downloadMany', () => {
     assert.deepEqual(stopped.map((r) => [r.ok, r.ok ? '' : r.error.code]), [[false, 'EABORTED'], [false, 'EABORTED'], [false, 'EABORTED']]);
     const left = await list(dir);
     assert.deepEqual(left, ['slow1.bin.part', 'slow1.bin.part.json', 'slow2.bin.part', 'slow2.bin.part.json'], 'the item not started left nothing');
+    // Each error says what its item left: the bytes its control file claims, resumable; nothing for the third.
+    const claims = await Promise.all(['slow1', 'slow2'].map(async (name) => {
+      const state = JSON.parse(await readFile(join(dir, `${name}.bin.part.json`), 'utf8')) as { written: Array<[number, number]> };
+      return state.written.reduce((sum, [a, b]) => sum + b - a, 0);
+    }));
+    const errors = stopped.map((r) => (r.ok ? undefined : r.error));
+    assert.ok(errors.every((e) => e instanceof AbortError));
+    const at = (errors as AbortError[]).map((e) => [e.written, e.resumable]);
+    assert.deepEqual(at, [[claims[0], true], [claims[1], true], [0, false]]);
+    assert.ok(claims[0]! > 0 && claims[1]! > 0);
+    assert.equal(
+      batchInterruption(errors as AbortError[]),
+      `interrupted; 2 partial downloads kept (${formatBytes(claims[0]! + claims[1]!)}): run the same command to resume`,
+    );
 
     // Same content, same validators, no more stalls.
     server.set('/slow1.bin', { size: 3 * MiB });

@@ -445,7 +445,7 @@ describe('download: checksum', () => {
     }
   });
 
-  it('rejects a mismatch with ECHECKSUM and leaves nothing behind', T, async (t) => {
+  it('rejects a mismatch with ECHECKSUM, nothing at the path, the bytes kept for the right checksum', T, async (t) => {
     const size = MiB + 7;
     const server = await serve(t, { '/bad.bin': { size } });
     const dir = await tempDir(t);
@@ -457,7 +457,8 @@ describe('download: checksum', () => {
     assert.equal(err.expected, wrong);
     assert.equal(err.actual, server.sha256('/bad.bin'));
     assert.ok(await missing(join(dir, 'bad.bin')));
-    assert.deepEqual(await list(dir), [], 'wrong bytes are not kept for a resume');
+    assert.deepEqual(await list(dir), ['bad.bin.part', 'bad.bin.part.json'], 'the checksum may be the typo: bytes kept');
+    assert.match(err.message, /its bytes are kept in .*bad\.bin\.part: with the right checksum, the next run verifies them/);
   });
 });
 

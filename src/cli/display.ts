@@ -261,6 +261,15 @@ export class Display {
     if (this.mode !== 'json') this.say(text);
   }
 
+  /**
+   * The run was interrupted: a plain line (it is no error), or in JSON the `error` event of
+   * code EABORTED.
+   */
+  interrupted(text: string, exitCode: number): void {
+    if (this.mode === 'json') this.error({ code: 'EABORTED', message: text, exitCode });
+    else this.message(text);
+  }
+
   /** Take the bars away (at the end, before a line about the whole run, on a second Ctrl-C). */
   stop(): void {
     this.bars.stop();

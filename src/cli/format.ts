@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import type { DownloadEvent, DownloadResult, Inspection, Progress } from '../engine/events.js';
+import type { AbortedAt } from '../primitives/errors.js';
 
 /** `1536` → `1.5 KiB`. */
 export function formatBytes(bytes: number): string {
@@ -120,4 +121,38 @@ export function barName(file: string, width: number): string {
   const chars = Array.from(name);
   const short = chars.length > width ? `${chars.slice(0, width - 1).join('')}~` : name;
   return short.padEnd(width);
+}
+
+/** `55.0 MiB of 256.0 MiB`, or `55.0 MiB` when the size is unknown. */
+function howFar(at: Pick<AbortedAt, 'written' | 'size'>): string {
+  return `${formatBytes(at.written)}${at.size === undefined ? '' : ` of ${formatBytes(at.size)}`}`;
+}
+
+/** After Ctrl-C: exactly what is on disk, and whether the next run can use it. */
+export function interruption(at: AbortedAt): string {
+  if (at.written === 0) return 'interrupted before any byte was downloaded';
+  if (at.resumable) return `interrupted at ${howFar(at)}; run the same command to resume`;
+  return (
+    `interrupted at ${howFar(at)} (in ${at.partPath}); the server cannot resume this download ` +
+    '(no ranges, or no ETag or Last-Modified to confirm the version), so the next run starts over'
+  );
+}
+
+/** After Ctrl-C in a batch: what the interrupted items left, and what the next run does with it. */
+export function batchInterruption(items: readonly AbortedAt[]): string {
+  const partial = items.filter((at) => at.written > 0);
+  if (partial.length === 0) return 'interrupted; no partial download was left';
+  const resumable = partial.filter((at) => at.resumable);
+  const parts: string[] = [];
+  if (resumable.length > 0) {
+    const bytes = resumable.reduce((sum, at) => sum + at.written, 0);
+    parts.push(
+      `${resumable.length} partial download${resumable.length === 1 ? '' : 's'} kept (${formatBytes(bytes)}): run the same command to resume`,
+    );
+  }
+  const lost = partial.filter((at) => !at.resumable);
+  if (lost.length > 0) {
+    parts.push(`${lost.map((at) => at.partPath).join(', ')} cannot be resumed (the server cannot resume them) and will start over`);
+  }
+  return `interrupted; ${parts.join('; ')}`;
 }

@@ -19,6 +19,7 @@ import { planRanges } from './plan.js';
 import type { Source } from './protocol.js';
 import type { DownloadSettings } from './settings.js';
 import { findSources, sourceOf } from './sources.js';
+import { abortedAt, keepFailed, keptMismatch } from './verify.js';
 import { WorkerPool, RangesUnsupported, type PoolJob } from './worker-pool.js';
 
 /** Bytes buffered per connection before a positional write. */
@@ -83,7 +84,7 @@ export class Transfer {
   /** Written ranges the next pool starts from: an earlier run's, none after a fallback. */
   private kept: ByteRange[];
   /** Bytes an earlier run left, for the result. */
-  private readonly resumed: number;
+  private resumed: number;
   private pool: WorkerPool | undefined;
   /** Connections of the last plan. */
   private connections: number;
@@ -124,11 +125,14 @@ export class Transfer {
         throw fileError(err, target.partPath);
       });
     }
+    await this.verifyKept();
     const sources = this.ranged ? await findSources(info, this.opts.mirrors, (url) => this.context.probe(url), (m) => this.warn(m)) : [sourceOf(info)];
     const ticker = setInterval(() => this.report(), this.opts.progressInterval);
     this.checkpointer.start();
     try {
       await this.fetch(sources);
+    } catch (err) {
+      throw err instanceof AbortError ? abortedAt(totalLength(this.written()), this.ranged, this.input) : err;
     } finally {
       clearInterval(ticker);
       await this.checkpointer.stop();
@@ -143,6 +147,15 @@ export class Transfer {
 
   private warn(message: string): void {
     this.emit({ type: 'warning', message });
+  }
+
+  /** A whole file kept from an earlier run that fails the checksum is fetched again. */
+  private async verifyKept(): Promise<void> {
+    const digest = await keptMismatch(this.hasher, this.opts.checksum, this.size, this.kept);
+    if (digest === undefined) return;
+    this.warn(`the ${this.size} bytes kept in ${this.input.target.partPath} have ${this.opts.checksum?.algorithm} ${digest}, not ${this.opts.checksum?.hex}; fetching the file again`);
+    this.kept = [];
+    this.resumed = 0;
   }
 
   /** The ranges on disk now. */
@@ -274,8 +287,9 @@ export class Transfer {
       ...(opts.checksum ? { checksum: opts.checksum } : {}),
       ...(this.hasher ? { hasher: this.hasher } : {}),
     }).catch(async (err: unknown) => {
+      if (err instanceof ChecksumError && opts.checksum) throw await keepFailed(err, opts.checksum, this.checkpointer, target.partPath);
       // Wrong bytes cannot be resumed; anything else (the path got taken) can.
-      if (err instanceof ChecksumError || err instanceof SizeError) await this.checkpointer.abandon();
+      if (err instanceof SizeError) await this.checkpointer.abandon();
       throw err;
     });
     await this.checkpointer.finish();

@@ -113,14 +113,18 @@ export class ServerError extends RangegetError {
   }
 }
 
-/** The downloaded file does not match the checksum asked for. */
+/**
+ * The downloaded file does not match the checksum asked for. `keptIn`: the `.part` file its
+ * bytes are kept in, with a control file, for a run with the right checksum to verify.
+ */
 export class ChecksumError extends RangegetError {
   readonly expected: string;
   readonly actual: string;
-  constructor(algorithm: string, expected: string, actual: string) {
+  constructor(algorithm: string, expected: string, actual: string, keptIn?: string) {
+    const kept = keptIn === undefined ? '' : `; its bytes are kept in ${keptIn}: with the right checksum, the next run verifies them without fetching them again`;
     super(
       'ECHECKSUM',
-      `${algorithm} mismatch: expected ${expected}, got ${actual}; the file was not saved`,
+      `${algorithm} mismatch: expected ${expected}, got ${actual}; the file was not saved${kept}`,
     );
     this.expected = expected;
     this.actual = actual;
@@ -164,10 +168,43 @@ export class RemoteChangedError extends RangegetError {
   }
 }
 
-/** The download was aborted (signal); the `.part` and control files are kept for a resume. */
-export class AbortError extends RangegetError {
-  constructor(message = 'download aborted; run the same command again to resume') {
+/** What an aborted download left on disk. */
+export interface AbortedAt {
+  /** Bytes in the `.part` file (0: nothing was fetched). */
+  written: number;
+  /** The file's size, when the server gave it. */
+  size?: number;
+  /** The next run with the same options continues from `written` (a control file vouches for it). */
+  resumable: boolean;
+  /** The `.part` file, when one was made. */
+  partPath?: string;
+}
+
+/** The library's words for an abort: what is on disk and whether the next call resumes. */
+function abortMessage(at: AbortedAt): string {
+  if (at.written === 0) return 'aborted before any byte was written';
+  const of = at.size === undefined ? '' : ` of ${at.size}`;
+  return at.resumable
+    ? `aborted with ${at.written}${of} bytes in ${at.partPath}; download again with the same options to resume`
+    : `aborted with ${at.written}${of} bytes in ${at.partPath}, which cannot be resumed: the next download starts over`;
+}
+
+/**
+ * The download was aborted (signal). {@link AbortError.written} and the fields beside it say
+ * what is on disk: the `.part` and control files are kept, and `resumable` says whether the
+ * next run can use them.
+ */
+export class AbortError extends RangegetError implements AbortedAt {
+  readonly written: number;
+  readonly size?: number;
+  readonly resumable: boolean;
+  readonly partPath?: string;
+  constructor(at: AbortedAt = { written: 0, resumable: false }, message = abortMessage(at)) {
     super('EABORTED', message);
+    this.written = at.written;
+    if (at.size !== undefined) this.size = at.size;
+    this.resumable = at.resumable;
+    if (at.partPath !== undefined) this.partPath = at.partPath;
   }
 }
 
@@ -239,7 +276,7 @@ const revivers: Record<string, (w: WireError) => RangegetError> = {
   FileError: (w) => new FileError(w.message),
   NoSpaceError: (w) => new NoSpaceError(w.message),
   RemoteChangedError: (w) => new RemoteChangedError(w.message),
-  AbortError: (w) => new AbortError(w.message),
+  AbortError: (w) => new AbortError({ written: Number(w.fields.written ?? 0), resumable: false }, w.message),
   InternalError: (w) => new InternalError(w.message),
 };
 
