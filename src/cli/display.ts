@@ -49,7 +49,7 @@ import { createRequire } from 'node:module';
 import type { MultiBar, SingleBar } from 'cli-progress';
 import type { BatchItemResult, InspectItemResult } from '../batch.js';
 import type { DownloadEvent, Progress } from '../engine/events.js';
-import { barName, barPayload, formatBytes, formatHttp, formatPlan, summary } from './format.js';
+import { barName, barPayload, failureLine, formatBytes, formatHttp, formatPlan, summary } from './format.js';
 
 const require = createRequire(import.meta.url);
 let loaded: typeof import('cli-progress') | undefined;
@@ -215,7 +215,7 @@ export class Display {
     // An interruption is reported once for the whole batch, not per item.
     if (code === 'EABORTED') return;
     if (this.mode === 'json') this.json({ type: 'error', ...this.where(result.index), url: result.url, code, message, exitCode });
-    else this.say(`${this.label(result.index)}error: ${result.url}: ${message}`);
+    else this.say(`${this.label(result.index)}error: ${failureLine(result.url, message)}`);
   }
 
   /** A failure of the whole run, such as a single download's: one line, or a JSON object. */
@@ -251,7 +251,7 @@ export class Display {
       return;
     }
     const lines = [`rangeget: ${ok} ok, ${failures.length} failed:`];
-    for (const f of failures) lines.push(`  ${f.url}: ${f.error.message} (${f.error.code})`);
+    for (const f of failures) lines.push(`  ${failureLine(f.url, f.error.message)}`);
     this.streams.stderr.write(lines.join('\n') + '\n');
   }
 

@@ -123,6 +123,11 @@ export function barName(file: string, width: number): string {
   return short.padEnd(width);
 }
 
+/** A failed item in one line: its URL, then what happened, the URL not twice when the message names it. */
+export function failureLine(url: string, message: string): string {
+  return message.includes(url) ? message : `${url}: ${message}`;
+}
+
 /** `55.0 MiB of 256.0 MiB`, or `55.0 MiB` when the size is unknown. */
 function howFar(at: Pick<AbortedAt, 'written' | 'size'>): string {
   return `${formatBytes(at.written)}${at.size === undefined ? '' : ` of ${formatBytes(at.size)}`}`;
