@@ -447,7 +447,7 @@ describe('cli: batches', () => {
     assert.deepEqual(await list(dir), ['s1.bin.part', 's1.bin.part.json', 's2.bin.part', 's2.bin.part.json']);
   });
 
-  it('on a terminal: one bar per running file (cli-progress MultiBar), a line per finished file, cursor restored', T, async (t) => {
+  it('on a terminal: a line for the whole batch, one bar per running file, a line per finished file, cursor restored', T, async (t) => {
     const server = await serve(t, {
       '/a.bin': { size: 256 * KiB, throttle: 128 * KiB },
       '/b.bin': { size: 128 * KiB, throttle: 128 * KiB },
@@ -458,6 +458,7 @@ describe('cli: batches', () => {
     await assertSame(server, '/a.bin', join(dir, 'a.bin'));
     await assertSame(server, '/b.bin', join(dir, 'b.bin'));
     assert.match(r.stderr, /\[1\/2\] a\.bin +\S+ +\d+% \|/, 'a bar for a.bin');
+    assert.match(r.stderr, /(^|\r|\x1b\[J)0\/2 files done [█░]+ [\d.]+ (B|KiB|MiB) \| [\d.]+ (B|KiB|MiB)\/s\n\[1\/2\] a\.bin/, 'the whole batch first');
     assert.match(r.stderr, /\[1\/2\] saved .*a\.bin/);
     assert.match(r.stderr, /\[2\/2\] saved .*b\.bin/);
     assert.match(r.stderr, /rangeget: all 2 downloads ok\n$/);
