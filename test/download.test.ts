@@ -528,6 +528,9 @@ describe('download: existing files', () => {
     assert.equal(err.code, 'EEXIST');
     assert.equal(err.exitCode, 6);
     assert.equal(err.path, path);
+    // download() speaks the library's words; the CLI's are beside them.
+    assert.equal(err.message, `${path} already exists; pass \`overwrite: true\` to replace it or \`output\` to choose another name`);
+    assert.equal(err.cliMessage, `${path} already exists; pass --overwrite to replace it or -o to choose another name`);
     assert.deepEqual(await readFile(path), precious);
     assert.deepEqual(await list(dir), ['data.bin']);
     assert.deepEqual(gets(server), [], 'no GET was sent');
@@ -595,7 +598,9 @@ describe('download: existing files', () => {
     const err = await failure(download(server.url('/data.bin'), { dir }));
     assert.equal(err.code, 'EFILE');
     assert.equal(err.exitCode, 6);
-    assert.equal(err.message, `cannot use ${dir} as the directory: a file is in the way; choose another with -d`);
+    // The library names its option, the CLI its flag.
+    assert.equal(err.message, `cannot use ${dir} as the directory: a file is in the way; choose another with \`dir\``);
+    assert.equal(err.cliMessage, `cannot use ${dir} as the directory: a file is in the way; choose another with -d`);
     assert.equal(await readFile(dir, 'utf8'), 'not a directory');
     assert.deepEqual(gets(server), []);
   });

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { UsageError } from '../src/primitives/errors.js';
+import { forLibrary } from '../src/primitives/wording.js';
 import {
   parseChecksum,
   parseDuration,
@@ -20,8 +21,10 @@ function rejects(fn: () => unknown, message: RegExp | string, label?: string): v
       assert.equal(err.code, 'EUSAGE');
       assert.equal(err.exitCode, 2);
       assert.ok(!/[\r\n]/.test(err.message), `message is not one line: ${JSON.stringify(err.message)}`);
-      if (typeof message === 'string') assert.equal(err.message, message, label);
-      else assert.match(err.message, message, label);
+      // The CLI's words (flags), and the same in the library's (options).
+      if (typeof message === 'string') assert.equal(err.cliMessage, message, label);
+      else assert.match(err.cliMessage, message, label);
+      assert.equal(err.message, forLibrary(err.cliMessage), label);
       return true;
     },
   );

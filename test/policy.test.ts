@@ -85,7 +85,8 @@ describe('failures', () => {
     const err = Object.assign(new Error('fetch failed'), { cause: Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }) });
     const f = connectionFailure(err, 1000);
     assert.equal(f.retryable, false);
-    assert.match(f.message, /--ca-cert/);
+    assert.match(f.error.cliMessage, /trust its CA with --ca-cert FILE, or skip the check with --insecure$/);
+    assert.match(f.message, /trust its CA with `caCert`, or skip the check with `insecure: true`$/);
   });
 
   it('a status failure carries the HttpError, retryability and Retry-After', () => {

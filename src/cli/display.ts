@@ -200,7 +200,8 @@ export class Display {
   itemEnd(result: BatchItemResult | InspectItemResult): void {
     if (result.ok) return;
     this.bars.remove(result.index);
-    const { code, message, exitCode } = result.error;
+    // The CLI's wording of every error (flags, not options): `cliMessage`.
+    const { code, cliMessage: message, exitCode } = result.error;
     // An interruption is reported once for the whole batch, not per item.
     if (code === 'EABORTED') return;
     if (this.mode === 'json') this.json({ type: 'error', ...this.where(result.index), url: result.url, code, message, exitCode });
@@ -231,7 +232,7 @@ export class Display {
     const failures = results.filter((r): r is Extract<typeof r, { ok: false }> => !r.ok);
     const ok = results.length - failures.length;
     if (this.mode === 'json') {
-      const list = failures.map((f) => ({ index: f.index, url: f.url, code: f.error.code, message: f.error.message, exitCode: f.error.exitCode }));
+      const list = failures.map((f) => ({ index: f.index, url: f.url, code: f.error.code, message: f.error.cliMessage, exitCode: f.error.exitCode }));
       this.json({ type: 'summary', total: results.length, ok, failed: failures.length, exitCode, failures: list });
       return;
     }
@@ -240,7 +241,7 @@ export class Display {
       return;
     }
     const lines = [`rangeget: ${ok} ok, ${failures.length} failed:`];
-    for (const f of failures) lines.push(`  ${failureLine(f.url, f.error.message)}`);
+    for (const f of failures) lines.push(`  ${failureLine(f.url, f.error.cliMessage)}`);
     this.streams.stderr.write(lines.join('\n') + '\n');
   }
 

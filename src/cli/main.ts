@@ -135,7 +135,7 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
     display?.stop();
     report.error({
       code: e?.code ?? 'EINTERNAL',
-      message: e ? e.message : `unexpected failure: ${(err as Error)?.stack ?? String(err)}`,
+      message: e ? e.cliMessage : `unexpected failure: ${(err as Error)?.stack ?? String(err)}`,
       exitCode: e?.exitCode ?? ExitCode.internal,
     });
     return e?.exitCode ?? ExitCode.internal;

@@ -3,6 +3,8 @@
  * `code` to switch on and the CLI exit code that goes with it.
  */
 
+import { forLibrary } from './wording.js';
+
 /** Stable machine-readable error codes. */
 export type ErrorCode =
   | 'EUSAGE'
@@ -52,18 +54,26 @@ const exitByCode: Record<ErrorCode, number> = {
   EINTERNAL: ExitCode.internal,
 };
 
-/** Base class of every error rangeget throws on purpose. */
+/**
+ * Base class of every error rangeget throws on purpose. `message` speaks to a library caller
+ * (it names options); {@link RangegetError.cliMessage} says the same to a command-line user
+ * (it names flags).
+ */
 export class RangegetError extends Error {
   /** Stable code a caller can switch on. */
   readonly code: ErrorCode;
   /** The CLI exit code for this error. */
   readonly exitCode: number;
+  /** The message as the command line shows it: flags (`--overwrite`, `-o`) instead of options. */
+  readonly cliMessage: string;
 
+  /** `message` in the CLI's words; `message` becomes the library's ({@link forLibrary}). */
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(forLibrary(message), options);
     this.name = new.target.name;
     this.code = code;
     this.exitCode = exitByCode[code];
+    this.cliMessage = message;
   }
 }
 
@@ -283,5 +293,8 @@ const revivers: Record<string, (w: WireError) => RangegetError> = {
 /** The error {@link toWire} sent, as its own class (an unknown name: a plain {@link RangegetError}). */
 export function fromWire(wire: WireError): RangegetError {
   const revive = Object.hasOwn(revivers, wire.name) ? revivers[wire.name] : undefined;
-  return revive ? revive(wire) : new RangegetError(wire.code, wire.message);
+  const err = revive ? revive(wire) : new RangegetError(wire.code, wire.message);
+  // Both wordings cross as they were: the library's as the message, the CLI's as a field.
+  const cli = wire.fields.cliMessage;
+  return Object.assign(err, { message: wire.message, ...(typeof cli === 'string' ? { cliMessage: cli } : {}) });
 }
