@@ -153,7 +153,7 @@ function barCells(fraction: number | undefined, width: number): string {
 
 /** Narrowest bar worth drawing, and narrowest name worth a bar beside it. */
 const BAR_MIN = 8;
-const NAME_MIN = 12;
+const NAME_MIN = 10;
 
 /** How a progress line looks: `[i/N] ` before it, the name, its width when aligned with others, the widest bar. */
 export interface LineLayout {
@@ -165,12 +165,13 @@ export interface LineLayout {
 }
 
 /**
- * One progress line that fits in `width` columns (one less, so that it never wraps). As the
+ * One progress line that fits in `width` columns, three less: it never wraps, not even when the
+ * terminal echoes `^C` after it (a wrapped line would be left behind by the next erase). As the
  * terminal narrows, the bar shrinks, then the name is shortened in the middle, then the bar
  * goes, then the connection count, then the bytes: percent, speed and time left stay longest.
  */
 export function progressLine(layout: LineLayout, text: ProgressText, width: number): string {
-  const room = Math.max(0, width - 1);
+  const room = Math.max(0, width - 3);
   const eta = text.left === '' ? '' : `ETA ${text.left}`;
   const choices = [
     [text.percent, text.bytes, text.speed, eta, text.conns],
