@@ -59,7 +59,8 @@ export function parseInputFile(text: string, source: string): InputEntry[] {
         try {
           parseChecksum(value);
         } catch (err) {
-          throw new UsageError(`${where}: ${(err as Error).message.replace(/^--checksum: /, 'checksum=: ')}`);
+          // In the file's own words: the option is checksum=, whoever reads the message.
+          throw new UsageError(`${where}: ${(err as UsageError).cliMessage.replace(/^--checksum: /, 'checksum=: ')}`);
         }
       }
       current[field] = value;

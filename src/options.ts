@@ -69,7 +69,10 @@ export interface DownloadOptions {
   resume?: boolean;
   /** When the remote file changed, start over (true) or fail (false, `--no-restart`). Default true. */
   restart?: boolean;
-  /** Failed attempts in a row before a range fails (`--retries`). Default 5. */
+  /**
+   * Failed attempts in a row before a range fails (`--retries`). Default 5; when left out, a
+   * refused connection or an unknown host at the first probe fails after one quick retry.
+   */
   retries?: number;
   /** First retry delay in ms, doubled each time (`--retry-wait`). Default 1000. */
   retryWait?: number;
@@ -237,7 +240,8 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Dow
         stallTimeout: timeout,
       },
     },
-    retry: { retries, retryWait, maxRetryWait: Math.max(retryWait, 60_000) },
+    // One quick retry of an unreachable server at the first probe, unless retries were asked for.
+    retry: { retries, retryWait, maxRetryWait: Math.max(retryWait, 60_000), ...(options.retries === undefined ? { unreachableRetries: 1 } : {}) },
     progressInterval,
     warnings,
     trace: options.trace ?? false,

@@ -87,18 +87,28 @@ export function parseDuration(value: string, flag: string): number {
 
 const ALGORITHM_LIST = 'sha256, sha512, sha1, md5';
 
+/** The algorithm whose digests have `length` hex digits (every accepted length names one). */
+function algorithmOfLength(length: number): ChecksumAlgorithm | undefined {
+  return (Object.keys(DIGEST_HEX_LENGTH) as ChecksumAlgorithm[]).find((a) => DIGEST_HEX_LENGTH[a] === length);
+}
+
 /**
  * Parse `--checksum`: `'sha256=HEX'`; `'sha-256=HEX'` (aria2's spelling) and `':'` as the
- * separator are accepted too. The hex must have exactly the digest length of the algorithm;
- * it is returned lowercased.
+ * separator are accepted too, and so is a bare digest as `sha256sum` prints it, the
+ * algorithm told by its length (32 md5, 40 sha1, 64 sha256, 128 sha512). The hex must have
+ * exactly the digest length of the algorithm; it is returned lowercased.
  *
  * @throws UsageError for an unknown algorithm, a missing separator or a bad digest.
  */
 export function parseChecksum(value: string): Checksum {
   const v = value.trim();
+  const bare = /^[0-9a-f]+$/i.test(v) ? algorithmOfLength(v.length) : undefined;
+  if (bare) return { algorithm: bare, hex: v.toLowerCase() };
   const sep = v.search(/[=:]/);
   if (sep <= 0) {
-    throw new UsageError(`--checksum: ${show(value)} must look like sha256=HEX (algorithms: ${ALGORITHM_LIST})`);
+    throw new UsageError(
+      `--checksum: ${show(value)} must look like sha256=HEX, or be a bare digest of 32, 40, 64 or 128 hex digits (algorithms: ${ALGORITHM_LIST})`,
+    );
   }
   const name = v.slice(0, sep).trim().toLowerCase().replace(/-/g, '');
   if (!Object.hasOwn(DIGEST_HEX_LENGTH, name)) {

@@ -9,6 +9,7 @@ import { readFile, realpath, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { formatBytes } from '../src/cli/format.js';
 import { BIN, jsonLines, runCli, startCli } from './helpers/cli.js';
 import { sha256File } from './helpers/content.js';
 import { serve, type FileSpec } from './helpers/server.js';
@@ -35,6 +36,15 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
   return results;
+}
+
+/** A port that was just open and is closed now: nothing listens there. */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
 }
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -218,11 +228,7 @@ describe('cli: exit codes', () => {
   });
 
   it('exits 4 when the connection is refused', T, async (t) => {
-    // A port that was just open and is closed now: nothing listens there.
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const port = (probe.address() as { port: number }).port;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const port = await closedPort();
     const cwd = await workDir(t);
     const url = `http://127.0.0.1:${port}/x.bin`;
     const r = await runCli(t, [url, '--retries', '0'], { cwd });
@@ -232,18 +238,66 @@ describe('cli: exit codes', () => {
     assert.deepEqual(await list(cwd), []);
   });
 
-  it('exits 5 on a checksum mismatch and saves nothing', T, async (t) => {
-    const server = await serve(t, { '/c.bin': { size: 200_000 } });
+  it('a refused connection at the probe fails at once with the default retries (one quick retry), exit 4', T, async (t) => {
+    const port = await closedPort();
+    const cwd = await workDir(t);
+    const started = performance.now();
+    const r = await runCli(t, [`http://127.0.0.1:${port}/x.bin`, '--json'], { cwd });
+    const elapsed = performance.now() - started;
+    assert.equal(r.code, 4, r.stderr);
+    const lines = jsonLines(r.stdout);
+    assert.deepEqual(lines.map((l) => l.type), ['retry', 'error']);
+    assert.equal(lines[0]!.delay, 100);
+    // Five retries with backoff took 25 s; one quick retry takes well under a second (plus the process start).
+    assert.ok(elapsed < 8000, `took ${elapsed} ms`);
+    assert.deepEqual(await list(cwd), []);
+  });
+
+  it('an explicit --retries keeps a refused probe retrying, with backoff', T, async (t) => {
+    const port = await closedPort();
+    const cwd = await workDir(t);
+    const r = await runCli(t, [`http://127.0.0.1:${port}/x.bin`, '--json', '--retries', '3', '--retry-wait', '20ms'], { cwd });
+    assert.equal(r.code, 4, r.stderr);
+    const retries = jsonLines(r.stdout).filter((l) => l.type === 'retry');
+    assert.deepEqual(retries.map((l) => l.attempt), [1, 2, 3]);
+  });
+
+  it('exits 5 on a checksum mismatch, saves nothing at the path, and keeps the bytes; the right bare digest then verifies them without a download', T, async (t) => {
+    const size = 200_000;
+    const server = await serve(t, { '/c.bin': { size } });
     const cwd = await workDir(t);
     const wrong = createHash('sha256').update('not it').digest('hex');
+    const right = server.sha256('/c.bin');
+    const sent = (): number => server.stats.log.filter((x) => x.method === 'GET').reduce((n, x) => n + x.bytes, 0);
     const r = await runCli(t, [server.url('/c.bin'), '--checksum', `sha256=${wrong}`], { cwd });
     assert.equal(r.code, 5, r.stderr);
     assert.equal(r.stdout, '');
+    const part = join(cwd, 'c.bin.part');
     assert.equal(
       r.stderr,
-      `rangeget: error: sha256 mismatch: expected ${wrong}, got ${server.sha256('/c.bin')}; the file was not saved\n`,
+      `rangeget: error: sha256 mismatch: expected ${wrong}, got ${right}; the file was not saved; its bytes are kept in ${part}: ` +
+        'with the right checksum, the next run verifies them without fetching them again\n',
     );
-    assert.deepEqual(await list(cwd), []);
+    assert.deepEqual(await list(cwd), ['c.bin.part', 'c.bin.part.json']);
+    const state = JSON.parse(await readFile(`${part}.json`, 'utf8')) as { written: unknown; digest: unknown };
+    assert.deepEqual([state.written, state.digest], [[[0, size]], `sha256=${right}`]);
+
+    // The same wrong checksum again: the kept bytes are checked, fail, and are fetched again.
+    server.resetStats();
+    const again = await runCli(t, [server.url('/c.bin'), '--checksum', wrong], { cwd });
+    assert.equal(again.code, 5, again.stderr);
+    assert.match(again.stderr, new RegExp(`warning: the ${size} bytes kept in ${escape(part)} have sha256 ${right}, not ${wrong}; fetching the file again`));
+    assert.equal(sent(), size, 'fetched once more, whole');
+    assert.deepEqual(await list(cwd), ['c.bin.part', 'c.bin.part.json']);
+
+    // The right digest, bare as sha256sum prints it: verified on disk, not a byte fetched.
+    server.resetStats();
+    const fixed = await runCli(t, [server.url('/c.bin'), '--checksum', right], { cwd });
+    assert.equal(fixed.code, 0, fixed.stderr);
+    assert.match(fixed.stderr, /checksum ok/);
+    assert.equal(sent(), 0, 'no byte fetched again');
+    assert.deepEqual(await list(cwd), ['c.bin']);
+    assert.equal(await sha256File(join(cwd, 'c.bin')), right);
   });
 
   it('exits 6 for an existing output file and leaves it untouched; --overwrite replaces it', T, async (t) => {
@@ -322,10 +376,11 @@ describe('cli: interrupt and resume', () => {
     assert.equal(r.signal, null);
     assert.equal(r.code, 130, r.stderr);
     assert.equal(r.stdout, '');
-    assert.equal(r.stderr, 'rangeget: error: interrupted; the partial download is kept: run the same command again to resume\n');
     assert.deepEqual(await list(cwd), ['slow.bin.part', 'slow.bin.part.json']);
     const kept = await claimed(controlPath);
     assert.ok(kept !== undefined && kept >= before && kept < size, `control claims ${kept} (had ${before})`);
+    // Exactly what the control file claims, and no "error:": nothing went wrong.
+    assert.equal(r.stderr, `rangeget: interrupted at ${formatBytes(kept)} of 4.00 MiB; run the same command to resume\n`);
 
     server.set('/slow.bin', spec); // same file, no longer throttled
     server.resetStats();
@@ -362,16 +417,16 @@ describe('cli: interrupt and resume', () => {
     assert.equal(r.code, 130, r.stderr);
     assert.equal(r.stderr, '');
     const events = jsonLines(r.stdout);
-    assert.deepEqual(events.at(-1), {
-      type: 'error',
-      code: 'EABORTED',
-      message: 'interrupted; the partial download is kept: run the same command again to resume',
-      exitCode: 130,
-    });
     assert.deepEqual(await list(cwd), ['slowj.bin.part', 'slowj.bin.part.json']);
     const state = JSON.parse(await readFile(join(cwd, 'slowj.bin.part.json'), 'utf8')) as { written: Array<[number, number]> };
     const kept = state.written.reduce((sum, [a, b]) => sum + b - a, 0);
     assert.ok(kept > 0);
+    assert.deepEqual(events.at(-1), {
+      type: 'error',
+      code: 'EABORTED',
+      message: `interrupted at ${formatBytes(kept)} of 4.00 MiB; run the same command to resume`,
+      exitCode: 130,
+    });
 
     server.set('/slowj.bin', spec);
     const again = await runCli(t, args, { cwd });
@@ -393,7 +448,53 @@ describe('cli: interrupt and resume', () => {
     assert.ok(child.child.kill('SIGTERM'));
     const r = await child.wait();
     assert.equal(r.code, 143, r.stderr);
-    assert.match(r.stderr, /interrupted; the partial download is kept/);
+    assert.match(r.stderr, /^rangeget: interrupted at [\d.]+ (KiB|MiB) of 4\.00 MiB; run the same command to resume\n$/);
     assert.deepEqual(await list(cwd), ['slowt.bin.part', 'slowt.bin.part.json']);
+  });
+
+  it('SIGINT during the probe says that nothing was downloaded, and leaves nothing', T, async (t) => {
+    // HEAD refused, then a GET that is never answered: the probe waits.
+    const server = await serve(t, { '/hang.bin': { size: MiB, head: false, faults: { noHeaders: 1 } } });
+    const cwd = await workDir(t);
+    const child = startCli(t, [server.url('/hang.bin')], { cwd });
+    await waitFor('the probe GET', () => server.stats.log.some((r) => r.method === 'GET') || undefined, 10_000);
+    assert.ok(child.child.kill('SIGINT'));
+    const r = await child.wait();
+    assert.equal(r.code, 130, r.stderr);
+    assert.equal(r.stderr, 'rangeget: interrupted before any byte was downloaded\n');
+    assert.deepEqual(await list(cwd), []);
+  });
+
+  it('SIGINT on a server without ranges promises no resume, and the next run indeed starts over', T, async (t) => {
+    const spec: FileSpec = { size: 4 * MiB, ranges: false };
+    const server = await serve(t, { '/nr.bin': { ...spec, throttle: 256 * KiB } });
+    const cwd = await workDir(t);
+    const child = startCli(t, ['--json', server.url('/nr.bin')], { cwd });
+    const progress = await child.waitForLine(
+      (line) => {
+        const e = JSON.parse(line) as { type: string; downloaded?: number };
+        return e.type === 'progress' && (e.downloaded ?? 0) > 0;
+      },
+      { what: 'a progress event with bytes downloaded' },
+    );
+    assert.ok(progress);
+    assert.ok(child.child.kill('SIGINT'));
+    const r = await child.wait();
+    assert.equal(r.code, 130, r.stderr);
+    const last = jsonLines(r.stdout).at(-1)!;
+    assert.equal(last.code, 'EABORTED');
+    const part = join(cwd, 'nr.bin.part');
+    assert.match(
+      String(last.message),
+      new RegExp(`^interrupted at [\\d.]+ (KiB|MiB) of 4\\.00 MiB \\(in ${escape(part)}\\); the server cannot resume this download .*, so the next run starts over$`),
+    );
+    assert.deepEqual(await list(cwd), ['nr.bin.part']);
+
+    server.set('/nr.bin', spec);
+    server.resetStats();
+    const again = await runCli(t, [server.url('/nr.bin')], { cwd });
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /has no control file, so its bytes cannot be trusted; starting over/);
+    assert.equal(await sha256File(join(cwd, 'nr.bin')), server.sha256('/nr.bin'));
   });
 });

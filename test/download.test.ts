@@ -457,7 +457,7 @@ describe('download: checksum', () => {
     }
   });
 
-  it('rejects a mismatch with ECHECKSUM and leaves nothing behind', T, async (t) => {
+  it('rejects a mismatch with ECHECKSUM, nothing at the path, the bytes kept for the right checksum', T, async (t) => {
     const size = MiB + 7;
     const server = await serve(t, { '/bad.bin': { size } });
     const dir = await tempDir(t);
@@ -469,7 +469,8 @@ describe('download: checksum', () => {
     assert.equal(err.expected, wrong);
     assert.equal(err.actual, server.sha256('/bad.bin'));
     assert.ok(await missing(join(dir, 'bad.bin')));
-    assert.deepEqual(await list(dir), [], 'wrong bytes are not kept for a resume');
+    assert.deepEqual(await list(dir), ['bad.bin.part', 'bad.bin.part.json'], 'the checksum may be the typo: bytes kept');
+    assert.match(err.message, /its bytes are kept in .*bad\.bin\.part: with the right checksum, the next run verifies them/);
   });
 });
 
@@ -539,6 +540,15 @@ describe('download: existing files', () => {
     assert.equal(err.code, 'EEXIST');
     assert.equal(err.exitCode, 6);
     assert.equal(err.path, path);
+    // download() speaks the library's words; the CLI's are beside them.
+    assert.equal(
+      err.message,
+      `${path} already exists; pass \`continue: true\` to finish it (nothing is fetched if it is complete), \`overwrite: true\` to replace it, or \`output\` to choose another name`,
+    );
+    assert.equal(
+      err.cliMessage,
+      `${path} already exists; pass --continue to finish it (nothing is fetched if it is complete), --overwrite to replace it, or -o to choose another name`,
+    );
     assert.deepEqual(await readFile(path), precious);
     assert.deepEqual(await list(dir), ['data.bin']);
     assert.deepEqual(gets(server), [], 'no GET was sent');
@@ -606,7 +616,9 @@ describe('download: existing files', () => {
     const err = await failure(download(server.url('/data.bin'), { dir }));
     assert.equal(err.code, 'EFILE');
     assert.equal(err.exitCode, 6);
-    assert.equal(err.message, `cannot use ${dir} as the directory: a file is in the way; choose another with -d`);
+    // The library names its option, the CLI its flag.
+    assert.equal(err.message, `cannot use ${dir} as the directory: a file is in the way; choose another with \`dir\``);
+    assert.equal(err.cliMessage, `cannot use ${dir} as the directory: a file is in the way; choose another with -d`);
     assert.equal(await readFile(dir, 'utf8'), 'not a directory');
     assert.deepEqual(gets(server), []);
   });

@@ -217,7 +217,8 @@ describe('resume', () => {
     const changed = await leftAt(t, { part: 1000, control: state() });
     await assert.rejects(takeLeftovers(changed, file({ etag: '"v2"' }), on, warn), {
       code: 'ECHANGED',
-      message: 'cannot resume: the remote file changed (ETag "v1" → "v2"); run with --no-resume to start over',
+      message: 'cannot resume: the remote file changed (ETag "v1" → "v2"); download with `resume: false` to start over',
+      cliMessage: 'cannot resume: the remote file changed (ETag "v1" → "v2"); run with --no-resume to start over',
     });
     assert.deepEqual(await takeLeftovers(changed, file({ etag: '"v2"' }), { resume: true, restart: true }, warn), { written: [], fresh: false });
     assert.equal(warnings.pop(), 'cannot resume: the remote file changed (ETag "v1" → "v2"); starting over');

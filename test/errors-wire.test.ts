@@ -43,7 +43,17 @@ const made: Array<{ make: string; Class: abstract new (...args: never[]) => Rang
   { make: `new ServerError('bad range')`, Class: ServerError, fields: { code: 'ESERVER', exitCode: 3 } },
   { make: `new ChecksumError('sha256', 'aa', 'bb')`, Class: ChecksumError, fields: { expected: 'aa', actual: 'bb', code: 'ECHECKSUM' } },
   { make: `new SizeError(10, 9)`, Class: SizeError, fields: { message: 'size mismatch: expected 10 bytes, have 9; the file was not saved' } },
-  { make: `new FileExistsError('/tmp/f')`, Class: FileExistsError, fields: { path: '/tmp/f', code: 'EEXIST' } },
+  {
+    make: `new FileExistsError('/tmp/f')`,
+    Class: FileExistsError,
+    // Both wordings cross: the library's (options) and the CLI's (flags).
+    fields: {
+      path: '/tmp/f',
+      code: 'EEXIST',
+      message: '/tmp/f already exists; pass `continue: true` to finish it (nothing is fetched if it is complete), `overwrite: true` to replace it, or `output` to choose another name',
+      cliMessage: '/tmp/f already exists; pass --continue to finish it (nothing is fetched if it is complete), --overwrite to replace it, or -o to choose another name',
+    },
+  },
   { make: `new FileError('denied')`, Class: FileError, fields: { code: 'EFILE', exitCode: 6 } },
   { make: `fileError(Object.assign(new Error('x'), { code: 'ENOSPC' }), '/d/f.part')`, Class: NoSpaceError, fields: { code: 'ENOSPACE', exitCode: 6 } },
   { make: `new RemoteChangedError('changed')`, Class: RemoteChangedError, fields: { code: 'ECHANGED', exitCode: 7 } },

@@ -6,6 +6,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { RangegetError } from '../src/index.js';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toDownloadOptions } from '../src/cli/flags.js';
@@ -94,7 +95,9 @@ describe('--dry-run', () => {
     assert.match(others.stdout, /^\[1\/4\]\n(.+\n)*output: {4}.*here\.bin \(exists; the download would stop unless --overwrite is given\)$/m);
     assert.match(others.stdout, /^resumable: no: the server gives no strong ETag or Last-Modified, so an interrupted download would start over$/m);
     assert.match(others.stdout, /^ranges: {4}not supported: the server ignores range requests$/m);
-    assert.match(others.stderr, /\[4\/4\] error: .*missing\.bin: server answered HTTP 404/);
+    // The URL once (the message names it), no internal code.
+    assert.match(others.stderr, /^rangeget: \[4\/4\] error: server answered HTTP 404 for http:\S+\/missing\.bin$/m);
+    assert.match(others.stderr, /^  server answered HTTP 404 for http:\S+\/missing\.bin\n$/m);
     assert.deepEqual(await list(dir), before);
 
     const single404 = await runMain([server.url('/missing.bin'), '-d', dir, '--dry-run']);
@@ -211,7 +214,8 @@ describe('requests: headers and credentials', () => {
       ['cookie', 'cookies.txt', /^--cookie: expected 'name=value' or 'a=b; c=d' \(for a cookies.txt file, use --load-cookies FILE\)$/],
       ['referer', '', /^--referer: the value is empty$/],
     ] as const) {
-      assert.throws(() => toDownloadOptions({ ...base, [flag]: value }, {}), (err: Error) => message.test(err.message));
+      // The CLI prints cliMessage: the flags' words.
+      assert.throws(() => toDownloadOptions({ ...base, [flag]: value }, {}), (err: RangegetError) => message.test(err.cliMessage));
     }
   });
 

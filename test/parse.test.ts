@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { UsageError } from '../src/primitives/errors.js';
+import { forLibrary } from '../src/primitives/wording.js';
 import {
   parseChecksum,
   parseDuration,
@@ -20,8 +21,10 @@ function rejects(fn: () => unknown, message: RegExp | string, label?: string): v
       assert.equal(err.code, 'EUSAGE');
       assert.equal(err.exitCode, 2);
       assert.ok(!/[\r\n]/.test(err.message), `message is not one line: ${JSON.stringify(err.message)}`);
-      if (typeof message === 'string') assert.equal(err.message, message, label);
-      else assert.match(err.message, message, label);
+      // The CLI's words (flags), and the same in the library's (options).
+      if (typeof message === 'string') assert.equal(err.cliMessage, message, label);
+      else assert.match(err.cliMessage, message, label);
+      assert.equal(err.message, forLibrary(err.cliMessage), label);
       return true;
     },
   );
@@ -199,9 +202,18 @@ describe('parseChecksum', () => {
     assert.deepEqual(parseChecksum(` sha256 = ${sha256} `), { algorithm: 'sha256', hex: sha256 });
   });
 
-  it('rejects a value without algorithm or separator', () => {
-    const shape = /^--checksum: '.*' must look like sha256=HEX \(algorithms: sha256, sha512, sha1, md5\)$/;
-    for (const bad of ['', sha256, `=${sha256}`, `:${sha256}`, 'sha256']) rejects(() => parseChecksum(bad), shape, bad);
+  it('takes a bare digest, as sha256sum prints it, by its length', () => {
+    assert.deepEqual(parseChecksum(sha256), { algorithm: 'sha256', hex: sha256 });
+    assert.deepEqual(parseChecksum(` ${sha256.toUpperCase()}\n`), { algorithm: 'sha256', hex: sha256 });
+    assert.deepEqual(parseChecksum(sha1), { algorithm: 'sha1', hex: sha1 });
+    assert.deepEqual(parseChecksum(md5), { algorithm: 'md5', hex: md5 });
+    assert.deepEqual(parseChecksum(sha512), { algorithm: 'sha512', hex: sha512 });
+  });
+
+  it('rejects a value without algorithm or separator that is no digest length', () => {
+    const shape =
+      /^--checksum: '.*' must look like sha256=HEX, or be a bare digest of 32, 40, 64 or 128 hex digits \(algorithms: sha256, sha512, sha1, md5\)$/;
+    for (const bad of ['', sha256.slice(1), `${sha256}0`, `=${sha256}`, `:${sha256}`, 'sha256']) rejects(() => parseChecksum(bad), shape, bad);
   });
 
   it('rejects unknown algorithms', () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { HttpError, NetworkError, RemoteChangedError, ServerError, TimeoutError } from '../src/index.js';
 import { connectionFailure, statusFailure } from '../src/http/failures.js';
 import { checkResponse, type RangeAsked } from '../src/http/response-checks.js';
-import { AttemptFailure, isRetryableStatus, retryDelay, type RetrySettings } from '../src/http/retry-policy.js';
+import { AttemptFailure, firstProbeDelay, isRetryableStatus, QUICK_RETRY_WAIT, retryDelay, type RetrySettings } from '../src/http/retry-policy.js';
 import { canVouch, ifRangeHeader, isStrongEtag, validatorChange } from '../src/http/validators.js';
 
 const SETTINGS: RetrySettings = { retries: 3, retryWait: 1000, maxRetryWait: 60_000 };
@@ -35,6 +35,23 @@ describe('retry policy', () => {
     assert.equal(retryDelay({ retryable: true, retryAfter: 5000 }, 1, SETTINGS, half), 5000);
     assert.equal(retryDelay({ retryable: true, retryAfter: 0 }, 2, SETTINGS, half), 0);
     assert.equal(retryDelay({ retryable: true, retryAfter: 10 ** 9 }, 1, SETTINGS, half), 60_000);
+  });
+
+  it('first probe: an unreachable server gets its quick retries only; anything else the usual backoff', () => {
+    const quick = { ...SETTINGS, unreachableRetries: 1 };
+    const refused = { retryable: true, unreachable: true };
+    assert.equal(firstProbeDelay(refused, 1, quick, half), QUICK_RETRY_WAIT);
+    assert.equal(firstProbeDelay(refused, 2, quick, half), undefined);
+    assert.equal(firstProbeDelay({ retryable: true, unreachable: false }, 2, quick, half), 1500, 'a reset is no typo');
+    // Without unreachableRetries (the user gave --retries), refused is patient as ever.
+    assert.deepEqual([1, 2, 3, 4].map((n) => firstProbeDelay(refused, n, SETTINGS, half)), [750, 1500, 3000, undefined]);
+  });
+
+  it('a refused connection or an unknown host is unreachable; a reset is not', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+    const unknown = Object.assign(new Error('fetch failed'), { cause: Object.assign(new Error('getaddrinfo ENOTFOUND x.invalid'), { code: 'ENOTFOUND' }) });
+    const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    assert.deepEqual([refused, unknown, reset].map((e) => connectionFailure(e, 1000).unreachable), [true, true, false]);
   });
 
   it('zero retries: the first failure is final', () => {
@@ -68,7 +85,8 @@ describe('failures', () => {
     const err = Object.assign(new Error('fetch failed'), { cause: Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }) });
     const f = connectionFailure(err, 1000);
     assert.equal(f.retryable, false);
-    assert.match(f.message, /--ca-cert/);
+    assert.match(f.error.cliMessage, /trust its CA with --ca-cert FILE, or skip the check with --insecure$/);
+    assert.match(f.message, /trust its CA with `caCert`, or skip the check with `insecure: true`$/);
   });
 
   it('a status failure carries the HttpError, retryability and Retry-After', () => {

@@ -19,6 +19,7 @@ import { download, FileExistsError } from '../src/index.js';
 import { normalize, totalLength } from '../src/primitives/ranges.js';
 import { planRanges } from '../src/engine/plan.js';
 import { jsonLines, startCli, waitUntil, type CliProcess, type Exit } from './helpers/cli.js';
+import { formatBytes } from '../src/cli/format.js';
 import { sha256File } from './helpers/content.js';
 import { mulberry32 } from './helpers/random.js';
 import { serve, type FileSpec, type TestServer } from './helpers/server.js';
@@ -468,13 +469,15 @@ describe('interrupted and resumed', { concurrency: 3 }, () => {
       const a = args(srv, path);
       const first = await interrupt(t, srv, dir, a, file.size * 0.45, signal);
       assertExit(first.exit, code, signal);
-      assert.match(first.exit.stderr, /run the same command again to resume/, 'stderr does not say how to resume');
       await assertNothingFinal(dir, `after ${signal}`);
       const ctl = await control(dir);
       assert.equal(ctl.kind, 'ok', `no control file after ${signal}`);
       if (ctl.kind !== 'ok') return;
       await assertClaimsTrue(dir, ctl.state, srv.content(path), `after ${signal}`);
       assert.ok(ctl.claimed > 0, 'nothing saved');
+      // Exactly what the control file claims, and that the same command resumes it.
+      const said = `rangeget: interrupted at ${formatBytes(ctl.claimed)} of ${formatBytes(file.size)}; run the same command to resume\n`;
+      assert.ok(first.exit.stderr.endsWith(said), `stderr does not say how to resume: ${first.exit.stderr}`);
       assert.ok(
         first.served - ctl.claimed <= CLEAN_STOP_SLACK,
         `${signal}: ${first.served} bytes served but only ${ctl.claimed} saved: buffered bytes were not flushed and saved on exit`,
@@ -855,7 +858,7 @@ describe('control files from an earlier run', { concurrency: 4 }, () => {
     assert.equal(second.served, D.size - half);
   });
 
-  it('claimed bytes that are wrong on disk fail the --checksum: exit 5, nothing at the final path', async (t) => {
+  it('claimed bytes that are wrong on disk fail the --checksum: exit 5, nothing at the final path; the next run fetches them again', async (t) => {
     const { srv, dir, valid, a, sha } = await setup(t);
     const half = Math.floor(D.size / 2);
     await writeFile(join(dir, PART), Buffer.alloc(D.size, 0xee)); // the claimed half is wrong (disk corruption)
@@ -864,7 +867,17 @@ describe('control files from an earlier run', { concurrency: 4 }, () => {
     assertExit(second.exit, 5, 'wrong claimed bytes with --checksum');
     assert.match(second.exit.stderr, /sha256 mismatch/);
     await assertNothingFinal(dir, 'after a checksum mismatch');
-    assert.equal((await control(dir)).kind, 'missing', 'wrong bytes stay claimed after the mismatch');
+    // Kept with the digest they have: the checksum might have been the mistake.
+    const kept = await control(dir);
+    assert.ok(kept.kind === 'ok');
+    assert.deepEqual(kept.state.written, [[0, D.size]]);
+    assert.equal(kept.state.digest, `sha256=${await sha256File(join(dir, PART))}`);
+    // The same checksum again: the kept file fails it once more and is fetched whole.
+    const third = await run(t, srv, dir, ['--checksum', `sha256=${sha}`, ...a]);
+    assertExit(third.exit, 0, 'after the kept bytes failed again');
+    assert.match(third.exit.stderr, /warning: the \d+ bytes kept in .* have sha256 [0-9a-f]{64}, not [0-9a-f]{64}; fetching the file again/);
+    await assertComplete(dir, sha, 'fetched again');
+    assert.equal(third.served, D.size);
   });
 
   it('a server that stopped supporting ranges: cannot resume, starts over with one connection, byte-exact', async (t) => {

@@ -391,7 +391,7 @@ describe('resolveTarget', () => {
     for (const output of ['', 'out/', '.', '..', 'a/..', 'a/.']) {
       assert.throws(
         () => resolveTarget({ dir: root, output, fileName: 'x' }),
-        (err: unknown) => err instanceof UsageError && err.message.startsWith('-o: '),
+        (err: unknown) => err instanceof UsageError && err.cliMessage.startsWith('-o: ') && err.message.startsWith('`output`: '),
         JSON.stringify(output),
       );
     }

@@ -45,18 +45,11 @@
  *              exists (something is at path already), have (bytes an earlier run left that
  *              would be kept)
  */
-import { createRequire } from 'node:module';
-import type { MultiBar, SingleBar } from 'cli-progress';
+import path from 'node:path';
 import type { BatchItemResult, InspectItemResult } from '../batch.js';
 import type { DownloadEvent, Progress } from '../engine/events.js';
-import { barName, barPayload, formatBytes, formatHttp, formatPlan, summary } from './format.js';
-
-const require = createRequire(import.meta.url);
-let loaded: typeof import('cli-progress') | undefined;
-/** cli-progress, loaded when the first bar is drawn: runs without bars (-q, --json, no terminal) never load it. */
-function cliProgress(): typeof import('cli-progress') {
-  return (loaded ??= require('cli-progress') as typeof import('cli-progress'));
-}
+import { failureLine, formatBytes, formatHttp, formatPlan, overallLine, progressLine, progressText, summary } from './format.js';
+import { Frame, type TerminalStream } from './frame.js';
 
 /** How the CLI reports. */
 export type DisplayMode = 'bar' | 'plain' | 'json' | 'quiet';
@@ -64,81 +57,77 @@ export type DisplayMode = 'bar' | 'plain' | 'json' | 'quiet';
 /** Where reports go; the CLI passes process streams, tests pass their own. */
 export interface DisplayStreams {
   stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
+  stderr: TerminalStream;
 }
 
-/** The fields a bar's format is filled from. */
-type Payload = Record<string, string | number>;
+/** A running item's bar: its label, file name and last progress. */
+interface Running {
+  label: string;
+  name: string;
+  progress: Progress;
+}
 
 /**
- * How bars look. A single download has one wide bar, with its connections: a cli-progress
- * SingleBar, which a line stops (and so clears) and the next progress draws again. A batch
- * has a MultiBar with a narrower bar per running item, behind its `[i/N]` label and file
- * name, and lines written above it.
+ * Progress bars on stderr, fitted to the terminal's width at every draw (and drawn again when
+ * it is resized): one line per running item; a batch has first a line for the whole (files
+ * done, bytes, speed) and names padded to align the bars.
  */
-const layouts = {
-  single: { multi: false, barsize: 30, format: '{bar} {percentage}% | {have}/{size} | {speed} | ETA {left} | {conns} conn' },
-  batch: { multi: true, barsize: 20, format: '{label}{name} {bar} {percentage}% | {have}/{size} | {speed} | ETA {left}' },
-} as const;
-
-/** Progress bars on stderr, one per running item, and the lines written while they run. */
 class Bars {
-  private multibar: MultiBar | undefined;
-  private readonly bars = new Map<number, SingleBar>();
+  private readonly frame: Frame;
+  private readonly running = new Map<number, Running>();
+  /** Items of a batch that ended, and the bytes they fetched. */
+  private ended = 0;
+  private endedBytes = 0;
 
-  constructor(private readonly stderr: NodeJS.WritableStream, private readonly layout: (typeof layouts)[keyof typeof layouts]) {}
-
-  /** Draw the progress of item `index`, starting its bar if it has none. */
-  draw(index: number, p: Progress, payload: Payload): void {
-    const total = Math.max(p.total ?? 0, p.downloaded, 1);
-    let bar = this.bars.get(index);
-    if (!bar) {
-      const { Presets, MultiBar, SingleBar } = cliProgress();
-      const { format, barsize } = this.layout;
-      const options = { format, barsize, stream: this.stderr, hideCursor: true, clearOnComplete: true, fps: 10 };
-      if (this.layout.multi) {
-        this.multibar ??= new MultiBar(options, Presets.shades_classic);
-        // Created at its values: nothing to update.
-        this.bars.set(index, this.multibar.create(total, p.downloaded, payload));
-        return;
-      }
-      bar = new SingleBar(options, Presets.shades_classic);
-      bar.start(Math.max(p.total ?? 0, 1), p.downloaded, payload);
-      this.bars.set(index, bar);
-    }
-    bar.setTotal(total);
-    bar.update(p.downloaded, payload);
+  /** `total`: the number of items of a batch; undefined for a single download. */
+  constructor(stderr: TerminalStream, private readonly total: number | undefined) {
+    this.frame = new Frame(stderr, () => this.render());
   }
 
-  /** Take away the bar of item `index` (it finished or failed); the last one ends the bars. */
-  remove(index: number): void {
-    const bar = this.bars.get(index);
-    if (!bar) return;
-    this.bars.delete(index);
-    if (this.multibar) this.multibar.remove(bar);
-    else bar.stop();
-    // No bar left: lines go straight to stderr until the next one.
-    if (this.bars.size === 0) this.stop();
+  /** Draw the progress of item `index`. */
+  draw(index: number, progress: Progress, label: string, file: string): void {
+    this.running.set(index, { label, name: path.basename(file), progress });
+    this.render();
   }
 
-  /** Write text on stderr without garbling the bars. */
+  /** Item `index` ended, with `bytes` fetched (its size when it succeeded); its bar goes. */
+  remove(index: number, bytes?: number): void {
+    const item = this.running.get(index);
+    this.running.delete(index);
+    this.ended++;
+    this.endedBytes += bytes ?? item?.progress.downloaded ?? 0;
+    if (this.running.size === 0) this.frame.clear();
+    else this.render();
+  }
+
+  /** Write text on stderr above the bars. */
   write(text: string): void {
-    if (this.multibar) {
-      this.multibar.log(text);
-      this.multibar.update();
-      return;
-    }
-    // A SingleBar cannot print above itself: stop it; the next progress draws it again.
-    this.stop();
-    this.stderr.write(text);
+    this.frame.write(text);
   }
 
-  /** Take away every bar; gives the cursor back. */
+  /** Take the bars away; gives the cursor back. */
   stop(): void {
-    if (this.multibar) this.multibar.stop();
-    else for (const bar of this.bars.values()) bar.stop();
-    this.multibar = undefined;
-    this.bars.clear();
+    this.running.clear();
+    this.frame.clear();
+  }
+
+  private render(): void {
+    if (this.running.size === 0) return;
+    const width = this.frame.width;
+    const batch = this.total !== undefined;
+    const items = [...this.running.entries()].sort(([a], [b]) => a - b).map(([, item]) => item);
+    // A batch's lines leave the connection count out: room for the bars of several files.
+    const lines = items.map((item) => {
+      const text = progressText(item.progress);
+      const layout = { label: item.label, name: item.name, nameWidth: batch ? 24 : 0, barWidth: batch ? 20 : 30 };
+      return progressLine(layout, batch ? { ...text, conns: '' } : text, width);
+    });
+    if (batch) {
+      const bytes = items.reduce((sum, item) => sum + item.progress.downloaded, this.endedBytes);
+      const speed = items.reduce((sum, item) => sum + item.progress.speed, 0);
+      lines.unshift(overallLine({ done: this.ended, total: this.total!, bytes, speed }, width));
+    }
+    this.frame.draw(lines);
   }
 }
 
@@ -160,7 +149,7 @@ export class Display {
    *   left out for a single download.
    */
   constructor(private readonly mode: DisplayMode, private readonly streams: DisplayStreams, private readonly total?: number) {
-    this.bars = new Bars(streams.stderr, total === undefined ? layouts.single : layouts.batch);
+    this.bars = new Bars(streams.stderr, total);
   }
 
   /** True for a batch (several URLs or `-i`), even one of a single item. */
@@ -198,10 +187,10 @@ export class Display {
         if (!quiet) this.bars.write(formatHttp(event, label));
         break;
       case 'progress':
-        if (this.mode === 'bar') this.bars.draw(index, event, { ...barPayload(event), label, name: barName(this.names.get(index) ?? '', 24) });
+        if (this.mode === 'bar') this.bars.draw(index, event, label, this.names.get(index) ?? '');
         break;
       case 'done':
-        this.bars.remove(index);
+        this.bars.remove(index, event.size);
         if (!quiet) this.bars.write(`${label}${summary(event)}\n`);
         break;
     }
@@ -211,11 +200,12 @@ export class Display {
   itemEnd(result: BatchItemResult | InspectItemResult): void {
     if (result.ok) return;
     this.bars.remove(result.index);
-    const { code, message, exitCode } = result.error;
+    // The CLI's wording of every error (flags, not options): `cliMessage`.
+    const { code, cliMessage: message, exitCode } = result.error;
     // An interruption is reported once for the whole batch, not per item.
     if (code === 'EABORTED') return;
     if (this.mode === 'json') this.json({ type: 'error', ...this.where(result.index), url: result.url, code, message, exitCode });
-    else this.say(`${this.label(result.index)}error: ${result.url}: ${message}`);
+    else this.say(`${this.label(result.index)}error: ${failureLine(result.url, message)}`);
   }
 
   /** A failure of the whole run, such as a single download's: one line, or a JSON object. */
@@ -242,7 +232,7 @@ export class Display {
     const failures = results.filter((r): r is Extract<typeof r, { ok: false }> => !r.ok);
     const ok = results.length - failures.length;
     if (this.mode === 'json') {
-      const list = failures.map((f) => ({ index: f.index, url: f.url, code: f.error.code, message: f.error.message, exitCode: f.error.exitCode }));
+      const list = failures.map((f) => ({ index: f.index, url: f.url, code: f.error.code, message: f.error.cliMessage, exitCode: f.error.exitCode }));
       this.json({ type: 'summary', total: results.length, ok, failed: failures.length, exitCode, failures: list });
       return;
     }
@@ -251,7 +241,7 @@ export class Display {
       return;
     }
     const lines = [`rangeget: ${ok} ok, ${failures.length} failed:`];
-    for (const f of failures) lines.push(`  ${f.url}: ${f.error.message} (${f.error.code})`);
+    for (const f of failures) lines.push(`  ${failureLine(f.url, f.error.cliMessage)}`);
     this.streams.stderr.write(lines.join('\n') + '\n');
   }
 
@@ -259,6 +249,15 @@ export class Display {
   message(text: string): void {
     this.stop();
     if (this.mode !== 'json') this.say(text);
+  }
+
+  /**
+   * The run was interrupted: a plain line (it is no error), or in JSON the `error` event of
+   * code EABORTED.
+   */
+  interrupted(text: string, exitCode: number): void {
+    if (this.mode === 'json') this.error({ code: 'EABORTED', message: text, exitCode });
+    else this.message(text);
   }
 
   /** Take the bars away (at the end, before a line about the whole run, on a second Ctrl-C). */

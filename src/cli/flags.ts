@@ -197,7 +197,7 @@ export function buildProgram(streams: CliStreams, run: (urls: string[], raw: Raw
     .option('--ca-cert <file>', 'trust the CA certificates in this PEM file')
     .option('--proxy <url>', 'HTTP proxy (default: $HTTPS_PROXY / $HTTP_PROXY, minus $NO_PROXY)')
     .option('--no-config', 'do not read the configuration file ($RANGEGET_CONFIG or ~/.config/rangeget/config)')
-    .addOption(new Option('-q, --quiet', 'print nothing but errors').conflicts(['json', 'verbose']))
+    .addOption(new Option('-q, --quiet', 'print nothing but errors and warnings').conflicts(['json', 'verbose']))
     .option('-v, --verbose', 'print every request and response with its headers (credentials masked) on stderr')
     .option('--json', 'print newline-delimited JSON events on stdout instead of bars')
     .version(VERSION, '-V, --version', 'print the version')

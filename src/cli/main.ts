@@ -6,11 +6,11 @@ import { batchExitCode, downloadMany, inspectMany } from '../batch.js';
 import { download, inspect } from '../download.js';
 import { MAX_CONNECTIONS } from '../options.js';
 import { parseIntInRange } from '../parse.js';
-import { ExitCode, RangegetError } from '../primitives/errors.js';
+import { AbortError, ExitCode, RangegetError } from '../primitives/errors.js';
 import { Display, type DisplayMode } from './display.js';
 import { configArgs } from './config.js';
 import { buildProgram, toDownloadOptions, type CliStreams, type RawOptions } from './flags.js';
-import { formatPlan } from './format.js';
+import { batchInterruption, formatPlan, interruption } from './format.js';
 import { collectItems } from './input.js';
 
 
@@ -54,7 +54,6 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
     signals.on('SIGINT', onInt);
     signals.on('SIGTERM', onTerm);
     const signal = controller.signal;
-    const interruptedMessage = 'interrupted; the partial downloads are kept: run the same command again to resume them';
 
     try {
       if (raw.dryRun) {
@@ -65,7 +64,7 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
             throw err;
           });
           if (plan === undefined) {
-            new Display(mode, streams).error({ code: 'EABORTED', message: 'interrupted', exitCode: exitOnSignal });
+            new Display(mode, streams).interrupted('interrupted', exitOnSignal);
             return exitOnSignal;
           }
           if (mode === 'json') streams.stdout.write(JSON.stringify({ type: 'plan', ...plan }) + '\n');
@@ -89,12 +88,8 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
           await download(urls[0]!, { ...options, signal, onEvent: (e) => single.event(e) });
           return ExitCode.ok;
         } catch (err) {
-          if (err instanceof RangegetError && err.code === 'EABORTED') {
-            single.error({
-              code: err.code,
-              message: 'interrupted; the partial download is kept: run the same command again to resume',
-              exitCode: exitOnSignal,
-            });
+          if (err instanceof AbortError) {
+            single.interrupted(interruption(err), exitOnSignal);
             return exitOnSignal;
           }
           throw err;
@@ -112,7 +107,10 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
           onItemEnd: (result) => shown.itemEnd(result),
         });
         const code = signal.aborted ? exitOnSignal : batchExitCode(results);
-        if (signal.aborted) shown.message(interruptedMessage);
+        if (signal.aborted) {
+          const aborted = results.flatMap((r) => (!r.ok && r.error instanceof AbortError ? [r.error] : []));
+          shown.message(batchInterruption(aborted));
+        }
         shown.summary(results, code);
         return code;
       } finally {
@@ -141,7 +139,7 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
     display?.stop();
     report.error({
       code: e?.code ?? 'EINTERNAL',
-      message: e ? e.message : `unexpected failure: ${(err as Error)?.stack ?? String(err)}`,
+      message: e ? e.cliMessage : `unexpected failure: ${(err as Error)?.stack ?? String(err)}`,
       exitCode: e?.exitCode ?? ExitCode.internal,
     });
     return e?.exitCode ?? ExitCode.internal;

@@ -18,12 +18,12 @@ import { totalLength, UNKNOWN_END } from '../primitives/ranges.js';
 import type { DownloadEvent, DownloadResult, Inspection, SkipReason } from './events.js';
 import { existingAction, type ExistingAction } from './existing.js';
 import { chooseFileName } from './file-name.js';
-import { planRanges } from './plan.js';
+import { fetchesRanges, planRanges } from './plan.js';
 import { keepWarm } from './prewarm.js';
 import { restartAction } from './restart.js';
 import { adoptFile, readLeftovers, takeLeftovers, type ResumePoint } from './resume.js';
 import type { DownloadSettings } from './settings.js';
-import { fetchesRanges, Transfer, type TransferContext } from './transfer.js';
+import { Transfer, type TransferContext } from './transfer.js';
 
 /** One download, start to finish; `start()` runs it, `inspect()` only plans it. */
 export class Download {
@@ -59,10 +59,11 @@ export class Download {
     this.emit({ type: 'warning', message });
   }
 
-  /** The probe retries as ranges do, and says so. */
-  private probeRetry(): ProbeRetry {
+  /** The probe retries as ranges do, and says so; the `first` probe gives up on an unreachable server sooner. */
+  private probeRetry(first = false): ProbeRetry {
     return {
       ...this.opts.retry,
+      first,
       onRetry: (r) => this.emit({ type: 'retry', attempt: r.attempt, delay: r.delay, reason: r.reason }),
       ...(this.opts.trace ? { onTrace: (trace: HttpTrace) => this.emit({ type: 'http', ...trace }) } : {}),
     };
@@ -72,8 +73,8 @@ export class Download {
    * Probe `url` on the download's connections. On shared connections (a batch), the probe
    * starts with a GET: a HEAD's connection is closed.
    */
-  private probe(url: URL, keepBody = false): Promise<ProbeResult> {
-    return probe(this.dispatcher, url, this.opts.request, this.opts.signal, this.probeRetry(), this.ownDispatcher ? 'HEAD' : 'GET', keepBody);
+  private probe(url: URL, first = false, keepBody = false): Promise<ProbeResult> {
+    return probe(this.dispatcher, url, this.opts.request, this.opts.signal, this.probeRetry(first), this.ownDispatcher ? 'HEAD' : 'GET', keepBody);
   }
 
   async start(): Promise<DownloadResult> {
@@ -90,7 +91,7 @@ export class Download {
       let restarts = 0;
       for (;;) {
         try {
-          return await this.attempt(startOver);
+          return await this.attempt(startOver, restarts === 0);
         } catch (err) {
           const reprobedWithoutProgress = reprobedAt >= 0 && this.downloaded <= reprobedAt;
           const context = { url: this.opts.url.href, reprobedWithoutProgress, restarts, restart: this.opts.restart };
@@ -118,12 +119,12 @@ export class Download {
     if (this.opts.signal?.aborted) throw new AbortError();
   }
 
-  /** One pass: probe, decide what is left, fetch it, assemble. */
-  private async attempt(startOver: boolean): Promise<DownloadResult> {
+  /** One pass: probe, decide what is left, fetch it, assemble. `first`: the download's first pass. */
+  private async attempt(startOver: boolean, first: boolean): Promise<DownloadResult> {
     const { opts } = this;
     this.checkAborted();
     // Without --max-speed, a server without ranges sends the whole file to the probe: kept as the download.
-    const info = await this.probe(opts.url, opts.rate === undefined).catch((err: unknown) => {
+    const info = await this.probe(opts.url, first, opts.rate === undefined).catch((err: unknown) => {
       if (opts.signal?.aborted) throw new AbortError();
       throw err;
     });
@@ -235,7 +236,7 @@ export class Download {
 
   /** Probe and plan without downloading (`--dry-run`). */
   async inspect(): Promise<Inspection> {
-    const info = await this.probe(this.opts.url);
+    const info = await this.probe(this.opts.url, true);
     try {
       const target = this.targetOf(info);
       const left = this.opts.resume ? await readLeftovers(target, info) : undefined;

@@ -34,3 +34,8 @@ export class Meter {
     return { downloaded: written, total: reading.total, speed, connections: reading.connections, elapsed: now - this.started };
   }
 }
+
+/** A speed for a message: `512 KiB/s`. */
+export function formatRate(bytesPerSecond: number): string {
+  return `${(bytesPerSecond / 1024).toFixed(0)} KiB/s`;
+}

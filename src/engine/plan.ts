@@ -6,6 +6,11 @@
  */
 import { holes, splitEvenly, totalLength, type ByteRange } from '../primitives/ranges.js';
 
+/** True when a probed file is fetched in ranges (several connections, resumable). */
+export function fetchesRanges(info: { acceptsRanges: boolean; size: number | undefined }): boolean {
+  return info.acceptsRanges && info.size !== undefined && info.size > 0;
+}
+
 /** What the planner needs to know. */
 export interface PlanInput {
   /** Size of the remote file in bytes. */

@@ -13,15 +13,16 @@ import type { ProbeResult } from '../http/probe.js';
 import { lastModifiedTime } from '../http/validators.js';
 import type { Dispatcher } from '../http/undici.js';
 import { whenAborted } from '../primitives/abort.js';
-import { ChecksumError, SizeError, fileError } from '../primitives/errors.js';
+import { AbortError, ChecksumError, SizeError, fileError } from '../primitives/errors.js';
 import { totalLength, UNKNOWN_END, type ByteRange } from '../primitives/ranges.js';
 import type { DownloadEvent, DownloadResult } from './events.js';
 import { writeFirstBody } from './first-body.js';
-import { Meter } from './meter.js';
-import { planRanges } from './plan.js';
+import { formatRate, Meter } from './meter.js';
+import { fetchesRanges, planRanges } from './plan.js';
 import type { Source } from './protocol.js';
 import type { DownloadSettings } from './settings.js';
 import { findSources, sourceOf } from './sources.js';
+import { abortedAt, keepFailed, keptMismatch } from './verify.js';
 import { WorkerPool, RangesUnsupported, type PoolJob } from './worker-pool.js';
 
 /** Bytes buffered per connection before a positional write. */
@@ -32,13 +33,6 @@ const FLUSH_INTERVAL = 200;
 const SAVE_INTERVAL = 500;
 /** Files up to this size are fetched in the main thread: a worker would take longer to start. */
 const INLINE_MAX_SIZE = 4 * 1024 * 1024;
-
-const formatRate = (bytesPerSecond: number): string => `${(bytesPerSecond / 1024).toFixed(0)} KiB/s`;
-
-/** True when a probed file is fetched in ranges (several connections, resumable). */
-export function fetchesRanges(info: Pick<ProbeResult, 'acceptsRanges' | 'size'>): boolean {
-  return info.acceptsRanges && info.size !== undefined && info.size > 0;
-}
 
 /** What a transfer runs in: the download it belongs to. */
 export interface TransferContext {
@@ -73,7 +67,7 @@ export class Transfer {
   /** Written ranges the next pool starts from: an earlier run's, none after a fallback. */
   private kept: ByteRange[];
   /** Bytes an earlier run left, for the result. */
-  private readonly resumed: number;
+  private resumed: number;
   private pool: WorkerPool | undefined;
   /** Bytes of the probe's answer written (see firstBody). */
   private bodyWritten = 0;
@@ -116,11 +110,14 @@ export class Transfer {
         throw fileError(err, target.partPath);
       });
     }
+    await this.verifyKept();
     const sources = this.ranged ? await findSources(info, this.opts.mirrors, (url) => this.context.probe(url), (m) => this.warn(m)) : [sourceOf(info)];
     const ticker = setInterval(() => this.report(), this.opts.progressInterval);
     this.checkpointer.start();
     try {
       await this.fetch(sources);
+    } catch (err) {
+      throw err instanceof AbortError ? abortedAt(totalLength(this.written()), this.ranged, this.input) : err;
     } finally {
       clearInterval(ticker);
       await this.checkpointer.stop();
@@ -136,6 +133,15 @@ export class Transfer {
 
   private warn(message: string): void {
     this.emit({ type: 'warning', message });
+  }
+
+  /** A whole file kept from an earlier run that fails the checksum is fetched again. */
+  private async verifyKept(): Promise<void> {
+    const digest = await keptMismatch(this.hasher, this.opts.checksum, this.size, this.kept);
+    if (digest === undefined) return;
+    this.warn(`the ${this.size} bytes kept in ${this.input.target.partPath} have ${this.opts.checksum?.algorithm} ${digest}, not ${this.opts.checksum?.hex}; fetching the file again`);
+    this.kept = [];
+    this.resumed = 0;
   }
 
   /** The ranges on disk now. */
@@ -281,8 +287,9 @@ export class Transfer {
       ...(opts.checksum ? { checksum: opts.checksum } : {}),
       ...(this.hasher ? { hasher: this.hasher } : {}),
     }).catch(async (err: unknown) => {
+      if (err instanceof ChecksumError && opts.checksum) throw await keepFailed(err, opts.checksum, this.checkpointer, target.partPath);
       // Wrong bytes cannot be resumed; anything else (the path got taken) can.
-      if (err instanceof ChecksumError || err instanceof SizeError) await this.checkpointer.abandon();
+      if (err instanceof SizeError) await this.checkpointer.abandon();
       throw err;
     });
     await this.checkpointer.finish();

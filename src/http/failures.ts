@@ -43,6 +43,8 @@ export function describeNetworkError(err: unknown): string {
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+/** Nobody there: refused, or no such host (a name lookup that failed for good, not EAI_AGAIN). */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_NONAME']);
 
 /**
  * A request that got no answer (undici threw): a timeout or a network fault. Worth another
@@ -60,7 +62,9 @@ export function connectionFailure(err: unknown, stallTimeout: number, prefix = '
     return new AttemptFailure(new ServerError(`${prefix}the server's response headers are larger than the ${maxHeaderSize / 1024} KiB accepted`), false);
   }
   // A bad certificate would fail the same way again.
-  return new AttemptFailure(new NetworkError(prefix + describeNetworkError(err), { cause: err }), !isCertificateError(err));
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  const unreachable = [e?.code, e?.cause?.code].some((c) => typeof c === 'string' && UNREACHABLE_CODES.has(c));
+  return new AttemptFailure(new NetworkError(prefix + describeNetworkError(err), { cause: err }), !isCertificateError(err), undefined, unreachable);
 }
 
 /**

@@ -11,7 +11,7 @@ import { HttpError, RangegetError } from '../primitives/errors.js';
 import { contentLength, header, parseContentRange } from './headers.js';
 import { connectionFailure, statusFailure } from './failures.js';
 import { discard, followRedirects, type FollowedResponse, type RequestSettings } from './request.js';
-import { AttemptFailure, retryDelay, type RetrySettings } from './retry-policy.js';
+import { AttemptFailure, firstProbeDelay, retryDelay, type RetrySettings } from './retry-policy.js';
 import type { HttpTrace } from './trace.js';
 
 /** What the probe learnt about a remote file. */
@@ -82,6 +82,8 @@ export interface ProbeRetry extends RetrySettings {
   onRetry?: (info: { attempt: number; delay: number; reason: string }) => void;
   /** Every request and response of the probe (`-v`). */
   onTrace?: (trace: HttpTrace) => void;
+  /** The download's first probe: nothing fetched yet, so an unreachable server fails fast. */
+  first?: boolean;
 }
 
 /**
@@ -108,7 +110,7 @@ export async function probe(
       return await probeOnce(dispatcher, url, settings, signal, retry?.onTrace, first, keepBody);
     } catch (err) {
       if (!(err instanceof AttemptFailure)) throw err;
-      const delay = retry && !signal?.aborted ? retryDelay(err, failures, retry) : undefined;
+      const delay = retry && !signal?.aborted ? (retry.first ? firstProbeDelay : retryDelay)(err, failures, retry) : undefined;
       if (delay === undefined) throw err.error;
       retry?.onRetry?.({ attempt: failures, delay, reason: err.message });
       await sleep(delay, undefined, signal ? { signal } : undefined);

@@ -13,7 +13,18 @@ export interface RetrySettings {
   retryWait: number;
   /** Longest wait in ms, for backoff and for a server's Retry-After. */
   maxRetryWait: number;
+  /**
+   * Retries of a first probe that found nobody there (connection refused, unknown host),
+   * each after {@link QUICK_RETRY_WAIT}; `retries` when left out. Such a failure in the
+   * middle of a download is a server restarting, worth the patience of `retries`; before
+   * anything was fetched it is most often a typo, and waiting half a minute to say so helps
+   * nobody.
+   */
+  unreachableRetries?: number;
 }
+
+/** The wait before a quick retry of an unreachable server at the first probe (ms). */
+export const QUICK_RETRY_WAIT = 100;
 
 /** Statuses that may clear up on their own: timeouts, rate limits, an overloaded or restarting server. */
 const RETRYABLE_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
@@ -32,6 +43,8 @@ export class AttemptFailure extends Error {
     readonly error: RangegetError,
     readonly retryable: boolean,
     readonly retryAfter?: number,
+    /** Nobody answered at all: the connection was refused or the host name is unknown. */
+    readonly unreachable = false,
   ) {
     super(error.message, { cause: error });
   }
@@ -49,6 +62,20 @@ export function retryDelay(
 ): number | undefined {
   if (!failure.retryable || failures > settings.retries) return undefined;
   return backoffDelay(failures, settings, failure.retryAfter, random);
+}
+
+/**
+ * {@link retryDelay} for the first probe of a download: an unreachable server (see
+ * {@link RetrySettings.unreachableRetries}) gets quick retries, anything else the usual ones.
+ */
+export function firstProbeDelay(
+  failure: Pick<AttemptFailure, 'retryable' | 'retryAfter' | 'unreachable'>,
+  failures: number,
+  settings: RetrySettings,
+  random: () => number = Math.random,
+): number | undefined {
+  if (!failure.unreachable || settings.unreachableRetries === undefined) return retryDelay(failure, failures, settings, random);
+  return failure.retryable && failures <= settings.unreachableRetries ? QUICK_RETRY_WAIT : undefined;
 }
 
 /**

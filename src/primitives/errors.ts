@@ -3,6 +3,8 @@
  * `code` to switch on and the CLI exit code that goes with it.
  */
 
+import { forLibrary } from './wording.js';
+
 /** Stable machine-readable error codes. */
 export type ErrorCode =
   | 'EUSAGE'
@@ -52,18 +54,26 @@ const exitByCode: Record<ErrorCode, number> = {
   EINTERNAL: ExitCode.internal,
 };
 
-/** Base class of every error rangeget throws on purpose. */
+/**
+ * Base class of every error rangeget throws on purpose. `message` speaks to a library caller
+ * (it names options); {@link RangegetError.cliMessage} says the same to a command-line user
+ * (it names flags).
+ */
 export class RangegetError extends Error {
   /** Stable code a caller can switch on. */
   readonly code: ErrorCode;
   /** The CLI exit code for this error. */
   readonly exitCode: number;
+  /** The message as the command line shows it: flags (`--overwrite`, `-o`) instead of options. */
+  readonly cliMessage: string;
 
+  /** `message` in the CLI's words; `message` becomes the library's ({@link forLibrary}). */
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(forLibrary(message), options);
     this.name = new.target.name;
     this.code = code;
     this.exitCode = exitByCode[code];
+    this.cliMessage = message;
   }
 }
 
@@ -113,14 +123,18 @@ export class ServerError extends RangegetError {
   }
 }
 
-/** The downloaded file does not match the checksum asked for. */
+/**
+ * The downloaded file does not match the checksum asked for. `keptIn`: the `.part` file its
+ * bytes are kept in, with a control file, for a run with the right checksum to verify.
+ */
 export class ChecksumError extends RangegetError {
   readonly expected: string;
   readonly actual: string;
-  constructor(algorithm: string, expected: string, actual: string) {
+  constructor(algorithm: string, expected: string, actual: string, keptIn?: string) {
+    const kept = keptIn === undefined ? '' : `; its bytes are kept in ${keptIn}: with the right checksum, the next run verifies them without fetching them again`;
     super(
       'ECHECKSUM',
-      `${algorithm} mismatch: expected ${expected}, got ${actual}; the file was not saved`,
+      `${algorithm} mismatch: expected ${expected}, got ${actual}; the file was not saved${kept}`,
     );
     this.expected = expected;
     this.actual = actual;
@@ -170,10 +184,43 @@ export class RemoteChangedError extends RangegetError {
   }
 }
 
-/** The download was aborted (signal); the `.part` and control files are kept for a resume. */
-export class AbortError extends RangegetError {
-  constructor(message = 'download aborted; run the same command again to resume') {
+/** What an aborted download left on disk. */
+export interface AbortedAt {
+  /** Bytes in the `.part` file (0: nothing was fetched). */
+  written: number;
+  /** The file's size, when the server gave it. */
+  size?: number;
+  /** The next run with the same options continues from `written` (a control file vouches for it). */
+  resumable: boolean;
+  /** The `.part` file, when one was made. */
+  partPath?: string;
+}
+
+/** The library's words for an abort: what is on disk and whether the next call resumes. */
+function abortMessage(at: AbortedAt): string {
+  if (at.written === 0) return 'aborted before any byte was written';
+  const of = at.size === undefined ? '' : ` of ${at.size}`;
+  return at.resumable
+    ? `aborted with ${at.written}${of} bytes in ${at.partPath}; download again with the same options to resume`
+    : `aborted with ${at.written}${of} bytes in ${at.partPath}, which cannot be resumed: the next download starts over`;
+}
+
+/**
+ * The download was aborted (signal). {@link AbortError.written} and the fields beside it say
+ * what is on disk: the `.part` and control files are kept, and `resumable` says whether the
+ * next run can use them.
+ */
+export class AbortError extends RangegetError implements AbortedAt {
+  readonly written: number;
+  readonly size?: number;
+  readonly resumable: boolean;
+  readonly partPath?: string;
+  constructor(at: AbortedAt = { written: 0, resumable: false }, message = abortMessage(at)) {
     super('EABORTED', message);
+    this.written = at.written;
+    if (at.size !== undefined) this.size = at.size;
+    this.resumable = at.resumable;
+    if (at.partPath !== undefined) this.partPath = at.partPath;
   }
 }
 
@@ -245,12 +292,15 @@ const revivers: Record<string, (w: WireError) => RangegetError> = {
   FileError: (w) => new FileError(w.message),
   NoSpaceError: (w) => new NoSpaceError(w.message),
   RemoteChangedError: (w) => new RemoteChangedError(w.message),
-  AbortError: (w) => new AbortError(w.message),
+  AbortError: (w) => new AbortError({ written: Number(w.fields.written ?? 0), resumable: false }, w.message),
   InternalError: (w) => new InternalError(w.message),
 };
 
 /** The error {@link toWire} sent, as its own class (an unknown name: a plain {@link RangegetError}). */
 export function fromWire(wire: WireError): RangegetError {
   const revive = Object.hasOwn(revivers, wire.name) ? revivers[wire.name] : undefined;
-  return revive ? revive(wire) : new RangegetError(wire.code, wire.message);
+  const err = revive ? revive(wire) : new RangegetError(wire.code, wire.message);
+  // Both wordings cross as they were: the library's as the message, the CLI's as a field.
+  const cli = wire.fields.cliMessage;
+  return Object.assign(err, { message: wire.message, ...(typeof cli === 'string' ? { cliMessage: cli } : {}) });
 }

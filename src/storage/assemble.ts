@@ -25,8 +25,9 @@ export interface AssembleInput {
 }
 
 /**
- * Verify and move into place. On a size or checksum mismatch, the `.part` file is
- * removed (its bytes are wrong) and nothing appears at the final path.
+ * Verify and move into place. On a size mismatch, the `.part` file is removed (its bytes
+ * are wrong); on a checksum mismatch it is synced and kept (the checksum may be the mistake:
+ * see `Transfer`). Either way nothing appears at the final path.
  * Returns the digest when a checksum was asked for.
  */
 export async function assemble(input: AssembleInput): Promise<{ size: number; digest?: string }> {
@@ -42,8 +43,8 @@ export async function assemble(input: AssembleInput): Promise<{ size: number; di
     const hasher = input.hasher ?? new FileHasher(file, input.checksum.algorithm);
     digest = await hasher.digest(expected);
     if (digest !== input.checksum.hex) {
+      await file.datasync();
       await file.close();
-      await removeFile(partPath);
       throw new ChecksumError(input.checksum.algorithm, input.checksum.hex, digest);
     }
   }

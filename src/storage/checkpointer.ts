@@ -86,6 +86,22 @@ export class Checkpointer {
     await removeControl(this.options.path);
   }
 
+  /**
+   * Every byte is written and synced but the file failed its checksum: save a state that
+   * claims the whole file, with the digest it has. False when there is no state to save
+   * (no ranges, unknown size): the bytes cannot be kept for a later run.
+   */
+  async keepFailed(digest: string): Promise<boolean> {
+    await this.stop();
+    const state = this.state;
+    if (!state) return false;
+    state.written = state.size > 0 ? [[0, state.size]] : [];
+    state.digest = digest;
+    this.mayExist = true;
+    await writeControl(this.options.path, state);
+    return true;
+  }
+
   /** The download is complete: remove the control file, if one may exist. */
   async finish(): Promise<void> {
     if (this.mayExist) await removeControl(this.options.path);

@@ -27,6 +27,11 @@ export interface ControlState {
   lastModified?: string;
   /** The `--checksum` asked for, as `algo=hex`. */
   checksum?: string;
+  /**
+   * The digest, as `algo=hex`, of a complete `.part` file that failed its checksum: its bytes
+   * are kept, so that a run with the right checksum verifies them instead of fetching them again.
+   */
+  digest?: string;
   /** Written byte ranges `[start, end)`, merged and sorted. */
   written: Array<[number, number]>;
 }
@@ -70,6 +75,7 @@ export function parseControl(data: unknown): ControlState | string {
   if (d.etag !== undefined && typeof d.etag !== 'string') return 'invalid etag';
   if (d.lastModified !== undefined && typeof d.lastModified !== 'string') return 'invalid lastModified';
   if (d.checksum !== undefined && typeof d.checksum !== 'string') return 'invalid checksum';
+  if (d.digest !== undefined && typeof d.digest !== 'string') return 'invalid digest';
   if (!Array.isArray(d.written)) return 'no written ranges';
   const written: Array<[number, number]> = [];
   for (const pair of d.written) {
@@ -90,6 +96,7 @@ export function parseControl(data: unknown): ControlState | string {
   if (typeof d.etag === 'string') state.etag = d.etag;
   if (typeof d.lastModified === 'string') state.lastModified = d.lastModified;
   if (typeof d.checksum === 'string') state.checksum = d.checksum;
+  if (typeof d.digest === 'string') state.digest = d.digest;
   return state;
 }
 

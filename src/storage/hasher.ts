@@ -44,6 +44,12 @@ export class FileHasher {
     });
   }
 
+  /** The digest of the first `size` bytes, hashing on afterwards as before. */
+  async peek(size: number): Promise<string> {
+    await this.advance(size);
+    return this.hash.copy().digest('hex');
+  }
+
   /** Hash the rest up to `size` and return the hex digest. */
   async digest(size: number): Promise<string> {
     await this.advance(size);
