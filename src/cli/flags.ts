@@ -112,13 +112,13 @@ export interface CliStreams extends DisplayStreams {
 /** The end of `--help` (and the man page's EXAMPLES): what people type most. */
 const EXAMPLES = `
 Examples:
-  rangeget https://example.com/big.iso                 8 connections, name from the server
-  rangeget -c 16 -o debian.iso URL                     16 connections, saved as debian.iso
-  rangeget --checksum sha256=9f86d0... URL             verified before it is saved
-  rangeget URL                                         again after Ctrl-C: it resumes
-  rangeget -i urls.txt -j 4 -d downloads               a list, 4 files at once, into downloads/
-  rangeget --mirror https://mirror.example/big.iso URL ranges spread over two servers
-  rangeget --dry-run URL                               size, ranges and output path, no download`;
+  rangeget https://example.com/big.iso      8 connections, name from the server
+  rangeget -c 16 -o debian.iso URL          16 connections, saved as debian.iso
+  rangeget --checksum sha256=9f86d0... URL  verified before it is saved
+  rangeget URL                              run again after Ctrl-C: it resumes
+  rangeget -i urls.txt -j 4 -d downloads    a list, 4 at a time, into downloads/
+  rangeget --mirror URL2 URL                ranges spread over URL and URL2
+  rangeget --dry-run URL                    size, ranges, path; no download`;
 
 /** The program: `run` is called with the URLs and raw flags; `demo` is its subcommand. */
 export function buildProgram(streams: CliStreams, run: (urls: string[], raw: RawOptions) => Promise<number>): Command {
