@@ -22,6 +22,8 @@
  *      only when `rangeget --help` mentions --input-file, else skipped)
  *   d  memory: peak RSS for the 1 GiB file at 16 connections (reuses the runs of b)
  *   e  checksum overhead: rangeget on the 1 GiB file with and without --checksum sha256=HEX
+ *   f  start-up: one 256 KiB file with default flags (rangeget, curl, aria2c), against
+ *      `node -e 0` (a Node.js process doing nothing) and `rangeget --version`, same run
  * Tools (--tools, default all): rangeget (`node bin/rangeget.js`), curl, aria2c, axel, and with
  * --baseline also baseline. A missing peer is skipped; a missing nginx is fatal.
  * `apt-get install -y nginx-light aria2 axel`.
@@ -88,7 +90,7 @@ const TOOLS = ['rangeget', 'baseline', 'curl', 'aria2c', 'axel'] as const;
 type ToolName = (typeof TOOLS)[number];
 /** The tools that are builds of rangeget (run with node, same flags); baseline needs --baseline. */
 type RangegetBuild = 'rangeget' | 'baseline';
-const SCENARIOS = ['a', 'b', 'c', 'd', 'e'] as const;
+const SCENARIOS = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
 type ScenarioId = (typeof SCENARIOS)[number];
 
 const CONNECTIONS = 16;
@@ -102,6 +104,8 @@ const TARGETS = {
   curlFraction: 0.9,
   rssMiB: 150,
   checksumRatio: 1.15,
+  /** One small file in at most this many times `node -e 0`. */
+  startupRatio: 2,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -125,6 +129,7 @@ function usage(): string {
   a throttled 256 MiB (limit_rate ${LIMIT_RATE}/conn, ${CONNECTIONS} conns)    b unthrottled 1 GiB
   c many files (${MANY_COUNT} × 256 KiB, -i LIST -j 16)    d peak RSS (runs of b)
   e checksum overhead (rangeget with/without --checksum sha256=HEX)
+  f start-up: one 256 KiB file, against node -e 0 and rangeget --version
   --quick: 3 runs, smaller files.  --write: write BENCHMARKS.md at the project root.
   --baseline PATH: also run another build's CLI script as the tool "baseline", with rangeget's flags,
   alternating; just the two builds: --tools rangeget,baseline.`;
@@ -174,7 +179,7 @@ function parseOptions(root: string): Options {
       .filter((x) => x !== '');
   const scenarios = new Set<ScenarioId>();
   for (const s of values.scenario === undefined ? [...SCENARIOS] : list(values.scenario)) {
-    if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario "${s}" (a,b,c,d,e)`);
+    if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario "${s}" (${SCENARIOS.join(',')})`);
     scenarios.add(s as ScenarioId);
   }
   const baselineCli = values.baseline === undefined ? undefined : path.resolve(values.baseline);
@@ -431,6 +436,49 @@ function cliTemplate(tool: RangegetBuild): string {
   return tool === 'rangeget' ? 'bin/rangeget.js' : 'BASELINE';
 }
 
+/**
+ * Start-up (f): the file with every tool's default flags, plus what Node.js alone costs
+ * (`node -e 0`) and `rangeget --version`, each a variant of its own so that they alternate.
+ */
+function startupVariants(ctx: Context, tools: ToolName[], url: string, sha: string): Variant[] {
+  const name = path.posix.basename(new URL(url).pathname);
+  const expected = (dir: string): Expected[] => [{ file: path.join(dir, name), sha256: sha }];
+  const variants: Variant[] = [
+    { label: 'node -e 0', tool: 'rangeget', template: 'node -e 0', command: () => ({ cmd: process.execPath, args: ['-e', '0'] }), expected: () => [] },
+  ];
+  for (const tool of tools) {
+    if (tool === 'rangeget' || tool === 'baseline') {
+      variants.push({
+        label: tool,
+        tool,
+        template: `node ${cliTemplate(tool)} --quiet -o OUT URL`,
+        command: (dir) => ({ cmd: process.execPath, args: [cliOf(ctx, tool), '--quiet', '-o', path.join(dir, name), url] }),
+        expected,
+      });
+      variants.push({
+        label: `${tool} --version`,
+        tool,
+        template: `node ${cliTemplate(tool)} --version`,
+        command: () => ({ cmd: process.execPath, args: [cliOf(ctx, tool), '--version'] }),
+        expected: () => [],
+      });
+    } else if (tool === 'curl') {
+      variants.push({ ...singleFileVariant(ctx, tool, url, sha), label: 'curl' });
+    } else if (tool === 'aria2c') {
+      const bin = ctx.bins.aria2c ?? 'aria2c';
+      const args = ['--allow-overwrite=true', '--console-log-level=error', '--summary-interval=0'];
+      variants.push({
+        label: 'aria2c',
+        tool,
+        template: `aria2c ${args.join(' ')} -d DIR -o NAME URL`,
+        command: (dir) => ({ cmd: bin, args: [...args, '-d', dir, '-o', name, url] }),
+        expected,
+      });
+    }
+  }
+  return variants;
+}
+
 function manyFilesVariant(ctx: Context, tool: RangegetBuild | 'aria2c', list: string, files: Expected[]): Variant {
   const expected = (dir: string): Expected[] => files.map((f) => ({ file: path.join(dir, f.file), sha256: f.sha256 }));
   if (tool === 'rangeget' || tool === 'baseline') {
@@ -616,6 +664,19 @@ function evaluateTargets(results: Map<ScenarioId, ScenarioResult>, idealS: numbe
       status: verdict(r <= TARGETS.checksumRatio, worst),
     });
   }
+  const f = results.get('f');
+  const rgF = findStats(f, 'rangeget');
+  const nodeF = findStats(f, 'node -e 0');
+  const startTarget = `one 256 KiB file ≤ ${TARGETS.startupRatio} × node -e 0`;
+  if (rgF?.medianS === undefined || nodeF?.medianS === undefined) rows.push({ target: startTarget, value: '—', status: na('needs scenario f') });
+  else {
+    const r = rgF.medianS / nodeF.medianS;
+    rows.push({
+      target: startTarget,
+      value: `${rgF.medianS.toFixed(3)} s against ${nodeF.medianS.toFixed(3)} s: ${r.toFixed(2)} ×`,
+      status: verdict(r <= TARGETS.startupRatio, rgF),
+    });
+  }
   return rows;
 }
 
@@ -734,6 +795,7 @@ async function main(): Promise<number> {
       console.log('note: baseline is not run in scenario c: its --help does not mention --input-file');
   }
   if (sc.has('e') && !hasRangeget && !hasBaseline) skipped.set('e', 'needs a working rangeget');
+  if (sc.has('f') && !hasRangeget && !hasBaseline) skipped.set('f', 'needs a working rangeget');
   const willRun = (id: ScenarioId): boolean => sc.has(id) && !skipped.has(id);
   for (const [id, why] of skipped) console.log(`scenario ${id} skipped: ${why}`);
 
@@ -753,6 +815,8 @@ async function main(): Promise<number> {
   const nameB = `big-${bigB / MiB}M.bin`;
   const shaA = willRun('a') ? gen(nameA, bigA) : '';
   const shaB = willRun('b') || willRun('d') || willRun('e') ? gen(nameB, bigB) : '';
+  const nameF = 'small-256K.bin';
+  const shaF = willRun('f') ? gen(nameF, 256 * KiB) : '';
   const many: Expected[] = [];
   if (willRun('c')) {
     mkdirSync(path.join(dataDir, 'many'), { mode: 0o755 });
@@ -817,6 +881,11 @@ async function main(): Promise<number> {
     results.set('e', await runScenario(ctx, 'e', 'checksum overhead', desc, bigB, variants));
   }
 
+  if (willRun('f') && !stopping) {
+    const desc = `one 256 KiB file over loopback with default flags, against node -e 0 and rangeget --version`;
+    results.set('f', await runScenario(ctx, 'f', 'start-up', desc, 256 * KiB, startupVariants(ctx, tools, `${base}/fast/${nameF}`, shaF)));
+  }
+
   // --- report
   const nodeV = process.version;
   const versions: Array<[string, string]> = [
@@ -847,7 +916,7 @@ async function main(): Promise<number> {
     align: ['l', 'l', 'l'],
     rows: targets.map((t) => [t.target, t.value, t.status]),
   };
-  const order: ScenarioId[] = ['a', 'b', 'c', 'd', 'e'];
+  const order: ScenarioId[] = [...SCENARIOS];
 
   console.log(`\n==== results (${opts.runs} runs each, medians; ratios are of same-run medians; > 1 means rangeget is faster)`);
   for (const id of order) {

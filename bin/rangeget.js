@@ -10,8 +10,9 @@ const args = process.argv.slice(2);
 setFlagsFromString('--liftoff-only');
 
 // Start the worker threads first: they load while the main thread loads the CLI and probes.
-// Not for a list of files (-i): those are mostly small, fetched in the main thread.
-if (args.length > 0 && !args.some((a) => /^(-h|--help|-V|--version|--dry-run|-i|--input-file)(=|$)/.test(a) || /^-i./.test(a))) {
+// Not for a list of files (-i): those are mostly small, fetched in the main thread; nor for
+// what downloads nothing (help, version, a dry run, completion scripts).
+if (args.length > 0 && args[0] !== 'completion' && !args.some((a) => /^(-h|--help|-V|--version|--dry-run|-i|--input-file)(=|$)/.test(a) || /^-i./.test(a))) {
   const { prewarm } = await import('../dist/src/engine/prewarm.js');
   prewarm(1);
 }

@@ -11,7 +11,8 @@ import { downloadSharing, inspect } from './download.js';
 import { SharedConnections } from './http/dispatcher.js';
 import { AbortError, FileError, InternalError, RangegetError, UsageError, ExitCode } from './primitives/errors.js';
 import type { DownloadEvent, DownloadResult, Inspection, Progress } from './engine/events.js';
-import { DEFAULT_CONNECTIONS, MAX_CONNECTIONS, type DownloadOptions } from './options.js';
+import { DEFAULT_CONNECTIONS, DEFAULT_JOBS, MAX_CONNECTIONS } from './constants.js';
+import type { DownloadOptions } from './options.js';
 
 /** Options of one item that may differ from the batch's (its output name, checksum, headers ...). */
 export type BatchItemOptions = Omit<DownloadOptions, 'signal' | 'onEvent' | 'onProgress'>;
@@ -41,8 +42,7 @@ export type InspectItemResult =
   | { index: number; url: string; ok: true; inspection: Inspection }
   | { index: number; url: string; ok: false; error: RangegetError };
 
-/** Default of {@link BatchOptions.jobs}: with 8 connections each, 16 connections in all. */
-export const DEFAULT_JOBS = 2;
+export { DEFAULT_JOBS } from './constants.js';
 
 /** A URL for results and messages: user name and password removed. */
 export function publicUrl(url: string | URL): string {

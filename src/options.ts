@@ -14,6 +14,7 @@ import { defaultNetrcPath, netrcLogin, readNetrc } from './netrc.js';
 import { parseChecksum, parseHeader, parseUrl, parseUserPass } from './parse.js';
 import type { Checksum } from './primitives/checksum.js';
 import { UsageError } from './primitives/errors.js';
+import { DEFAULT_CONNECTIONS, MAX_CONNECTIONS, VERSION } from './constants.js';
 import { resolveTarget } from './storage/target.js';
 
 /** Options of {@link download}. Every CLI flag has one. */
@@ -112,10 +113,7 @@ export interface DownloadOptions {
   progressInterval?: number;
 }
 
-export const VERSION = '0.1.0';
-export const MAX_CONNECTIONS = 64;
-/** Connections per download unless told otherwise (`-c`). */
-export const DEFAULT_CONNECTIONS = 8;
+export { VERSION, MAX_CONNECTIONS, DEFAULT_CONNECTIONS } from './constants.js';
 const MiB = 1024 * 1024;
 
 function integer(value: number | undefined, name: string, min: number, max: number, fallback: number): number {

@@ -2,14 +2,13 @@
  * The flags: commander's program (options, help, exit codes) and their translation into
  * library options. Every bad value is a {@link UsageError} before anything is sent.
  */
-import { Command, Option } from 'commander';
+import { Argument, Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
-import { DEFAULT_JOBS } from '../batch.js';
+import { DEFAULT_JOBS, MAX_CONNECTIONS, VERSION } from '../constants.js';
 import { defaultNetrcPath } from '../netrc.js';
-import { MAX_CONNECTIONS, VERSION, type DownloadOptions } from '../options.js';
+import type { DownloadOptions } from '../options.js';
 import { parseDuration, parseHeader, parseIntInRange, parseSize } from '../parse.js';
 import { UsageError } from '../primitives/errors.js';
-import { runDemo } from './demo.js';
 import type { DisplayStreams } from './display.js';
 
 /** Raw option values as commander gives them. */
@@ -149,6 +148,17 @@ export interface CliStreams extends DisplayStreams {
   stdin?: NodeJS.ReadableStream;
 }
 
+/** The end of `--help` (and the man page's EXAMPLES): what people type most. */
+const EXAMPLES = `
+Examples:
+  rangeget https://example.com/big.iso      8 connections, name from the server
+  rangeget -c 16 -o debian.iso URL          16 connections, saved as debian.iso
+  rangeget --checksum sha256=9f86d0... URL  verified before it is saved
+  rangeget URL                              run again after Ctrl-C: it resumes
+  rangeget -i urls.txt -j 4 -d downloads    a list, 4 at a time, into downloads/
+  rangeget --mirror URL2 URL                ranges spread over URL and URL2
+  rangeget --dry-run URL                    size, ranges, path; no download`;
+
 /** The program: `run` is called with the URLs and raw flags; `demo` is its subcommand. */
 export function buildProgram(streams: CliStreams, run: (urls: string[], raw: RawOptions) => Promise<number>): Command {
   const program = new Command();
@@ -221,6 +231,7 @@ Exit codes: 0 ok, 2 usage, 3 HTTP error, 4 network, 5 verification failed,
 6 local file error, 7 remote file changed, 8 some downloads of a batch (several
 URLs or -i) failed (the summary names each), 130 interrupted (SIGINT), 143 (SIGTERM).`,
     )
+    .addHelpText('after', EXAMPLES)
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({
@@ -237,7 +248,18 @@ URLs or -i) failed (the summary names each), 130 interrupted (SIGINT), 143 (SIGT
     .option('-c, --connections <n>', 'connections for the multi-connection run (default: 8)')
     .action(async (raw: { connections?: string }) => {
       const connections = raw.connections ? parseIntInRange(raw.connections, '-c', 1, MAX_CONNECTIONS) : 8;
+      // Loaded here: the demo loads the engine, which --help and --version never need.
+      const { runDemo } = await import('./demo.js');
       result = await runDemo({ connections, stdout: streams.stdout });
+    });
+  program
+    .command('completion')
+    .description('print the shell completion script for bash, zsh or fish')
+    .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']))
+    .addHelpText('after', '\nbash: source <(rangeget completion bash)   zsh: source <(rangeget completion zsh)\nfish: rangeget completion fish | source   (or save the script where your shell looks)\n')
+    .action(async (shell: 'bash' | 'zsh' | 'fish') => {
+      const { completionScript } = await import('./completion.js');
+      streams.stdout.write(completionScript(shell, program));
     });
   program.hook('postAction', () => {
     program.setOptionValue('__exit', result);

@@ -2,9 +2,7 @@
  * The command line: flags and display over the library. No download logic lives here.
  */
 import { CommanderError } from 'commander';
-import { batchExitCode, downloadMany, inspectMany } from '../batch.js';
-import { download, inspect } from '../download.js';
-import { MAX_CONNECTIONS } from '../options.js';
+import { MAX_CONNECTIONS } from '../constants.js';
 import { parseIntInRange } from '../parse.js';
 import { AbortError, ExitCode, RangegetError } from '../primitives/errors.js';
 import { Display, type DisplayMode } from './display.js';
@@ -29,6 +27,11 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
   let display: Display | undefined;
 
   const run = async (urls: string[], raw: RawOptions): Promise<number> => {
+    // Loaded only for a download: --help, --version and completion never load the engine.
+    const [{ batchExitCode, downloadMany, inspectMany }, { download, inspect }] = await Promise.all([
+      import('../batch.js'),
+      import('../download.js'),
+    ]);
     const options = toDownloadOptions(raw, streams.env ?? process.env);
     const jobs = raw.jobs !== undefined ? parseIntInRange(raw.jobs, '-j', 1, MAX_CONNECTIONS) : undefined;
     const items = await collectItems(urls, raw, streams.stdin ?? process.stdin);

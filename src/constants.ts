@@ -1,0 +1,13 @@
+/**
+ * Constants the CLI needs before it knows what it will do: kept in a module that imports
+ * nothing, so that `--version`, `--help` and `completion` load neither undici nor the engine.
+ */
+
+/** This package's version (package.json's; a test keeps them equal). */
+export const VERSION = '0.1.0';
+/** Most connections one download may use (`-c`). */
+export const MAX_CONNECTIONS = 64;
+/** Connections per download unless told otherwise (`-c`). */
+export const DEFAULT_CONNECTIONS = 8;
+/** Default of {@link BatchOptions.jobs}: with 8 connections each, 16 connections in all. */
+export const DEFAULT_JOBS = 2;
