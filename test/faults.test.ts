@@ -306,7 +306,8 @@ describe('connections closed early', { concurrency: 4 }, () => {
 
   test('a reset (TCP RST) mid-body is retried', async (t) => {
     const srv = await serve(t, { '/f': { size: 512 * KiB, faults: { reset: 3 } } });
-    const { events } = await fetchExact(srv, '/f', await tempDir(t));
+    // One connection: with more, a split or the endgame may finish a range before its reset lands.
+    const { events } = await fetchExact(srv, '/f', await tempDir(t), { connections: 1 });
     assert.ok(retries(events).length >= 3);
   });
 
