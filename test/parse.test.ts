@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { UsageError } from '../src/primitives/errors.js';
-import { forLibrary } from '../src/primitives/wording.js';
+import { forCli, forLibrary } from '../src/primitives/wording.js';
 import {
   parseChecksum,
   parseDuration,
@@ -368,5 +368,28 @@ describe('parseUserPass', () => {
     rejects(() => parseUserPass('alice:sec\nret'), '--user: the user name and password must not contain control characters');
     rejects(() => parseUserPass('al\u0000ice:x'), /must not contain control characters/);
     assert.throws(() => parseUserPass(':topsecret'), (err: Error) => !err.message.includes('topsecret'));
+  });
+});
+
+describe('wording: one table, both audiences', () => {
+  it('a library message (a warning, a retry reason) reads with flags on the command line', () => {
+    const library = 'TLS certificate verification failed: self-signed; trust its CA with `caCert`, or skip the check with `insecure: true`';
+    assert.equal(forCli(library), 'TLS certificate verification failed: self-signed; trust its CA with --ca-cert FILE, or skip the check with --insecure');
+    assert.equal(forCli('cannot resume: the file changed; download with `resume: false` to start over'), 'cannot resume: the file changed; run with --no-resume to start over');
+  });
+
+  it('goes back to the CLI words a CLI message was made from', () => {
+    for (const cli of [
+      '/tmp/f already exists; pass --continue to finish it (nothing is fetched if it is complete), --overwrite to replace it, or -o to choose another name',
+      'interrupted; run the same command again to resume',
+      'maxRedirects: raise --max-redirects if this is expected',
+    ]) {
+      assert.notEqual(forLibrary(cli), cli, 'the library says it otherwise');
+      assert.equal(forCli(forLibrary(cli)), cli);
+    }
+  });
+
+  it('leaves text without the library words as it is', () => {
+    assert.equal(forCli('server answered HTTP 503 for bytes 0-99 of http://h/f'), 'server answered HTTP 503 for bytes 0-99 of http://h/f');
   });
 });

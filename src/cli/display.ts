@@ -50,6 +50,7 @@ import type { BatchItemResult, InspectItemResult } from '../batch.js';
 import type { DownloadEvent, Progress } from '../engine/events.js';
 import { failureLine, formatBytes, formatHttp, formatPlan, overallLine, progressLine, progressText, summary } from './format.js';
 import { Frame, type TerminalStream } from './frame.js';
+import { forCli } from '../primitives/wording.js';
 
 /** How the CLI reports. */
 export type DisplayMode = 'bar' | 'plain' | 'json' | 'quiet';
@@ -175,13 +176,13 @@ export class Display {
         this.names.set(index, event.path);
         break;
       case 'warning':
-        this.say(`${label}warning: ${event.message}`);
+        this.say(`${label}warning: ${forCli(event.message)}`);
         break;
       case 'resume':
         if (!quiet) this.say(`${label}resuming: ${formatBytes(event.have)} already downloaded, ${formatBytes(event.left)} left`);
         break;
       case 'retry':
-        if (!quiet) this.say(`${label}retry ${event.attempt} in ${(event.delay / 1000).toFixed(1)}s: ${event.reason}`);
+        if (!quiet) this.say(`${label}retry ${event.attempt} in ${(event.delay / 1000).toFixed(1)}s: ${forCli(event.reason)}`);
         break;
       case 'http':
         if (!quiet) this.bars.write(formatHttp(event, label));

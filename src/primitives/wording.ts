@@ -47,3 +47,18 @@ export function forLibrary(cliMessage: string): string {
   return cliMessage.replace(CLI_WORDS, (word) => LIBRARY_OF.get(word) ?? word);
 }
 
+/** The library's words back to the CLI's: the first flag of the table that says each. */
+const CLI_OF = new Map<string, string>();
+for (const [cli, library] of LIBRARY_WORDS) if (!CLI_OF.has(library)) CLI_OF.set(library, cli);
+const LIBRARY_PHRASES = new RegExp(
+  [...CLI_OF.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'),
+  'g',
+);
+
+/**
+ * A library message (a warning, a retry's reason) as the CLI prints it: flags where the library
+ * names options. The inverse of {@link forLibrary}, from the same table.
+ */
+export function forCli(libraryMessage: string): string {
+  return libraryMessage.replace(LIBRARY_PHRASES, (phrase) => CLI_OF.get(phrase) ?? phrase);
+}
