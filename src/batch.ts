@@ -11,7 +11,7 @@ import { downloadSharing, inspect } from './download.js';
 import { SharedConnections } from './http/dispatcher.js';
 import { AbortError, FileError, InternalError, RangegetError, UsageError, ExitCode } from './primitives/errors.js';
 import type { DownloadEvent, DownloadResult, Inspection, Progress } from './engine/events.js';
-import { DEFAULT_CONNECTIONS, DEFAULT_JOBS, MAX_CONNECTIONS } from './constants.js';
+import { DEFAULT_JOBS, DEFAULT_MAX_CONNECTIONS, MAX_CONNECTIONS } from './constants.js';
 import type { DownloadOptions } from './options.js';
 
 /** Options of one item that may differ from the batch's (its output name, checksum, headers ...). */
@@ -128,7 +128,7 @@ export async function downloadMany(items: ReadonlyArray<BatchItem>, options: Bat
   const claims = new Map<string, number>();
   const { signal, release } = batchSignal(given);
   // Probes and small files reuse connections from one item to the next.
-  const connections = new SharedConnections(jobs * ((common.connections ?? DEFAULT_CONNECTIONS) + 1));
+  const connections = new SharedConnections(jobs * ((typeof common.connections === 'number' ? common.connections : (common.maxConnections ?? DEFAULT_MAX_CONNECTIONS)) + 1));
 
   const run = async (item: BatchItem, index: number): Promise<BatchItemResult> => {
     const { url, options: own } = split(item);

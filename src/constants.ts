@@ -7,7 +7,7 @@
 export const VERSION = '0.1.0';
 /** Most connections one download may use (`-c`). */
 export const MAX_CONNECTIONS = 64;
-/** Connections per download unless told otherwise (`-c`). */
-export const DEFAULT_CONNECTIONS = 8;
+/** Most connections `-c auto` (the default) uses per download, unless `--max-connections` says otherwise: polite, as aria2c's limit of 16 per server. */
+export const DEFAULT_MAX_CONNECTIONS = 16;
 /** Default of {@link BatchOptions.jobs}: with 8 connections each, 16 connections in all. */
 export const DEFAULT_JOBS = 2;

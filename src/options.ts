@@ -14,7 +14,7 @@ import { defaultNetrcPath, netrcLogin, readNetrc } from './netrc.js';
 import { parseChecksum, parseHeader, parseUrl, parseUserPass } from './parse.js';
 import type { Checksum } from './primitives/checksum.js';
 import { UsageError } from './primitives/errors.js';
-import { DEFAULT_CONNECTIONS, MAX_CONNECTIONS, VERSION } from './constants.js';
+import { DEFAULT_MAX_CONNECTIONS, MAX_CONNECTIONS, VERSION } from './constants.js';
 import { resolveTarget } from './storage/target.js';
 
 /** Options of {@link download}. Every CLI flag has one. */
@@ -23,8 +23,15 @@ export interface DownloadOptions {
   output?: string;
   /** Output directory (`-d`), created if missing. Default: the current directory. */
   dir?: string;
-  /** Connections at once (`-c`), 1 to 64. Default 8. */
-  connections?: number;
+  /**
+   * Connections at once (`-c`): a number from 1 to 64, or `'auto'` (the default): start with 8,
+   * double while the total speed rises by a quarter or more, stop at the plateau, never more
+   * than `maxConnections`, and one fewer each time the server pushes back (429, 503, a refused
+   * or reset connection).
+   */
+  connections?: number | 'auto';
+  /** The most connections `connections: 'auto'` may use (`--max-connections`), 1 to 64. Default 16. */
+  maxConnections?: number;
   /** Worker threads (`--threads`), at most `connections`. Default: 1 (measured; see README). */
   threads?: number;
   /** Smallest range a connection gets, in bytes (`--min-range`). Default 1 MiB. */
@@ -113,7 +120,7 @@ export interface DownloadOptions {
   progressInterval?: number;
 }
 
-export { VERSION, MAX_CONNECTIONS, DEFAULT_CONNECTIONS } from './constants.js';
+export { VERSION, MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS } from './constants.js';
 const MiB = 1024 * 1024;
 
 function integer(value: number | undefined, name: string, min: number, max: number, fallback: number): number {
@@ -158,7 +165,9 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Dow
   const parsed = parseUrl(typeof url === 'string' ? url : url.href);
   const { url: clean, authorization: urlAuth } = takeUrlCredentials(parsed);
 
-  const connections = integer(options.connections, 'connections', 1, MAX_CONNECTIONS, DEFAULT_CONNECTIONS);
+  const autoConnections = options.connections === undefined || options.connections === 'auto';
+  const maxConnections = integer(options.maxConnections, 'maxConnections', 1, MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS);
+  const connections = autoConnections ? maxConnections : integer(options.connections as number, 'connections', 1, MAX_CONNECTIONS, maxConnections);
   const threads = integer(options.threads, 'threads', 1, MAX_CONNECTIONS, 1);
   if (threads > connections) {
     throw new UsageError(`threads: ${threads} is more than the ${connections} connections; use at most one thread per connection`);
@@ -217,6 +226,7 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Dow
   const resolved: DownloadSettings = {
     url: clean,
     connections,
+    autoConnections,
     threads,
     minRangeSize,
     overwrite: options.overwrite ?? false,

@@ -25,13 +25,14 @@
  *              (bytes/s over the last seconds), connections (fetching now), elapsed;
  *              at most 2 a second per download
  * - `retry`    attempt (1, 2, ...), delay (ms before the retry), reason
+ * - `connections` connections (now in use), reason: `-c auto` added or gave back connections
  * - `warning`  message
  * - `http`     with `-v` only: kind ('request' | 'response' | 'error'), method, url,
  *              status? (response), headers? (request or response headers, names
  *              lower-case, Authorization / Proxy-Authorization / Cookie / Set-Cookie shown
  *              as '***'), message? (error)
  * - `done`     path, url (credentials removed), finalUrl, size, duration, resumed (bytes
- *              that were already on disk), connections, digest? (hex, with --checksum)
+ *              that were already on disk), connections (most at once), digest? (hex, with --checksum)
  * - `error`    code (EHTTP, ENETWORK, ECHECKSUM, ... see errors.ts), message, exitCode;
  *              the last line of a failed single download; in a batch one per failed
  *              item, with index and url (an item stopped by Ctrl-C gets none: the
@@ -183,6 +184,10 @@ export class Display {
         break;
       case 'retry':
         if (!quiet) this.say(`${label}retry ${event.attempt} in ${(event.delay / 1000).toFixed(1)}s: ${forCli(event.reason)}`);
+        break;
+      case 'connections':
+        // The bar shows the count as it changes; a log says why.
+        if (this.mode === 'plain') this.say(`${label}connections: ${event.connections} (${event.reason})`);
         break;
       case 'http':
         if (!quiet) this.bars.write(formatHttp(event, label));

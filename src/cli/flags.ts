@@ -4,7 +4,7 @@
  */
 import { Argument, Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
-import { DEFAULT_JOBS, MAX_CONNECTIONS, VERSION } from '../constants.js';
+import { DEFAULT_JOBS, DEFAULT_MAX_CONNECTIONS, MAX_CONNECTIONS, VERSION } from '../constants.js';
 import { defaultNetrcPath } from '../netrc.js';
 import type { DownloadOptions } from '../options.js';
 import { parseDuration, parseHeader, parseIntInRange, parseSize } from '../parse.js';
@@ -16,6 +16,7 @@ export interface RawOptions {
   output?: string;
   dir?: string;
   connections?: string;
+  maxConnections?: string;
   threads?: string;
   minRange?: string;
   checksum?: string;
@@ -103,7 +104,8 @@ export function toDownloadOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proc
   if (raw.timestamping) options.timestamping = true;
   if (raw.output !== undefined) options.output = raw.output;
   if (raw.dir !== undefined) options.dir = raw.dir;
-  if (raw.connections !== undefined) options.connections = parseIntInRange(raw.connections, '-c', 1, MAX_CONNECTIONS);
+  if (raw.connections !== undefined) options.connections = raw.connections === 'auto' ? 'auto' : parseIntInRange(raw.connections, '-c', 1, MAX_CONNECTIONS);
+  if (raw.maxConnections !== undefined) options.maxConnections = parseIntInRange(raw.maxConnections, '--max-connections', 1, MAX_CONNECTIONS);
   if (raw.threads !== undefined) options.threads = parseIntInRange(raw.threads, '--threads', 1, MAX_CONNECTIONS);
   if (raw.minRange !== undefined) {
     options.minRangeSize = parseSize(raw.minRange, '--min-range');
@@ -151,7 +153,7 @@ export interface CliStreams extends DisplayStreams {
 /** The end of `--help` (and the man page's EXAMPLES): what people type most. */
 const EXAMPLES = `
 Examples:
-  rangeget https://example.com/big.iso      8 connections, name from the server
+  rangeget https://example.com/big.iso      connections chosen by speed, name from the server
   rangeget -c 16 -o debian.iso URL          16 connections, saved as debian.iso
   rangeget --checksum sha256=9f86d0... URL  verified before it is saved
   rangeget URL                              run again after Ctrl-C: it resumes
@@ -172,7 +174,8 @@ export function buildProgram(streams: CliStreams, run: (urls: string[], raw: Raw
     .option('-d, --dir <dir>', 'save into this directory, created if missing (default: current directory)')
     .option('-i, --input-file <file>', "download the URLs listed in this file, '-' for stdin (format below)")
     .option('-j, --jobs <n>', `files downloaded at once, each with its own connections (default: ${DEFAULT_JOBS})`)
-    .option('-c, --connections <n>', `connections at once per file, 1-${MAX_CONNECTIONS} (default: 8)`)
+    .option('-c, --connections <n|auto>', `connections at once per file, 1-${MAX_CONNECTIONS}, or auto: start with 8, add more while the speed rises (default: auto)`)
+    .option('--max-connections <n>', `the most connections -c auto uses per file, 1-${MAX_CONNECTIONS} (default: ${DEFAULT_MAX_CONNECTIONS})`)
     .option('--threads <n>', 'worker threads that drive the connections (default: 1, at most the connections)')
     .option('--min-range <size>', 'smallest byte range per connection, e.g. 512K, 4M (default: 1M)')
     .option('--checksum <algo=hex>', 'verify the file: sha256, sha1, md5 or sha512, e.g. sha256=9f86d0...')

@@ -33,7 +33,7 @@ export interface DownloadResult {
   duration: number;
   /** Bytes that were already on disk from an earlier run. */
   resumed: number;
-  /** Connections used (1 when the server does not support ranges). */
+  /** Most connections used at once (1 when the server does not support ranges). */
   connections: number;
   /** Hex digest, when a checksum was asked for (and verified). */
   digest?: string;
@@ -63,6 +63,8 @@ export type DownloadEvent =
   | { type: 'start'; path: string; size: number | undefined; connections: number; ranges: number }
   | ({ type: 'progress' } & Progress)
   | { type: 'retry'; attempt: number; delay: number; reason: string }
+  /** `-c auto` changed the connections in use: how many now, and why. */
+  | { type: 'connections'; connections: number; reason: string }
   | { type: 'warning'; message: string }
   /** A request or response, with `trace: true` (`-v`). */
   | ({ type: 'http' } & HttpTrace)

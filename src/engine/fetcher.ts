@@ -10,7 +10,7 @@ import { createDispatcher, proxyFromEnvironment, tlsOptions } from '../http/disp
 import { LeanConnection } from '../http/lean-connection.js';
 import { connectionFailure } from '../http/failures.js';
 import { headersFor } from '../http/request.js';
-import { AttemptFailure, retryDelay } from '../http/retry-policy.js';
+import { AttemptFailure, isPushback, retryDelay } from '../http/retry-policy.js';
 import { traceThread } from '../http/trace.js';
 import type { Dispatcher } from '../http/undici.js';
 import { ifRangeHeader, isStrongEtag } from '../http/validators.js';
@@ -135,7 +135,7 @@ export class Fetcher {
             this.post({ type: 'failed', slot, error: toWire(this.finalError(failure)) });
             return;
           }
-          this.post({ type: 'retry', slot, attempt: failures, delay, reason: failure.message });
+          this.post({ type: 'retry', slot, attempt: failures, delay, reason: failure.message, pushback: isPushback(failure) });
           try {
             await sleep(delay, undefined, { signal: controller.signal });
           } catch {

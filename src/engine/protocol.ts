@@ -58,6 +58,6 @@ export type FromWorker =
   | { type: 'failed'; slot: number; error: WireError }
   /** The server answered a range request with the whole file: ranges do not work after all. */
   | { type: 'no-ranges'; slot: number; reason: string }
-  | { type: 'retry'; slot: number; attempt: number; delay: number; reason: string }
+  | { type: 'retry'; slot: number; attempt: number; delay: number; reason: string; pushback: boolean }
   | { type: 'http'; trace: HttpTrace }
   | { type: 'stopped' };

@@ -15,7 +15,10 @@ export interface DownloadSettings {
   url: URL;
   output?: string;
   dir?: string;
+  /** The most connections at once: a fixed `-c N`, or `--max-connections` under `-c auto`. */
   connections: number;
+  /** `-c auto`: start with a few connections and add more while the speed rises (connection-count.ts). */
+  autoConnections: boolean;
   threads: number;
   minRangeSize: number;
   checksum?: Checksum;

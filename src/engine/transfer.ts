@@ -17,18 +17,16 @@ import { AbortError, ChecksumError, SizeError, fileError } from '../primitives/e
 import { totalLength, UNKNOWN_END, type ByteRange } from '../primitives/ranges.js';
 import type { DownloadEvent, DownloadResult } from './events.js';
 import { writeFirstBody } from './first-body.js';
-import { formatRate, Meter } from './meter.js';
+import { Meter } from './meter.js';
+import { countSettings } from './connection-count.js';
 import { fetchesRanges, planRanges } from './plan.js';
+import { poolOptions } from './pool-options.js';
 import type { Source } from './protocol.js';
 import type { DownloadSettings } from './settings.js';
 import { findSources, sourceOf } from './sources.js';
 import { abortedAt, keepFailed, keptMismatch } from './verify.js';
 import { WorkerPool, RangesUnsupported, type PoolJob } from './worker-pool.js';
 
-/** Bytes buffered per connection before a positional write. */
-const WRITE_BUFFER = 256 * 1024;
-/** Longest time received bytes wait in a buffer. */
-const FLUSH_INTERVAL = 200;
 /** The control file is saved this often while bytes arrive. */
 const SAVE_INTERVAL = 500;
 /** Files up to this size are fetched in the main thread: a worker would take longer to start. */
@@ -71,7 +69,7 @@ export class Transfer {
   private pool: WorkerPool | undefined;
   /** Bytes of the probe's answer written (see firstBody). */
   private bodyWritten = 0;
-  /** Connections of the last plan. */
+  /** Most connections used at once by the last pool (the result's). */
   private connections: number;
   private readonly hasher: FileHasher | undefined;
   private readonly meter: Meter;
@@ -187,7 +185,8 @@ export class Transfer {
     const ranges: ByteRange[] = this.ranged
       ? planRanges({ size: size!, connections: opts.connections, minRangeSize: opts.minRangeSize, done: this.kept })
       : [{ start: 0, end: size ?? UNKNOWN_END }];
-    this.connections = this.ranged ? Math.min(opts.connections, Math.max(1, ranges.length)) : 1;
+    const count = countSettings(opts, this.ranged); // every slot may steal, even with fewer ranges
+    this.connections = Math.min(count.start, Math.max(1, ranges.length));
     const pool = this.newPool();
     this.pool = pool;
     const job: PoolJob = {
@@ -197,8 +196,7 @@ export class Transfer {
       size,
       written: this.kept,
       minRangeSize: opts.minRangeSize,
-      // Every connection may take part in the endgame, even with fewer ranges than connections.
-      connections: this.ranged ? opts.connections : 1,
+      connections: count,
     };
     this.emit({ type: 'start', path: this.input.target.path, size, connections: this.connections, ranges: ranges.length });
     const abort = whenAborted(opts.signal);
@@ -212,26 +210,20 @@ export class Transfer {
 
   /** A pool of worker threads (taken warm when possible), or inline fetchers for a small file. */
   private newPool(): WorkerPool {
-    const { opts } = this;
-    const inline = this.size !== undefined && this.size <= INLINE_MAX_SIZE;
-    return new WorkerPool({
-      ...(inline ? { inline: this.context.dispatcher } : {}),
-      connections: opts.connections,
-      threads: inline ? 1 : opts.threads,
-      request: opts.request,
-      retry: opts.retry,
-      writeBuffer: WRITE_BUFFER,
-      flushInterval: FLUSH_INTERVAL,
-      ...(opts.rate ? { rate: opts.rate } : {}),
-      trace: opts.trace,
-      onTrace: (trace) => this.emit({ type: 'http', ...trace }),
-      onRetry: (r) => this.emit({ type: 'retry', attempt: r.attempt, delay: r.delay, reason: r.reason }),
-      onRangeDone: () => this.rangeDone(),
-      onSlow: (speed, median) => this.warn(`a connection ran at ${formatRate(speed)} against a median of ${formatRate(median)}; the rest of its range goes to another connection`),
-      onEndgame: (speed, s) =>
-        this.warn(`the last range ran at ${formatRate(speed)}, ${Number.isFinite(s) ? `${Math.round(s)} s` : 'forever'} from its end; an idle connection fetches the rest`),
-      onSourceDropped: (url, reason) => this.warn(`mirror ${url} dropped for the rest of the download: ${reason}`),
-    });
+    const inline = this.size !== undefined && this.size <= INLINE_MAX_SIZE ? this.context.dispatcher : undefined;
+    return new WorkerPool(
+      poolOptions(this.opts, inline, {
+        emit: (event) => this.emit(event),
+        rangeDone: () => this.rangeDone(),
+        connections: (connections, reason) => this.connectionsChanged(connections, reason),
+      }),
+    );
+  }
+
+  /** `-c auto` changed the count: the result keeps the most at once. */
+  private connectionsChanged(connections: number, reason: string): void {
+    this.connections = Math.max(this.connections, connections);
+    this.emit({ type: 'connections', connections, reason });
   }
 
   /**

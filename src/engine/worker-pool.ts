@@ -4,10 +4,12 @@
  * range back, which source a slot uses and what a failing one does; see scheduler.ts), routes
  * the workers' messages, and knows at every moment which bytes are written.
  */
-import { fromWire, InternalError, type RangegetError } from '../primitives/errors.js';
+import { fromWire, InternalError } from '../primitives/errors.js';
 import type { FetchFile, FromWorker } from './protocol.js';
-import { addSample, type BusySlot, chooseEndgame, chooseSource, chooseSplit, findSlow, medianSpeed, recentSpeed, roundTrip, sourceFailure, STEAL_MIN_AGE, takePieces } from './scheduler.js';
-import { normalize, type ByteRange } from '../primitives/ranges.js';
+import { Assigner } from './assigner.js';
+import type { CountSettings } from './connection-count.js';
+import { STEAL_MIN_AGE } from './scheduler.js';
+import type { ByteRange } from '../primitives/ranges.js';
 import { SlotTable } from './slots.js';
 import { Threads, type ThreadOptions } from './threads.js';
 import type { HttpTrace } from '../http/trace.js';
@@ -25,6 +27,8 @@ export interface PoolOptions extends ThreadOptions {
   onEndgame?: (speed: number, seconds: number) => void;
   /** Called when a source is dropped for the rest of the download. */
   onSourceDropped?: (url: string, reason: string) => void;
+  /** Called when `-c auto` changes the connections in use (how many now, and why). */
+  onConnections?: (connections: number, reason: string) => void;
 }
 
 /** One file for the pool to fetch. */
@@ -33,50 +37,25 @@ export interface PoolJob extends FetchFile {
   written?: readonly ByteRange[];
   /** Work stealing never makes a range smaller than this. */
   minRangeSize: number;
-  /** Connections to use for this file, at most the pool's. */
-  connections: number;
+  /** Connections for this file (at most the pool's): fixed, or the bounds of `-c auto`. */
+  connections: CountSettings;
 }
-
-/** Completed ranges whose speeds make the endgame's reference. */
-const RANGE_SPEEDS = 16;
 
 /** Thrown by {@link WorkerPool.run} when the server turned out to ignore ranges. */
 export class RangesUnsupported extends Error {}
 
-interface Slot {
-  busy: boolean;
-  /** Index of the source (the URL, then the mirrors) of the running range. */
-  source?: number;
-  /** When the running range started, for its speed. */
-  startedAt: number;
-  /** Bytes this connection wrote for ranges it no longer runs. */
-  fetched: number;
-  /** Its bytes (`fetched` plus the running range's) sampled every STEAL_MIN_AGE ms, the newest last. */
-  samples: number[];
-}
-
-/** Worker threads and their connections, fetching one file at a time as the scheduler decides. */
+/** Worker threads and their connections, fetching one file at a time as the assigner decides. */
 export class WorkerPool {
-  private readonly options: PoolOptions;
   private readonly table: SlotTable;
   private readonly threads: Threads;
-  private readonly slots: Slot[] = [];
-  /** Pieces waiting for a free slot, front first (ranges handed back go to the front). */
-  private readonly queue: ByteRange[] = [];
-  /** Written bytes that no running range will add to: kept from before this run (a resume), or written by ranges that ended. */
-  private readonly writtenSettled: ByteRange[] = [];
+  private readonly assigner: Assigner;
   private settle?: { resolve: () => void; reject: (err: Error) => void };
   private failure: Error | undefined;
   private job: PoolJob | undefined;
-  /** Speeds (bytes/s) of the last ranges completed in this job: what the server can do, for the endgame. */
-  private readonly rangeSpeeds: number[] = [];
-  /** Sources that failed during this job. */
-  private deadSources: ReadonlySet<number> = new Set<number>();
   private rescan: NodeJS.Timeout | undefined;
   private stopping?: Promise<void>;
 
-  constructor(options: PoolOptions) {
-    this.options = options;
+  constructor(private readonly options: PoolOptions) {
     this.table = new SlotTable(Math.max(1, options.connections));
     this.threads = new Threads(options, this.table, {
       message: (message) => {
@@ -92,45 +71,40 @@ export class WorkerPool {
         if (!this.stopping && code !== 0) this.fail(new InternalError(`worker thread exited with code ${code}`));
       },
     });
-    for (let s = 0; s < this.table.count; s++) this.slots.push({ busy: false, startedAt: 0, fetched: 0, samples: [] });
+    this.assigner = new Assigner(this.table, {
+      run: (slot, source) => this.threads.run(slot, source),
+      onSlow: options.onSlow,
+      onEndgame: options.onEndgame,
+      onSourceDropped: (source, reason) => options.onSourceDropped?.(this.job?.sources[source]?.url ?? '', reason),
+      onConnections: options.onConnections,
+    });
   }
 
   /** Fetch these ranges of a file; resolves when every byte of them is written. */
   run(job: PoolJob, ranges: readonly ByteRange[]): Promise<void> {
     this.job = job;
     this.failure = undefined;
-    this.writtenSettled.length = 0;
-    this.writtenSettled.push(...(job.written ?? []));
-    this.queue.length = 0;
-    this.rangeSpeeds.length = 0;
-    this.queue.push(...ranges.filter((r) => r.end > r.start));
-    const wire: FetchFile = { partPath: job.partPath, sources: job.sources, mode: job.mode, size: job.size };
-    this.deadSources = new Set<number>();
+    const { mode, sources, minRangeSize, connections } = job;
+    this.assigner.load({ mode, sources: sources.length, minRangeSize, connections }, ranges, job.written ?? [], performance.now());
+    const wire: FetchFile = { partPath: job.partPath, sources, mode, size: job.size };
     this.threads.post({ type: 'file', file: wire });
-    // A free connection looks again for a range to split as the running ones age.
+    // Speeds are sampled, and a free connection looks again for a range to split, every tick.
     clearInterval(this.rescan);
-    this.rescan = setInterval(() => {
-      this.watchSpeeds();
-      this.schedule();
-    }, STEAL_MIN_AGE);
+    this.rescan = setInterval(() => this.settleIf(this.assigner.tick(performance.now())), STEAL_MIN_AGE);
     return new Promise<void>((resolve, reject) => {
       this.settle = { resolve, reject };
-      this.schedule();
+      this.settleIf(this.assigner.schedule(performance.now()));
     }).finally(() => clearInterval(this.rescan));
   }
 
   /** Every byte range written so far, merged. */
   written(): ByteRange[] {
-    const ranges = [...this.writtenSettled];
-    this.slots.forEach((slot, i) => {
-      if (slot.busy) ranges.push({ start: this.table.start(i), end: this.table.position(i) });
-    });
-    return normalize(ranges, Number.MAX_SAFE_INTEGER);
+    return this.assigner.written();
   }
 
   /** Connections fetching right now. */
   activeConnections(): number {
-    return this.slots.filter((s) => s.busy).length;
+    return this.assigner.active();
   }
 
   /** Stop every worker; buffered bytes are written first. Safe to call more than once. */
@@ -148,6 +122,7 @@ export class WorkerPool {
       return;
     }
     if (message.type === 'retry') {
+      if (message.pushback && this.live()) this.assigner.pushback(performance.now());
       this.options.onRetry?.(message);
       return;
     }
@@ -155,130 +130,33 @@ export class WorkerPool {
       this.fail(fromWire(message.error));
       return;
     }
-    if (!this.slots[message.slot]) return;
+    if (!this.live()) return;
     if (message.type === 'done') {
-      this.recordSpeed(message.slot);
-      this.release(message.slot);
+      const finished = this.assigner.done(message.slot, performance.now());
       this.options.onRangeDone?.();
-      this.schedule();
+      this.settleIf(finished);
     } else if (message.type === 'no-ranges') {
-      this.release(message.slot);
       this.fail(new RangesUnsupported(message.reason));
     } else {
-      this.onFailed(message.slot, fromWire(message.error));
+      const error = fromWire(message.error);
+      const finished = this.assigner.failed(message.slot, error.code, error.message, performance.now());
+      if (finished === undefined) this.fail(error);
+      else this.settleIf(finished);
     }
   }
 
-  /** A slot failed: its source is dropped and the rest of its range requeued, or the download fails. */
-  private onFailed(index: number, error: RangegetError): void {
-    const { source } = this.slots[index]!;
-    const rest = this.release(index);
-    const sources = this.job?.sources ?? [];
-    const { dead, drop } = sourceFailure(error.code, source, sources.length, this.deadSources);
-    this.deadSources = dead;
-    if (drop === undefined) {
-      this.fail(error);
-      return;
-    }
-    this.options.onSourceDropped?.(sources[drop]!.url, error.message);
-    if (rest) this.queue.unshift(rest);
-    this.schedule();
+  /** Still fetching: no failure, not stopping. */
+  private live(): boolean {
+    return !this.failure && !this.stopping;
   }
 
-  /** Remember how fast a completed range came (the last RANGE_SPEEDS of them). */
-  private recordSpeed(index: number): void {
-    const seconds = (performance.now() - this.slots[index]!.startedAt) / 1000;
-    const bytes = this.table.position(index) - this.table.start(index);
-    if (seconds > 0 && bytes > 0) this.rangeSpeeds.push(bytes / seconds);
-    if (this.rangeSpeeds.length > RANGE_SPEEDS) this.rangeSpeeds.shift();
-  }
-
-  /** Free a slot; returns what was left of its range. */
-  private release(index: number): ByteRange | undefined {
-    const slot = this.slots[index]!;
-    if (!slot.busy) return undefined;
-    slot.busy = false;
-    const start = this.table.start(index);
-    const position = this.table.position(index);
-    const end = this.table.end(index);
-    if (position > start) this.writtenSettled.push({ start, end: position });
-    slot.fetched += position - start;
-    return position < end ? { start: position, end } : undefined;
+  private settleIf(finished: boolean): void {
+    if (finished && this.live()) this.settle?.resolve();
   }
 
   private fail(err: Error): void {
     if (this.failure || this.stopping) return;
     this.failure = err;
     this.settle?.reject(err);
-  }
-
-  private schedule(): void {
-    if (this.failure || this.stopping) return;
-    const usable = Math.min(this.slots.length, this.job?.connections ?? this.slots.length);
-    this.slots.forEach((slot, index) => {
-      if (slot.busy || index >= usable) return;
-      const next = this.take(index) ?? this.steal() ?? this.endgame();
-      if (next) this.start(index, next);
-    });
-    if (this.queue.length === 0 && this.slots.every((s) => !s.busy)) this.settle?.resolve();
-  }
-
-  /** Sample every slot's bytes; a slow slot keeps what is on its way, the rest goes back to the queue. */
-  private watchSpeeds(): void {
-    if (this.job?.mode !== 'ranges' || this.failure || this.stopping) return;
-    this.slots.forEach((slot, i) => {
-      slot.samples = slot.busy ? addSample(slot.samples, slot.fetched + this.table.position(i) - this.table.start(i)) : [];
-    });
-    for (const cut of findSlow(this.busySlots())) {
-      this.table.setEnd(cut.slot, cut.keep);
-      this.queue.unshift({ start: cut.keep, end: cut.end });
-      this.slots[cut.slot]!.samples = [];
-      this.options.onSlow?.(cut.speed, cut.median);
-    }
-  }
-
-  /** The next pieces of the queue for a free slot, joined where round trips are long. */
-  private take(index: number): ByteRange | undefined {
-    const speed = this.job?.mode === 'ranges' ? recentSpeed(this.slots[index]!.samples) : undefined;
-    const taken = takePieces(this.queue, speed, roundTrip(this.slots.map((_, i) => this.table.wait(i))));
-    if (!taken) return undefined;
-    this.queue.splice(0, taken.pieces);
-    return taken.range;
-  }
-
-  /** Split a running range; the free slot gets its far part. */
-  private steal(): ByteRange | undefined {
-    if (this.job?.mode !== 'ranges') return undefined;
-    const split = chooseSplit(this.busySlots(), performance.now(), this.job.minRangeSize);
-    if (split) this.table.setEnd(split.slot, split.range.start);
-    return split?.range;
-  }
-
-  /** Hand a tail that lags far behind to a free slot (scheduler.ts, chooseEndgame). */
-  private endgame(): ByteRange | undefined {
-    if (this.job?.mode !== 'ranges') return undefined;
-    const handed = chooseEndgame(this.busySlots(), medianSpeed(this.rangeSpeeds));
-    if (!handed) return undefined;
-    this.table.setEnd(handed.slot, handed.range.start);
-    this.slots[handed.slot]!.samples = [];
-    this.options.onEndgame?.(handed.speed, handed.seconds);
-    return handed.range;
-  }
-
-  /** The busy slots as the table has them now. */
-  private busySlots(): BusySlot[] {
-    const { table } = this;
-    return this.slots.flatMap(({ busy, startedAt, samples }, i) =>
-      busy ? [{ slot: i, start: table.start(i), end: table.end(i), position: table.position(i), received: table.received(i), startedAt, samples }] : [],
-    );
-  }
-
-  private start(index: number, range: ByteRange): void {
-    const slot = this.slots[index]!;
-    slot.busy = true;
-    slot.startedAt = performance.now();
-    this.table.assign(index, range.start, range.end);
-    slot.source = chooseSource(index, this.job?.sources.length ?? 1, this.deadSources);
-    this.threads.run(index, slot.source);
   }
 }

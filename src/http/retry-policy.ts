@@ -143,3 +143,20 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   if (date === undefined) return undefined;
   return Math.max(0, date - now);
 }
+
+/** Statuses by which a server says "fewer requests, please". */
+const PUSHBACK_STATUSES = new Set([429, 503]);
+/** Connection errors by which a server (or what is in front of it) turns connections away. */
+const PUSHBACK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET']);
+
+/**
+ * Whether a failed attempt is the server pushing back on the number of connections: a 429 or
+ * 503, or a refused or reset connection. `-c auto` answers with one connection fewer.
+ */
+export function isPushback(failure: Pick<AttemptFailure, 'error'>): boolean {
+  const { error } = failure;
+  const status = (error as { status?: unknown }).status;
+  if (typeof status === 'number') return PUSHBACK_STATUSES.has(status);
+  const cause = error.cause as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  return [cause?.code, cause?.cause?.code].some((c) => typeof c === 'string' && PUSHBACK_CODES.has(c));
+}

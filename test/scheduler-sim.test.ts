@@ -1,0 +1,88 @@
+/**
+ * The scheduler on simulated networks (test/helpers/sim.ts): the real assigner, scheduler and
+ * `-c auto` driven by simulated TCP connections in simulated time, so that a policy is
+ * checked at long round trips, with loss and per-connection limits, in milliseconds of test
+ * time. The bounds are today's simulated figures with a margin: a change of policy that makes
+ * a point slower fails here before it reaches a bench. Real networks: `npm run bench` (matrix).
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { CountSettings } from '../src/engine/connection-count.js';
+import { simulate, type SimNetwork } from './helpers/sim.js';
+
+const MiB = 1024 * 1024;
+const fixed = (n: number): CountSettings => ({ auto: false, start: n, most: n });
+const auto = (most: number): CountSettings => ({ auto: true, start: Math.min(16, most), most });
+/** A path of 400 MiB/s (about what the bench's namespace carries), unless told otherwise. */
+const path = (rtt: number, more: Partial<SimNetwork> = {}): SimNetwork => ({ rtt, capacity: 400 * MiB, seed: 7, ...more });
+const run = (net: SimNetwork, connections: CountSettings, size = 256 * MiB) => {
+  const result = simulate(net, { size, slots: connections.most, connections });
+  assert.ok(result.exact, 'every byte written exactly once');
+  return result;
+};
+
+describe('scheduler simulation: long round trips', () => {
+  it('at 80 ms, 16 connections fetch 256 MiB in few requests, close to the path capacity', () => {
+    const r = run(path(80), fixed(16));
+    // Simulated today: 1.28 s, 43 requests. 256 MiB at 400 MiB/s alone is 0.64 s; slow start costs the rest.
+    assert.ok(r.ms <= 1450, `${r.ms} ms`);
+    assert.ok(r.requests <= 60, `${r.requests} requests`);
+  });
+
+  it('at 200 ms, each connection sends at most a few requests', () => {
+    const r = run(path(200), fixed(16));
+    // Simulated today: 2.97 s, 55 requests (one piece each first, while the speed is unknown).
+    assert.ok(r.ms <= 3400, `${r.ms} ms`);
+    assert.ok(r.requests <= 70, `${r.requests} requests`);
+  });
+
+  it('on loopback, small pieces keep every connection busy to the end', () => {
+    const r = run(path(1, { perConnection: 8 * MiB }), fixed(16));
+    // 16 × 8 MiB/s = 128 MiB/s: 2.0 s is the ideal.
+    assert.ok(r.ms <= 2100, `${r.ms} ms`);
+  });
+});
+
+describe('scheduler simulation: -c auto', () => {
+  it('with the default cap, is fixed 16 (no slower anywhere)', () => {
+    for (const net of [path(1), path(80), path(200, { perConnection: 8 * MiB })]) {
+      const a = run(net, auto(16), 64 * MiB);
+      const f = run(net, fixed(16), 64 * MiB);
+      assert.ok(a.ms <= f.ms * 1.05, `rtt ${net.rtt}: auto ${a.ms} ms, fixed ${f.ms} ms`);
+    }
+  });
+
+  it('adds connections past 16 where each connection is limited by the server', () => {
+    const net = path(80, { perConnection: 8 * MiB });
+    const a = run(net, auto(64));
+    const f = run(net, fixed(16));
+    // Simulated today: 2.42 s against 3.76 s, with 32 connections.
+    assert.ok(a.peak > 16, `peak ${a.peak}`);
+    assert.ok(a.ms <= f.ms * 0.75, `auto ${a.ms} ms, fixed 16 ${f.ms} ms`);
+  });
+
+  it('adds connections where loss limits each one on a long path', () => {
+    const net = path(80, { loss: 0.005 });
+    const a = run(net, auto(64), 64 * MiB);
+    const f = run(net, fixed(16), 64 * MiB);
+    assert.ok(a.peak > 16, `peak ${a.peak}`);
+    // Simulated today: 7.0 s against 9.4 s (the steps take a few seconds of a short download).
+    assert.ok(a.ms <= f.ms * 0.8, `auto ${a.ms} ms, fixed 16 ${f.ms} ms`);
+  });
+
+  it('stays put where the path, not the connections, is the limit', () => {
+    const net = path(20, { capacity: 100 * MiB });
+    const a = run(net, auto(64), 128 * MiB);
+    const f = run(net, fixed(16), 128 * MiB);
+    assert.ok(a.ms <= f.ms * 1.05, `auto ${a.ms} ms, fixed 16 ${f.ms} ms`);
+    // A step up that did not pay off is given back.
+    const last = a.changes.at(-1);
+    assert.ok(last === undefined || last.connections <= 32, JSON.stringify(a.changes));
+  });
+
+  it('gives connections back when the server turns them away', () => {
+    const r = run(path(20, { serverLimit: 6 }), auto(16), 32 * MiB);
+    const last = r.changes.at(-1);
+    assert.ok(last && last.connections <= 6 && last.reason === 'the server pushed back', JSON.stringify(r.changes));
+  });
+});
