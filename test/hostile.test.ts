@@ -87,12 +87,32 @@ describe('answers before the answer, and conditions refused', { concurrency: 4 }
   });
 
   test('412 to a request with If-Range: asked again without it, and never again for the file', async (t) => {
-    const { server } = await fetchExact(t, { size: 2 * MiB, faults: { ifRange412: true } }, { connections: 4, minRangeSize: 64 * KiB });
+    const { server } = await fetchExact(t, { size: 8 * MiB, faults: { ifRange412: true } }, { connections: 4, threads: 2, minRangeSize: 64 * KiB });
     const ranges = gets(server, '/f.bin');
-    const refused = ranges.filter((r) => r.status === 412).length;
-    assert.ok(refused >= 1 && refused <= 4, `${refused} answers 412 (one per connection at most)`);
-    const firstGood = ranges.findIndex((r) => r.status === 206);
-    assert.ok(ranges.slice(firstGood).every((r) => r.headers['if-range'] === undefined), 'no If-Range after the first 412');
+    const conditional = ranges.filter((r) => r.headers['if-range'] !== undefined);
+    // Only the requests already on their way when the first 412 came back carry If-Range.
+    assert.ok(conditional.length >= 1 && conditional.length <= 4, `${conditional.length} requests with If-Range (the first of each connection at most)`);
+    assert.ok(conditional.every((r) => r.status === 412));
+    assert.ok(ranges.length > 8, `${ranges.length} GETs`);
+  });
+
+  test('the 412 is remembered for the whole download, on every thread: a connection that starts later never sends If-Range', async (t) => {
+    // One range from the start (a 6 MiB file in one piece), four connections on four threads:
+    // the first request gets the 412, its retry trickles, and the endgame gives the tail to a
+    // connection of another thread, seconds later.
+    const { server, seconds } = await fetchExact(
+      t,
+      { size: 6 * MiB, faults: { ifRange412: true, slowFirst: { count: 2, rate: 64 * KiB } } },
+      { connections: 4, threads: 4, minRangeSize: 8 * MiB },
+    );
+    const ranges = gets(server, '/f.bin');
+    assert.deepEqual(
+      ranges.map((r) => [r.status, r.headers['if-range'] !== undefined]),
+      [[412, true], ...ranges.slice(1).map(() => [206, false])],
+      'one If-Range, answered 412; every later request, on any thread, without it',
+    );
+    assert.ok(ranges.length >= 3, `${ranges.length} GETs: the tail went to another connection`);
+    assert.ok(seconds < 15, `took ${seconds.toFixed(1)} s`);
   });
 });
 
