@@ -78,6 +78,34 @@ describe('endgame: a tail never hangs on one slow connection (src/engine/schedul
     const { seconds } = await fetchExact(t, { size: 512 * KiB, faults: { stallAfter: 1000 } }, { connections: 2, minRangeSize: MiB });
     assert.ok(seconds < 10, `took ${seconds.toFixed(1)} s, the stall timeout is 30 s`);
   });
+
+  // A connection that goes silent mid-range and stays open (no close, no reset): only the
+  // stall timeout (30 s here) would end it; the endgame must finish the file well before.
+  test('silent mid-range with many connections: its tail goes to an idle one, finished in seconds, byte-exact', async (t) => {
+    const { events, seconds, server } = await fetchExact(
+      t,
+      { size: 6 * MiB, faults: { stallAfter: 256 * KiB } },
+      { connections: 4, minRangeSize: MiB },
+    );
+    // Two judging windows (3 s each) at most: the first still sees the burst before the
+    // silence, so the silent connection keeps a second's worth of it, handed over by the next.
+    assert.ok(seconds < 12, `took ${seconds.toFixed(1)} s, the stall timeout is 30 s`);
+    const silent = gets(server, '/f.bin')[0]!;
+    assert.equal(silent.bytes, 256 * KiB, 'the first range went silent after 256 KiB of its 1 MiB');
+    const endgames = warnings(events).filter((w) => /^the last range ran at .*; an idle connection fetches the rest$/.test(w));
+    assert.ok(endgames.length >= 1 && endgames.length <= 2, warnings(events).join('\n'));
+    assert.deepEqual(retries(events), [], 'no retry: the silent connection was never timed out');
+  });
+
+  test('silent mid-range on a single range from the start (-c 2): the other connection takes the tail', async (t) => {
+    const { seconds, server } = await fetchExact(t, { size: 512 * KiB, faults: { stallAfter: 256 * KiB } }, { connections: 2, minRangeSize: MiB });
+    assert.ok(seconds < 12, `took ${seconds.toFixed(1)} s, the stall timeout is 30 s`);
+    const [silent, ...tails] = gets(server, '/f.bin');
+    assert.equal(silent!.bytes, 256 * KiB);
+    // The tail, and at most one more hand-over of what the silent connection was left to keep.
+    assert.ok(tails.length >= 1 && tails.length <= 2, tails.map((r) => r.headers.range).join(', '));
+    assert.ok(tails.every((r) => r.status === 206));
+  });
 });
 
 describe('answers before the answer, and conditions refused', { concurrency: 4 }, () => {
