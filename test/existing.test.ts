@@ -214,6 +214,18 @@ describe('time stamps', () => {
     );
   });
 
+  it('-N with --continue: no condition sent (a 304 has no size), so a shorter file is still finished', T, async (t) => {
+    const server = await serve(t, { '/k.bin': { size: 60 * KiB } });
+    const dir = await tempDir(t);
+    const path = join(dir, 'k.bin');
+    await writeFile(path, server.content('/k.bin').subarray(0, 20 * KiB)); // newer than the remote file: now
+    const r = await runMain([...ARGS, server.url('/k.bin'), '-d', dir, '-N', '--continue']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await sha256File(path), server.sha256('/k.bin'));
+    assert.ok(server.stats.log.every((rec) => rec.headers['if-modified-since'] === undefined));
+    assert.equal(bodyBytes(server), 40 * KiB);
+  });
+
   it('-N against a server that ignores If-Modified-Since: the probe\'s Last-Modified decides', T, async (t) => {
     const server = await serve(t, { '/j.bin': { size: 60 * KiB, ifModifiedSince: false } });
     const dir = await tempDir(t);

@@ -80,10 +80,11 @@ export class Download {
 
   /**
    * `-N` on the first pass: the file already where the URL's name puts it, whose time the
-   * probe sends as `If-Modified-Since` (wget -N, curl -z).
+   * probe sends as `If-Modified-Since` (wget -N, curl -z). Not with `--continue`: a 304 says
+   * nothing of the size, and a shorter file is to be finished.
    */
   private async timestamped(first: boolean): Promise<{ path: string; size: number; date: string } | undefined> {
-    if (!this.opts.timestamping || !first) return undefined;
+    if (!this.opts.timestamping || this.opts.continue || !first) return undefined;
     const { path } = this.targetFor(chooseFileName(this.opts.url));
     const found = await existing(path).catch(() => undefined);
     return found?.isFile() ? { path, size: found.size, date: new Date(found.mtimeMs).toUTCString() } : undefined;
