@@ -67,8 +67,10 @@ export interface DownloadOptions {
   /** Leave any existing file at the output path alone and succeed (`--skip-existing`, wget -nc). Default false. */
   skipExisting?: boolean;
   /**
-   * Fetch only when the remote file is newer than the file at the output path, or of another
-   * size (`-N`, wget -N); the new one replaces the old once verified. Default false.
+   * Fetch only when the remote file is newer than the file at the output path (`-N`, wget -N,
+   * curl -z): the probe carries `If-Modified-Since` with the file's time, and a `304` leaves it
+   * alone; where the server ignores that, the probe's Last-Modified and size decide. The new
+   * one replaces the old once verified. Default false.
    */
   timestamping?: boolean;
   /** Give the saved file the remote Last-Modified as its time (`--no-remote-time` sets false). Default true. */

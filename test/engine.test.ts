@@ -14,11 +14,25 @@ import { HttpError, NetworkError, RemoteChangedError } from '../src/primitives/e
 import { MAX_RESTARTS, restartAction, type RestartContext } from '../src/engine/restart.js';
 import { findSources, mirrorProblem, sourceOf } from '../src/engine/sources.js';
 import { Meter } from '../src/engine/meter.js';
+import { SlotTable } from '../src/engine/slots.js';
 import type { ProbeResult } from '../src/http/probe.js';
 
 const ORIGINAL = 'https://example.com/file';
 const range = (start: number, end: number): ByteRange => ({ start, end });
 const SIGNED = 'https://cdn.example.com/file?sig=1';
+
+describe('SlotTable', () => {
+  it('the file\'s flags live after the slots: shared by every view of the buffer, touching no slot', () => {
+    const table = new SlotTable(3);
+    const other = new SlotTable(table.buffer); // as a worker thread sees it
+    assert.equal(other.count, 3);
+    table.assign(2, 10, 20);
+    assert.equal(other.noIfRange(), false);
+    other.setNoIfRange();
+    assert.equal(table.noIfRange(), true);
+    assert.deepEqual([table.start(2), table.end(2), table.position(2)], [10, 20, 10]);
+  });
+});
 
 describe('restartAction', () => {
   const context = (over: Partial<RestartContext> = {}): RestartContext => ({

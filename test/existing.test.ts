@@ -177,27 +177,97 @@ describe('time stamps', () => {
     assert.ok((await stat(join(dir, 'g.bin'))).mtimeMs >= before - 2000);
   });
 
-  it('-N fetches nothing when the remote file is not newer, and replaces the file when it is', T, async (t) => {
+  it('-N sends If-Modified-Since (the file\'s time); a 304 fetches nothing and leaves the file untouched', T, async (t) => {
     const server = await serve(t, { '/h.bin': { size: 60 * KiB } });
     const dir = await tempDir(t);
     const path = join(dir, 'h.bin');
-    const first = await runMain([...ARGS, server.url('/h.bin'), '-d', dir, '-N']); // nothing there: fetched
+    const first = await runMain([...ARGS, server.url('/h.bin'), '-d', dir, '-N']); // nothing there: fetched, unconditionally
     assert.equal(first.code, 0, first.stderr);
+    assert.ok(server.stats.log.every((r) => r.headers['if-modified-since'] === undefined));
+    const before = await stat(path);
     server.resetStats();
 
     const same = await runMain([...ARGS, server.url('/h.bin'), '-d', dir, '--timestamping']);
     assert.equal(same.code, 0, same.stderr);
     assert.equal(same.stderr, `${path}: not modified (the remote file is not newer); nothing fetched\n`);
-    assert.equal(gets(server).length, 0);
-    assert.ok(server.stats.log.every((r) => r.method === 'HEAD'));
+    assert.deepEqual(
+      server.stats.log.map((r) => [r.method, r.headers['if-modified-since'], r.status, r.bytes]),
+      [['HEAD', new Date(before.mtimeMs).toUTCString(), 304, 0]],
+    );
+    const after = await stat(path);
+    assert.equal(after.mtimeMs, before.mtimeMs);
+    assert.equal(after.ino, before.ino);
+    assert.equal(await sha256File(path), server.sha256('/h.bin'));
 
-    // A new version on the server (other bytes, a later date): fetched whole, replaced.
-    server.set('/h.bin', { size: 60 * KiB, seed: 99, lastModified: new Date(Date.now() + 3_600_000).toUTCString() });
+    // A batch probes with GET bytes=0-0: conditional too, and a 304 sends no byte.
+    server.set('/i.bin', { size: 30 * KiB });
+    await writeFile(join(dir, 'i.bin'), server.content('/i.bin'));
+    server.resetStats();
+    const batch = await runMain([...ARGS, server.url('/h.bin'), server.url('/i.bin'), '-d', dir, '-N']);
+    assert.equal(batch.code, 0, batch.stderr);
+    assert.deepEqual(
+      server.stats.log.map((r) => [r.method, r.headers.range, r.status, r.bytes, typeof r.headers['if-modified-since']]),
+      [
+        ['GET', 'bytes=0-0', 304, 0, 'string'],
+        ['GET', 'bytes=0-0', 304, 0, 'string'],
+      ],
+    );
+  });
+
+  it('-N with --continue: no condition sent (a 304 has no size), so a shorter file is still finished', T, async (t) => {
+    const server = await serve(t, { '/k.bin': { size: 60 * KiB } });
+    const dir = await tempDir(t);
+    const path = join(dir, 'k.bin');
+    await writeFile(path, server.content('/k.bin').subarray(0, 20 * KiB)); // newer than the remote file: now
+    const r = await runMain([...ARGS, server.url('/k.bin'), '-d', dir, '-N', '--continue']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await sha256File(path), server.sha256('/k.bin'));
+    assert.ok(server.stats.log.every((rec) => rec.headers['if-modified-since'] === undefined));
+    assert.equal(bodyBytes(server), 40 * KiB);
+  });
+
+  it('-N against a server that ignores If-Modified-Since: the probe\'s Last-Modified decides', T, async (t) => {
+    const server = await serve(t, { '/j.bin': { size: 60 * KiB, ifModifiedSince: false } });
+    const dir = await tempDir(t);
+    const path = join(dir, 'j.bin');
+    assert.equal((await runMain([...ARGS, server.url('/j.bin'), '-d', dir])).code, 0);
+    server.resetStats();
+    const same = await runMain([...ARGS, server.url('/j.bin'), '-d', dir, '-N']);
+    assert.equal(same.code, 0, same.stderr);
+    assert.equal(same.stderr, `${path}: not modified (the remote file is not newer); nothing fetched\n`);
+    assert.deepEqual(server.stats.log.map((r) => [r.method, r.status, typeof r.headers['if-modified-since']]), [['HEAD', 200, 'string']]);
+
+    server.set('/j.bin', { size: 60 * KiB, seed: 98, ifModifiedSince: false, lastModified: new Date(Date.now() + 3_600_000).toUTCString() });
+    server.resetStats();
+    const newer = await runMain([...ARGS, server.url('/j.bin'), '-d', dir, '-N']);
+    assert.equal(newer.code, 0, newer.stderr);
+    assert.equal(await sha256File(path), server.sha256('/j.bin'));
+    assert.equal(bodyBytes(server), 60 * KiB);
+  });
+
+  it('-N: a newer file replaces the old one whole, and only once verified (a failed fetch leaves the old file)', T, async (t) => {
+    const server = await serve(t, { '/h.bin': { size: 60 * KiB } });
+    const dir = await tempDir(t);
+    const path = join(dir, 'h.bin');
+    assert.equal((await runMain([...ARGS, server.url('/h.bin'), '-d', dir])).code, 0);
+    const old = await sha256File(path);
+
+    // A new version whose every range breaks off: the download fails, the old file stays.
+    const later = new Date(Date.now() + 3_600_000).toUTCString();
+    server.set('/h.bin', { size: 60 * KiB, seed: 99, lastModified: later, faults: { shortBody: 100 } });
+    server.resetStats();
+    const broken = await runMain([...ARGS, server.url('/h.bin'), '-d', dir, '-N', '--retries', '0']);
+    assert.equal(broken.code, 4, broken.stderr);
+    assert.equal(server.stats.log[0]!.status, 200, 'the HEAD with If-Modified-Since: newer, answered in full');
+    assert.equal(await sha256File(path), old, 'the old file is untouched');
+
+    server.set('/h.bin', { size: 60 * KiB, seed: 99, lastModified: later });
     server.resetStats();
     const newer = await runMain([...ARGS, server.url('/h.bin'), '-d', dir, '-N']);
     assert.equal(newer.code, 0, newer.stderr);
     assert.equal(await sha256File(path), server.sha256('/h.bin'));
-    assert.equal(bodyBytes(server), 60 * KiB);
+    // The bytes the broken run wrote to the `.part` (same validators) are resumed, not fetched again.
+    assert.ok(bodyBytes(server) <= 60 * KiB, `${bodyBytes(server)} body bytes`);
     assert.equal((await stat(path)).mtimeMs, await remoteTime(server, '/h.bin'));
     assert.deepEqual(await list(dir), ['h.bin']);
   });

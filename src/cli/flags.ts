@@ -192,7 +192,7 @@ export function buildProgram(streams: CliStreams, run: (urls: string[], raw: Raw
     .option('--overwrite', 'replace an existing file at the output path')
     .option('--continue', "finish a file already at the output path; a complete one is left as it is (wget -c, aria2c -c; rangeget's -c is --connections)")
     .option('--skip-existing', 'leave any file already at the output path alone and succeed (wget -nc)')
-    .option('-N, --timestamping', 'fetch only when the remote file is newer than the local one (wget -N)')
+    .option('-N, --timestamping', 'fetch only when the remote file is newer than the local one (If-Modified-Since; wget -N, curl -z)')
     .option('--no-remote-time', "do not give the saved file the remote Last-Modified as its time")
     .option('--no-resume', 'ignore an earlier partial download and start over')
     .option('--no-restart', 'fail instead of starting over when the remote file changed')

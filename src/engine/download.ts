@@ -11,7 +11,7 @@ import type { HttpTrace } from '../http/trace.js';
 import { canVouch } from '../http/validators.js';
 import { exists } from '../storage/assemble.js';
 import { lockTarget } from '../storage/lock.js';
-import { checkOutput, checkSpace } from '../storage/output-checks.js';
+import { checkOutput, checkSpace, existing } from '../storage/output-checks.js';
 import { resolveTarget, type Target } from '../storage/target.js';
 import { AbortError, FileExistsError, fileError } from '../primitives/errors.js';
 import { totalLength, UNKNOWN_END } from '../primitives/ranges.js';
@@ -73,8 +73,21 @@ export class Download {
    * Probe `url` on the download's connections. On shared connections (a batch), the probe
    * starts with a GET: a HEAD's connection is closed.
    */
-  private probe(url: URL, first = false, keepBody = false): Promise<ProbeResult> {
-    return probe(this.dispatcher, url, this.opts.request, this.opts.signal, this.probeRetry(first), this.ownDispatcher ? 'HEAD' : 'GET', keepBody);
+  private probe(url: URL, first = false, keepBody = false, ifModifiedSince?: string): Promise<ProbeResult> {
+    const retry = { ...this.probeRetry(first), ...(ifModifiedSince !== undefined ? { ifModifiedSince } : {}) };
+    return probe(this.dispatcher, url, this.opts.request, this.opts.signal, retry, this.ownDispatcher ? 'HEAD' : 'GET', keepBody);
+  }
+
+  /**
+   * `-N` on the first pass: the file already where the URL's name puts it, whose time the
+   * probe sends as `If-Modified-Since` (wget -N, curl -z). Not with `--continue`: a 304 says
+   * nothing of the size, and a shorter file is to be finished.
+   */
+  private async timestamped(first: boolean): Promise<{ path: string; size: number; date: string } | undefined> {
+    if (!this.opts.timestamping || this.opts.continue || !first) return undefined;
+    const { path } = this.targetFor(chooseFileName(this.opts.url));
+    const found = await existing(path).catch(() => undefined);
+    return found?.isFile() ? { path, size: found.size, date: new Date(found.mtimeMs).toUTCString() } : undefined;
   }
 
   async start(): Promise<DownloadResult> {
@@ -124,11 +137,25 @@ export class Download {
     const { opts } = this;
     this.checkAborted();
     // Without --max-speed, a server without ranges sends the whole file to the probe: kept as the download.
-    const info = await this.probe(opts.url, first, opts.rate === undefined).catch((err: unknown) => {
-      if (opts.signal?.aborted) throw new AbortError();
-      throw err;
-    });
+    const keepBody = opts.rate === undefined;
+    const local = await this.timestamped(first);
+    const info = await this.probe(opts.url, first, keepBody, local?.date)
+      .then(async (answer) => {
+        if (!answer.notModified || !local) return answer;
+        const target = this.targetOf(answer);
+        if (target.path === local.path) return { ...answer, unchanged: { target, size: local.size } };
+        // A redirect named another file than the one whose date was sent: ask again, unconditionally.
+        return this.probe(opts.url, first, keepBody);
+      })
+      .catch((err: unknown) => {
+        if (opts.signal?.aborted) throw new AbortError();
+        throw err;
+      });
     try {
+      if ('unchanged' in info) {
+        this.emitProbe(info, info.unchanged.target);
+        return this.skip(info, info.unchanged.target, 'not-modified', info.unchanged.size);
+      }
       return await this.probed(info, startOver);
     } finally {
       // Read by the transfer, or dropped: nothing may keep the connection busy.
@@ -140,16 +167,7 @@ export class Download {
   private async probed(info: ProbeResult, startOver: boolean): Promise<DownloadResult> {
     const { opts } = this;
     const { target, action } = await this.target(info);
-    this.emit({
-      type: 'probe',
-      url: info.url,
-      finalUrl: info.finalUrl,
-      size: info.size,
-      ranges: info.acceptsRanges,
-      ...(info.etag ? { etag: info.etag } : {}),
-      ...(info.lastModified ? { lastModified: info.lastModified } : {}),
-      path: target.path,
-    });
+    this.emitProbe(info, target);
     if (action?.kind === 'skip') return this.skip(info, target, action.why, action.have);
     if (action?.kind === 'replace' && action.warning) this.warn(`${target.path}: ${action.warning}`);
     if (!info.acceptsRanges && info.noRangesReason) this.warn(`using one connection: ${info.noRangesReason}`);
@@ -160,6 +178,19 @@ export class Download {
     } finally {
       await unlock();
     }
+  }
+
+  private emitProbe(info: ProbeResult, target: Target): void {
+    this.emit({
+      type: 'probe',
+      url: info.url,
+      finalUrl: info.finalUrl,
+      size: info.size,
+      ranges: info.acceptsRanges,
+      ...(info.etag ? { etag: info.etag } : {}),
+      ...(info.lastModified ? { lastModified: info.lastModified } : {}),
+      path: target.path,
+    });
   }
 
   /** The rest of an attempt, holding the output's lock. */
@@ -197,7 +228,10 @@ export class Download {
 
   /** Output paths for a probed file. */
   targetOf(info: ProbeResult): Target {
-    const fileName = chooseFileName(new URL(info.finalUrl), info.contentDisposition);
+    return this.targetFor(chooseFileName(new URL(info.finalUrl), info.contentDisposition));
+  }
+
+  private targetFor(fileName: string): Target {
     return resolveTarget({
       fileName,
       ...(this.opts.output !== undefined ? { output: this.opts.output } : {}),

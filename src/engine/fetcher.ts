@@ -43,8 +43,6 @@ export class Fetcher {
   /** Set when a server answered in a framing the lean reader does not take. */
   private leanOff = false;
   private tls: ReturnType<typeof tlsOptions> | undefined;
-  /** Set when a server answers an `If-Range` with 412: ranges go without it for the rest of the file. */
-  private noIfRange = false;
 
   /**
    * `post` sends a message to the pool; `close` ends the thread (or its stand-in). `shared`:
@@ -71,7 +69,6 @@ export class Fetcher {
         this.file = message.file;
         this.avoidEtag = false;
         this.leanOff = false;
-        this.noIfRange = false;
         try {
           this.fd = openSync(this.file.partPath, 'r+');
         } catch (err) {
@@ -181,7 +178,8 @@ export class Fetcher {
     let ifRangeEtag = false;
     let ifRange = false;
     if (this.file.mode === 'ranges') {
-      const condition = this.noIfRange ? {} : ifRangeHeader(source, this.avoidEtag);
+      // A 412 to If-Range on any connection drops it for every one (the slot table's flag).
+      const condition = this.table.noIfRange() ? {} : ifRangeHeader(source, this.avoidEtag);
       ifRange = 'if-range' in condition;
       ifRangeEtag = ifRange && !this.avoidEtag && isStrongEtag(source.etag);
       Object.assign(headers, { range: `bytes=${position}-${end - 1}` }, condition);
@@ -195,7 +193,7 @@ export class Fetcher {
       writeBuffer: this.init.writeBuffer,
       flushInterval: this.init.flushInterval,
       onIfRangeIgnored: () => (this.avoidEtag = true),
-      onIfRangeRefused: () => (this.noIfRange = true),
+      onIfRangeRefused: () => this.table.setNoIfRange(),
     };
     const path = url.search ? `${url.pathname}${url.search}` : url.pathname;
     if (this.leanFits(url)) {

@@ -31,7 +31,7 @@ export interface RangeContext {
   flushInterval: number;
   /** The server dropped Range on an `If-Range` with the ETag, although the file is the same. */
   onIfRangeIgnored: () => void;
-  /** The server refused a request for carrying `If-Range` (412): later ones go without it. */
+  /** The server refused a request for carrying `If-Range` (412): later ones, on every thread, go without it. */
   onIfRangeRefused: () => void;
 }
 

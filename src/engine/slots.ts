@@ -6,6 +6,9 @@
  * (next byte to write; every byte before it is written to the `.part` file), the bytes
  * received, and the shortest time a response took to start. The main thread may shrink `end` at any time (work stealing); a worker reads it
  * before every write and only ever advances `position`.
+ *
+ * After the slots, one cell of flags for the whole file, which any thread may set and every
+ * thread reads before each request: what one connection learnt about the server holds for all.
  */
 
 const FIELDS = 5;
@@ -19,6 +22,10 @@ const RECEIVED = 3;
  * The shortest, because a busy thread sees the headers late (up to 100+ ms here).
  */
 const WAIT = 4;
+/** Cells after the slots: the file's flags. */
+const FILE_CELLS = 1;
+/** Flag: the server answered `If-Range` with 412; no request carries it any more. */
+const NO_IF_RANGE = 1n;
 
 export class SlotTable {
   readonly buffer: SharedArrayBuffer;
@@ -29,10 +36,20 @@ export class SlotTable {
   constructor(countOrBuffer: number | SharedArrayBuffer) {
     this.buffer =
       typeof countOrBuffer === 'number'
-        ? new SharedArrayBuffer(countOrBuffer * FIELDS * BigInt64Array.BYTES_PER_ELEMENT)
+        ? new SharedArrayBuffer((countOrBuffer * FIELDS + FILE_CELLS) * BigInt64Array.BYTES_PER_ELEMENT)
         : countOrBuffer;
     this.cells = new BigInt64Array(this.buffer);
-    this.count = this.cells.length / FIELDS;
+    this.count = (this.cells.length - FILE_CELLS) / FIELDS;
+  }
+
+  /** True once any connection found that the server refuses `If-Range` (412). */
+  noIfRange(): boolean {
+    return (Atomics.load(this.cells, this.count * FIELDS) & NO_IF_RANGE) !== 0n;
+  }
+
+  /** Record, for every thread, that the server refuses `If-Range`. */
+  setNoIfRange(): void {
+    Atomics.or(this.cells, this.count * FIELDS, NO_IF_RANGE);
   }
 
   start(slot: number): number {

@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import type { SecureContext } from 'node:tls';
 import { undici, type Dispatcher } from './undici.js';
 import { UsageError } from '../primitives/errors.js';
+import { bypassesProxy, noProxyFromEnvironment } from './no-proxy.js';
 import { isSocksProxy, socksConnector } from './socks.js';
 
 /** Connection settings, plain data so they can be handed to worker threads. */
@@ -16,7 +17,7 @@ export interface ConnectionSettings {
   insecure: boolean;
   /** PEM text of extra CA certificates (`--ca-cert`), trusted besides the usual roots. */
   ca?: string;
-  /** Proxy URL (`--proxy`); when absent, HTTP_PROXY / HTTPS_PROXY / NO_PROXY apply. */
+  /** Proxy URL (`--proxy`); when absent, HTTP_PROXY / HTTPS_PROXY / ALL_PROXY minus NO_PROXY apply. */
   proxy?: string;
   /** Milliseconds to establish a connection (and for https, its TLS handshake). */
   connectTimeout: number;
@@ -52,17 +53,41 @@ function httpProxyFromEnvironment(): boolean {
 }
 
 /**
- * `ALL_PROXY`, as curl reads it: the proxy for every URL when neither `HTTP_PROXY` nor
- * `HTTPS_PROXY` is set (NO_PROXY does not apply to it).
+ * The proxy the environment names for URLs of `protocol` (`http:` or `https:`): HTTP_PROXY,
+ * HTTPS_PROXY (falling back to HTTP_PROXY, as undici does), or, when neither is set,
+ * `ALL_PROXY`, as curl reads it. NO_PROXY applies to every one of them.
  */
-function allProxy(): string | undefined {
-  if (httpProxyFromEnvironment()) return undefined;
-  return process.env.ALL_PROXY || process.env.all_proxy || undefined;
+function environmentProxy(protocol: string): string | undefined {
+  const env = process.env;
+  if (httpProxyFromEnvironment()) {
+    const http = env.http_proxy || env.HTTP_PROXY || undefined;
+    return protocol === 'https:' ? env.https_proxy || env.HTTPS_PROXY || http : http;
+  }
+  return env.ALL_PROXY || env.all_proxy || undefined;
 }
 
 /** True when the environment names a proxy of any kind (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY). */
 export function proxyFromEnvironment(): boolean {
-  return httpProxyFromEnvironment() || allProxy() !== undefined;
+  return environmentProxy('http:') !== undefined || environmentProxy('https:') !== undefined;
+}
+
+type AgentOptions = ConstructorParameters<ReturnType<typeof undici>['Agent']>[0] & object;
+
+/**
+ * Proxies from the environment when one of them is SOCKS: each server (origin) gets its own
+ * pool of connections, direct when NO_PROXY names it, else through its scheme's proxy.
+ * (undici's EnvHttpProxyAgent, used for HTTP proxies, applies NO_PROXY the same way.)
+ */
+function environmentRouter(options: AgentOptions, settings: ConnectionSettings, tls: ReturnType<typeof tlsOptions>): Dispatcher {
+  const { Agent, Pool, ProxyAgent } = undici();
+  const factory = (origin: string | URL, opts: object): Dispatcher => {
+    const url = new URL(origin);
+    const proxy = bypassesProxy(url, noProxyFromEnvironment()) ? undefined : environmentProxy(url.protocol);
+    if (proxy && isSocksProxy(proxy)) return new Pool(origin, { ...opts, connect: socksConnector(proxy, settings, tls) });
+    if (proxy) return new ProxyAgent({ ...options, uri: proxy, requestTls: tls, proxyTls: tls, proxyTunnel: false });
+    return new Pool(origin, opts);
+  };
+  return new Agent({ ...options, factory });
 }
 
 /** The dispatcher for one thread: keep-alive connections, timeouts, TLS and proxy settings. */
@@ -77,13 +102,16 @@ export function createDispatcher(settings: ConnectionSettings, connections: numb
     keepAliveTimeout: 10_000,
   };
   const { Agent, EnvHttpProxyAgent, ProxyAgent } = undici();
-  const proxy = settings.proxy ?? allProxy();
+  // Plain http goes through an HTTP proxy as a forwarded request (many proxies refuse
+  // CONNECT to ports other than 443); https is tunnelled.
+  const { proxy } = settings;
   if (proxy && isSocksProxy(proxy)) return new Agent({ ...options, connect: socksConnector(proxy, settings, tls) });
-  // Plain http goes through the proxy as a forwarded request (many proxies refuse CONNECT
-  // to ports other than 443); https is tunnelled.
   if (proxy) return new ProxyAgent({ ...options, uri: proxy, requestTls: tls, proxyTls: tls, proxyTunnel: false });
-  if (httpProxyFromEnvironment()) return new EnvHttpProxyAgent({ ...options, requestTls: tls, proxyTls: tls, proxyTunnel: false });
-  return new Agent(options);
+  const http = environmentProxy('http:');
+  const https = environmentProxy('https:');
+  if (http === undefined && https === undefined) return new Agent(options);
+  if ([http, https].some((p) => p !== undefined && isSocksProxy(p))) return environmentRouter(options, settings, tls);
+  return new EnvHttpProxyAgent({ ...options, httpProxy: http ?? '', httpsProxy: https ?? '', requestTls: tls, proxyTls: tls, proxyTunnel: false });
 }
 
 /**

@@ -34,6 +34,11 @@ export interface ProbeResult {
   /** Which request gave the answer. */
   method: 'HEAD' | 'GET';
   /**
+   * The server answered `304 Not Modified` to the probe's `If-Modified-Since` (`-N`): the file
+   * is not newer than the date sent. Size and ranges are then unknown.
+   */
+  notModified?: true;
+  /**
    * The whole file, on its way: the probe's GET got a `200` with the body (a server without
    * ranges) and the caller asked to keep it. The caller must read or {@link discard} it.
    */
@@ -84,6 +89,8 @@ export interface ProbeRetry extends RetrySettings {
   onTrace?: (trace: HttpTrace) => void;
   /** The download's first probe: nothing fetched yet, so an unreachable server fails fast. */
   first?: boolean;
+  /** Send `If-Modified-Since` with this HTTP-date (`-N`); a `304` then answers the probe. */
+  ifModifiedSince?: string;
 }
 
 /**
@@ -107,7 +114,7 @@ export async function probe(
 ): Promise<ProbeResult> {
   for (let failures = 1; ; failures++) {
     try {
-      return await probeOnce(dispatcher, url, settings, signal, retry?.onTrace, first, keepBody);
+      return await probeOnce(dispatcher, url, settings, signal, retry ?? {}, first, keepBody);
     } catch (err) {
       if (!(err instanceof AttemptFailure)) throw err;
       const delay = retry && !signal?.aborted ? (retry.first ? firstProbeDelay : retryDelay)(err, failures, retry) : undefined;
@@ -132,20 +139,27 @@ function fromHead(url: URL, head: FollowedResponse): ProbeResult | undefined {
   return undefined;
 }
 
+/** The answer when a conditional probe got `304 Not Modified` (RFC 9110 §15.4.5: no body, no size). */
+function notModified(url: URL, res: FollowedResponse, condition: object | undefined, method: ProbeMethod): ProbeResult | undefined {
+  if (res.statusCode !== 304 || condition === undefined) return undefined;
+  return { url: url.href, finalUrl: res.url.href, size: undefined, acceptsRanges: false, ...validators(res.headers), method, notModified: true };
+}
+
 async function probeOnce(
   dispatcher: Dispatcher,
   url: URL,
   settings: RequestSettings,
   signal: AbortSignal | undefined,
-  onTrace: ((trace: HttpTrace) => void) | undefined,
+  { onTrace, ifModifiedSince }: Pick<ProbeRetry, 'onTrace' | 'ifModifiedSince'>,
   first: ProbeMethod,
   keepBody: boolean,
 ): Promise<ProbeResult> {
+  const condition = ifModifiedSince !== undefined ? { 'if-modified-since': ifModifiedSince } : undefined;
   let head: FollowedResponse | undefined;
   if (first === 'HEAD') {
-    head = await send(dispatcher, url, 'HEAD', settings, signal, undefined, onTrace);
+    head = await send(dispatcher, url, 'HEAD', settings, signal, condition, onTrace);
     discard(head);
-    const answer = fromHead(url, head);
+    const answer = fromHead(url, head) ?? notModified(url, head, condition, 'HEAD');
     if (answer) return answer;
   }
   const headOk = head !== undefined && head.statusCode >= 200 && head.statusCode < 300;
@@ -153,10 +167,12 @@ async function probeOnce(
 
   // HEAD refused, without a length, or silent about ranges: ask for the first byte.
   const from = head && headOk ? head.url : url;
-  const get = await send(dispatcher, from, 'GET', settings, signal, { range: 'bytes=0-0' }, onTrace);
+  const get = await send(dispatcher, from, 'GET', settings, signal, { range: 'bytes=0-0', ...condition }, onTrace);
   const base = { url: url.href, finalUrl: get.url.href, ...validators(get.headers), method: 'GET' as const };
   let kept = false;
   try {
+    const unchanged = notModified(url, get, condition, 'GET');
+    if (unchanged) return unchanged;
     if (get.statusCode === 206) {
       const range = parseContentRange(header(get.headers, 'content-range'));
       if (range && !('unsatisfied' in range) && range.start === 0 && range.total !== undefined) {

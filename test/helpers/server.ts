@@ -37,6 +37,12 @@ export interface FileSpec {
   throttle?: number;
   /** Default true: honour If-Range (ETag or date); a mismatch answers 200 with the full body. */
   ifRange?: boolean;
+  /**
+   * Default true: a GET or HEAD whose `If-Modified-Since` is not older than Last-Modified
+   * answers `304 Not Modified` with no body (RFC 9110 §13.1.3), as nginx and Apache do; false:
+   * the header is ignored.
+   */
+  ifModifiedSince?: boolean;
   faults?: Faults;
 }
 
@@ -217,6 +223,15 @@ function ifRangeMatches(value: string, entry: Entry): boolean {
   const a = Date.parse(v);
   const b = Date.parse(entry.lastModified);
   return Number.isFinite(a) && a === b;
+}
+
+/** A GET or HEAD the file's Last-Modified does not postdate (If-None-Match, when sent, takes precedence). */
+function notModified(req: http.IncomingMessage, entry: Entry): boolean {
+  const since = req.headers['if-modified-since'];
+  if (entry.spec.ifModifiedSince === false || since === undefined || req.headers['if-none-match'] !== undefined) return false;
+  if ((req.method !== 'GET' && req.method !== 'HEAD') || entry.lastModified === null) return false;
+  const a = Date.parse(since);
+  return Number.isFinite(a) && Date.parse(entry.lastModified) <= a;
 }
 
 /** How the server listens. */
@@ -420,6 +435,14 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
       const used = entry.signedGets.get(Number(sig)) ?? 0;
       if (Number(sig) !== entry.signatures || used >= faults.signed.gets) return sendText(res, rec, 403, 'signature expired');
       if (method === 'GET') entry.signedGets.set(Number(sig), used + 1);
+    }
+
+    if (notModified(req, entry)) {
+      rec.status = 304;
+      const { 'Content-Type': _, ...validators } = commonHeaders(entry);
+      res.writeHead(304, validators);
+      res.end();
+      return;
     }
 
     if (method === 'HEAD') {

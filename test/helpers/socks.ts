@@ -1,15 +1,14 @@
 /**
- * A real SOCKS5 server for tests: Debian's `microsocks` on 127.0.0.1, its outgoing
- * connections bound to 127.0.0.2, so the test server can tell proxied requests (from
- * 127.0.0.2) from direct ones (from 127.0.0.1).
+ * Debian's `microsocks` as a second, independent SOCKS5 server for tests, when installed (the
+ * suite does not depend on it: ./socks-server.ts is the project's own). It listens on
+ * 127.0.0.1; its outgoing connections are bound to 127.0.0.2, so the test server can tell
+ * proxied requests (from 127.0.0.2) from direct ones (from 127.0.0.1).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { connect, createServer } from 'node:net';
+import { PROXIED_FROM } from './socks-server.js';
 import type { AfterContext } from './tmp.js';
 import { waitFor } from './tmp.js';
-
-/** The address proxied connections come from. */
-export const PROXIED_FROM = '127.0.0.2';
 
 /** True when `microsocks` is installed (`apt-get install microsocks`). */
 export function haveMicrosocks(): boolean {
@@ -26,7 +25,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Start microsocks; resolves with its port once it accepts connections. Stopped when the test ends. */
-export async function startSocks(t: AfterContext): Promise<number> {
+export async function startMicrosocks(t: AfterContext): Promise<number> {
   const port = await freePort();
   const child = spawn('microsocks', ['-i', '127.0.0.1', '-p', String(port), '-b', PROXIED_FROM], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
