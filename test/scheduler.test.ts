@@ -21,6 +21,7 @@ import {
   sourceFailure,
   STEAL_MIN_AGE,
   takePieces,
+  ASSUMED_SPEED,
   WAITS_PER_RANGE,
   type BusySlot,
   type RunningRange,
@@ -72,35 +73,47 @@ describe('recentSpeed', () => {
 });
 
 describe('takePieces', () => {
-  // 1 MB/s and 10 ms round trips: a range may last 20 round trips, 200 000 bytes.
-  const speed = 1_000_000;
-  const wait = 10;
-  const pieces = [range(0, 50_000), range(50_000, 100_000), range(100_000, 150_000), range(150_000, 200_000), range(200_000, 250_000)];
+  // 15 MB/s (above ASSUMED_SPEED) and 1 ms round trips: a range may last 20 round trips, 300 000 bytes.
+  const speed = 15_000_000;
+  const wait = 1;
+  const pieces = Array.from({ length: 7 }, (_, i) => range(i * 100_000, (i + 1) * 100_000));
 
   it('takes nothing from an empty queue', () => {
     assert.equal(takePieces([], speed, wait), undefined);
   });
 
   it('joins consecutive pieces while the whole lasts at most WAITS_PER_RANGE round trips', () => {
-    assert.deepEqual(takePieces(pieces, speed, wait), { range: range(0, 200_000), pieces: 4 });
-    // One byte/s less and the fourth piece no longer fits.
-    assert.deepEqual(takePieces(pieces, speed - 1, wait), { range: range(0, 150_000), pieces: 3 });
+    assert.deepEqual(takePieces(pieces, speed, wait), { range: range(0, 300_000), pieces: 3 });
+    // One byte/s less and the third piece no longer fits.
+    assert.deepEqual(takePieces(pieces, speed - 1, wait), { range: range(0, 200_000), pieces: 2 });
     // Longer round trips, longer ranges.
-    assert.deepEqual(takePieces(pieces, speed, 2 * wait), { range: range(0, 250_000), pieces: 5 });
+    assert.deepEqual(takePieces(pieces, speed, 2 * wait), { range: range(0, 600_000), pieces: 6 });
+  });
+
+  it('takes a connection to reach at least ASSUMED_SPEED before it is measured, or while it is slower', () => {
+    // 8 MiB/s × 20 × 2 ms = 335 544 bytes: three pieces, measured or not.
+    assert.equal(ASSUMED_SPEED, 8 * 1024 * 1024);
+    assert.deepEqual(takePieces(pieces, undefined, 2 * wait), { range: range(0, 300_000), pieces: 3 });
+    assert.deepEqual(takePieces(pieces, 1_000_000, 2 * wait), { range: range(0, 300_000), pieces: 3 });
+  });
+
+  it('takes no more than the queue shared by the connections in use', () => {
+    // 700 000 bytes queued for 2 connections: 350 000 each, though 600 000 would fit in time.
+    assert.deepEqual(takePieces(pieces, speed, 2 * wait, 2), { range: range(0, 300_000), pieces: 3 });
+    assert.deepEqual(takePieces(pieces, speed, 2 * wait, 7), { range: range(0, 100_000), pieces: 1 });
   });
 
   it('stops at a gap between pieces', () => {
-    const queue = [range(0, 50_000), range(50_000, 100_000), range(120_000, 150_000), range(150_000, 160_000)];
-    assert.deepEqual(takePieces(queue, speed, wait), { range: range(0, 100_000), pieces: 2 });
+    const queue = [range(0, 100_000), range(100_000, 200_000), range(220_000, 250_000), range(250_000, 260_000)];
+    assert.deepEqual(takePieces(queue, speed, wait), { range: range(0, 200_000), pieces: 2 });
   });
 
   it('takes a head longer than the budget alone', () => {
     assert.deepEqual(takePieces([range(0, 500_000), range(500_000, 510_000)], speed, wait), { range: range(0, 500_000), pieces: 1 });
   });
 
-  it('joins nothing before a speed or a round trip is known', () => {
-    assert.deepEqual(takePieces(pieces, undefined, wait), { range: range(0, 50_000), pieces: 1 });
-    assert.deepEqual(takePieces(pieces, speed, undefined), { range: range(0, 50_000), pieces: 1 });
+  it('joins nothing before a round trip is known', () => {
+    assert.deepEqual(takePieces(pieces, speed, undefined), { range: range(0, 100_000), pieces: 1 });
   });
 
   it('leaves the queue as it was (the pool removes what was taken)', () => {
@@ -214,6 +227,12 @@ describe('chooseEndgame', () => {
 
   it('keeps nothing past what was received from a silent connection', () => {
     assert.deepEqual(chooseEndgame([trickle({ samples: window(0) })])?.range, range(48 * KiB, 1024 * KiB));
+  });
+
+  it('keeps nothing from a connection that went silent for its last second, whatever its window speed', () => {
+    const samples = window(2 * KiB).map((bytes) => Math.min(bytes, 8 * 2 * KiB)); // flat for the last 4 ticks
+    const handed = chooseEndgame([trickle({ samples })]);
+    assert.deepEqual(handed?.range, range(48 * KiB, 1024 * KiB));
   });
 
   it('leaves a tail that ends within ENDGAME_SECONDS, and a connection without a full window', () => {

@@ -49,6 +49,8 @@ export interface AssignJob {
   minRangeSize: number;
   /** Connections: a fixed count, or the bounds `-c auto` moves between. */
   connections: CountSettings;
+  /** The round trip (ms) estimated before any range answered (from the probe); undefined when unknown. */
+  roundTrip?: number;
 }
 
 /** Completed ranges whose speeds make the endgame's reference. */
@@ -166,7 +168,7 @@ export class Assigner {
   tick(now: number): boolean {
     if (this.job?.mode === 'ranges') {
       this.watchSpeeds();
-      const rtt = roundTrip(this.slots.map((_, i) => this.table.wait(i)));
+      const rtt = this.roundTrip();
       const change = this.count?.tick(this.fetched(), this.active(), this.queue.length > 0 || this.splittable(now), now, rtt);
       if (change) this.hooks.onConnections?.(change.connections, change.reason);
     }
@@ -225,10 +227,15 @@ export class Assigner {
   /** The next pieces of the queue for a free slot, joined where round trips are long. */
   private take(index: number): ByteRange | undefined {
     const speed = this.job?.mode === 'ranges' ? recentSpeed(this.slots[index]!.samples) : undefined;
-    const taken = takePieces(this.queue, speed, roundTrip(this.slots.map((_, i) => this.table.wait(i))));
+    const taken = takePieces(this.queue, speed, this.roundTrip(), this.usable());
     if (!taken) return undefined;
     this.queue.splice(0, taken.pieces);
     return taken.range;
+  }
+
+  /** The path's round trip (ms): the quickest response start seen, else the job's estimate. */
+  private roundTrip(): number | undefined {
+    return roundTrip(this.slots.map((_, i) => this.table.wait(i))) ?? this.job?.roundTrip;
   }
 
   /** Split a running range; the free slot gets its far part. */

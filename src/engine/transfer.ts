@@ -197,6 +197,8 @@ export class Transfer {
       written: this.kept,
       minRangeSize: opts.minRangeSize,
       connections: count,
+      // The probe took about two round trips (a new connection, then the request).
+      ...(this.input.info.elapsed !== undefined ? { roundTrip: this.input.info.elapsed / 2 } : {}),
     };
     this.emit({ type: 'start', path: this.input.target.path, size, connections: this.connections, ranges: ranges.length });
     const abort = whenAborted(opts.signal);

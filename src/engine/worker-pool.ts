@@ -39,6 +39,8 @@ export interface PoolJob extends FetchFile {
   minRangeSize: number;
   /** Connections for this file (at most the pool's): fixed, or the bounds of `-c auto`. */
   connections: CountSettings;
+  /** The round trip (ms) estimated before any range answered; undefined when unknown. */
+  roundTrip?: number;
 }
 
 /** Thrown by {@link WorkerPool.run} when the server turned out to ignore ranges. */
@@ -84,8 +86,9 @@ export class WorkerPool {
   run(job: PoolJob, ranges: readonly ByteRange[]): Promise<void> {
     this.job = job;
     this.failure = undefined;
-    const { mode, sources, minRangeSize, connections } = job;
-    this.assigner.load({ mode, sources: sources.length, minRangeSize, connections }, ranges, job.written ?? [], performance.now());
+    const { mode, sources, minRangeSize, connections, roundTrip } = job;
+    const assign = { mode, sources: sources.length, minRangeSize, connections, ...(roundTrip !== undefined ? { roundTrip } : {}) };
+    this.assigner.load(assign, ranges, job.written ?? [], performance.now());
     const wire: FetchFile = { partPath: job.partPath, sources, mode, size: job.size };
     this.threads.post({ type: 'file', file: wire });
     // Speeds are sampled, and a free connection looks again for a range to split, every tick.

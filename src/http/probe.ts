@@ -39,6 +39,11 @@ export interface ProbeResult {
    */
   notModified?: true;
   /**
+   * Ms from sending the probe to the head of its answer, connection set-up and redirects
+   * included: on a new connection about two round trips (the scheduler's first estimate).
+   */
+  elapsed?: number;
+  /**
    * The whole file, on its way: the probe's GET got a `200` with the body (a server without
    * ranges) and the caller asked to keep it. The caller must read or {@link discard} it.
    */
@@ -114,7 +119,9 @@ export async function probe(
 ): Promise<ProbeResult> {
   for (let failures = 1; ; failures++) {
     try {
-      return await probeOnce(dispatcher, url, settings, signal, retry ?? {}, first, keepBody);
+      const sent = performance.now();
+      const result = await probeOnce(dispatcher, url, settings, signal, retry ?? {}, first, keepBody);
+      return { ...result, elapsed: performance.now() - sent };
     } catch (err) {
       if (!(err instanceof AttemptFailure)) throw err;
       const delay = retry && !signal?.aborted ? (retry.first ? firstProbeDelay : retryDelay)(err, failures, retry) : undefined;

@@ -111,6 +111,8 @@ export interface Faults {
    * K each time; signature K serves `gets` GETs, then answers 403 (expired), as do older ones.
    */
   signed?: { gets: number };
+  /** At most this many GETs are answered at once; one more is answered 503 (a server limiting connections per client). */
+  maxBusy?: number;
 }
 
 export interface RequestRecord {
@@ -165,6 +167,8 @@ interface Entry {
   /** The newest signature issued (`signed`), and the GETs each served. */
   signatures: number;
   signedGets: Map<number, number>;
+  /** GETs being answered now (`maxBusy`). */
+  busy: number;
   random: () => number;
 }
 
@@ -262,6 +266,7 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
       rangeGets: 0,
       signatures: 0,
       signedGets: new Map(),
+      busy: 0,
       random: mulberry32(spec.faults?.seed ?? 1),
     };
   }
@@ -467,6 +472,11 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
     const errorStatus = faults.errorStatus ?? 503;
     const errorHeaders = (): http.OutgoingHttpHeaders => retryAfterHeader(faults);
     if (faults.failFirst !== undefined && n < faults.failFirst) return sendText(res, rec, errorStatus, `Injected failure ${n + 1}`, errorHeaders());
+    if (faults.maxBusy !== undefined) {
+      if (entry.busy >= faults.maxBusy) return sendText(res, rec, 503, 'Too many connections from your address', errorHeaders());
+      entry.busy++;
+      res.once('close', () => entry.busy--);
+    }
     if (faults.errorRate !== undefined && faults.errorRate > 0 && entry.random() < faults.errorRate) {
       return sendText(res, rec, errorStatus, 'Injected random failure', errorHeaders());
     }

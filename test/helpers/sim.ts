@@ -117,7 +117,8 @@ export function simulate(net: SimNetwork, job: SimDownload, limitMs = 600_000): 
   const changes: Array<{ at: number; connections: number; reason: string }> = [];
   const assigner = new Assigner(table, { run: (slot) => request(slot), onConnections: (connections, reason) => changes.push({ at: now, connections, reason }) });
   const ranges = planRanges({ size: job.size, connections: job.slots, minRangeSize: job.minRangeSize ?? 1024 * 1024 });
-  assigner.load({ mode: 'ranges', sources: 1, minRangeSize: job.minRangeSize ?? 1024 * 1024, connections: job.connections }, ranges, [], now);
+  // The probe's round trip is known before the first range (as the download times its probe).
+  assigner.load({ mode: 'ranges', sources: 1, minRangeSize: job.minRangeSize ?? 1024 * 1024, connections: job.connections, roundTrip: net.rtt }, ranges, [], now);
   let finished = assigner.schedule(now);
   while (!finished) {
     if (now > limitMs) throw new Error(`simulation did not finish in ${limitMs} ms: ${JSON.stringify(assigner.written().slice(0, 4))}`);
