@@ -20,7 +20,7 @@ import {
   type PointResult,
   type Role,
 } from '../bench/matrix/report.js';
-import { namespaceName, parseProcStat } from '../bench/netem/netns.js';
+import { linkSettings, namespaceName, parseSchedstat } from '../bench/netem/netns.js';
 
 function parse(argv: string[]): MatrixOptions {
   const o = parseMatrixArgs(argv);
@@ -28,8 +28,8 @@ function parse(argv: string[]): MatrixOptions {
   return o as MatrixOptions;
 }
 
-const ok = (wallS: number, delayCpu?: number): MatrixRun => ({ ok: true, wallS, delayCpu, reason: undefined });
-const failed: MatrixRun = { ok: false, wallS: 1, delayCpu: undefined, reason: 'sha256 mismatch on f (3 bytes)' };
+const ok = (wallS: number, delayCpu?: number, delayWait?: number): MatrixRun => ({ ok: true, wallS, delayCpu, delayWait, reason: undefined });
+const failed: MatrixRun = { ok: false, wallS: 1, delayCpu: undefined, delayWait: undefined, reason: 'sha256 mismatch on f (3 bytes)' };
 const tool = (label: string, role: Role, runs: MatrixRun[]): PointResult['tools'][number] => ({ label, role, template: `${label} URL`, runs });
 
 function point(tools: PointResult['tools'], over: Partial<PointResult> = {}): PointResult {
@@ -47,13 +47,14 @@ describe('matrix options', () => {
     assert.deepEqual(o.tools, ['rangeget', 'aria2c', 'axel']);
     assert.deepEqual(o.variants, []);
     assert.equal(o.emulationLimit, 0.9);
+    assert.equal(o.gso, false);
     assert.equal(o.write, false);
   });
 
   it('takes repeated --variant values that start with a dash, and every other flag', () => {
     const o = parse(['--matrix', '--variant', '-c 16', '--variant=-c 32  --min-range 16M', '--matrix-size', '64M', '--runs', '1',
       '--matrix-rtt', '80,200', '--matrix-loss', '0.5', '--matrix-throttle', 'on', '--tools', 'rangeget,axel', '--timeout', '30',
-      '--emulation-limit', '0.8', '--write', '--baseline', '/tmp/b/bin/rangeget.js']);
+      '--emulation-limit', '0.8', '--matrix-gso', '--write', '--baseline', '/tmp/b/bin/rangeget.js']);
     assert.deepEqual(o.variants, [['-c', '16'], ['-c', '32', '--min-range', '16M']]);
     assert.equal(o.size, 64 * 1024 * 1024);
     assert.equal(o.runs, 1);
@@ -63,6 +64,7 @@ describe('matrix options', () => {
     assert.deepEqual(o.tools, ['rangeget', 'axel']);
     assert.equal(o.timeoutMs, 30_000);
     assert.equal(o.emulationLimit, 0.8);
+    assert.equal(o.gso, true);
     assert.equal(o.write, true);
     assert.equal(o.baseline, '/tmp/b/bin/rangeget.js');
   });
@@ -119,9 +121,18 @@ describe('matrix figures', () => {
     const p = point([tool('rangeget', 'rangeget', [ok(1, 0.3), ok(1, 0.4), ok(1, 0.95)]), tool('axel', 'peer', [ok(5, 0.95), ok(5, 0.92), ok(5, 0.1)])]);
     const s = summarize(p, 0.9);
     assert.equal(s.delayCpu, 0.92);
+    assert.equal(s.delayBusy, 0.92);
     assert.equal(s.limited, true);
     assert.equal(s.verdict, 'emulation-limited: not counted');
     assert.equal(summarize(p, 0.95).verdict, 'met');
+  });
+
+  it('flags it too when the delay process spent that time waiting for a CPU (starved by the load)', () => {
+    const p = point([tool('rangeget', 'rangeget', [ok(1, 0.1, 0.85)]), tool('axel', 'peer', [ok(5, 0.1, 0.2)])]);
+    const s = summarize(p, 0.9);
+    assert.equal(s.delayCpu, 0.1);
+    assert.ok(Math.abs(s.delayBusy! - 0.95) < 1e-9);
+    assert.equal(s.verdict, 'emulation-limited: not counted');
   });
 
   it('reports a failed rangeget run, a point not measured, and a point with no peer', () => {
@@ -137,9 +148,9 @@ describe('matrix figures', () => {
       point([], { rttMs: 200, error: 'no iptables' }),
     ];
     const t = matrixTable(points, 0.9);
-    assert.deepEqual(t.headers, ['RTT', 'loss %', 'per connection', 'rangeget s', 'axel s', 'rangeget ÷ better peer', 'delay CPU', 'verdict']);
-    assert.deepEqual(t.rows[0], ['loopback', '0', 'unthrottled', '1.00', '2.00', '0.50', '20 %', 'met']);
-    assert.deepEqual(t.rows[1], ['80 ms', '0.5', '8 MiB/s', '3.00', '— (0/1 ok)', '—', '—', '— (no peer figure)']);
+    assert.deepEqual(t.headers, ['RTT', 'loss %', 'per connection', 'rangeget s', 'axel s', 'rangeget ÷ better peer', 'delay CPU', 'delay busy', 'verdict']);
+    assert.deepEqual(t.rows[0], ['loopback', '0', 'unthrottled', '1.00', '2.00', '0.50', '20 %', '20 %', 'met']);
+    assert.deepEqual(t.rows[1], ['80 ms', '0.5', '8 MiB/s', '3.00', '— (0/1 ok)', '—', '—', '—', '— (no peer figure)']);
     assert.deepEqual(t.rows[2]?.slice(0, 5), ['200 ms', '0.5', 'unthrottled', '—', '—']);
     assert.deepEqual(tally(points, 0.9), { met: 1, notMet: 0, limited: 0, other: 2 });
     assert.deepEqual(runLines(points[1]!), [
@@ -150,16 +161,16 @@ describe('matrix figures', () => {
 });
 
 describe('BENCHMARKS.md section', () => {
-  const points = [point([tool('rangeget', 'rangeget', [ok(1, 0.5)]), tool('aria2c', 'peer', [ok(2, 0.5)])])];
-  const info = { date: '2026-11-30T00:00:00Z', command: 'npm run bench -- --matrix', sizeMiB: 64, runs: 1, versions: [['node', 'v20'] as [string, string]], emulationLimit: 0.9 };
+  const points = [point([tool('rangeget', 'rangeget', [ok(1, 0.5, 0.1)]), tool('aria2c', 'peer', [ok(2, 0.5, 0.2)])])];
+  const info = { date: '2026-11-30T00:00:00Z', command: 'npm run bench -- --matrix', sizeMiB: 64, runs: 1, versions: [['node', 'v20'] as [string, string]], emulationLimit: 0.9, gso: false };
   const section = markdownSection(points, info);
 
   it('is one marked block with the table, the commands and every run', () => {
     assert.ok(section.startsWith(`${SECTION_START}\n## Latency matrix`));
     assert.ok(section.endsWith(SECTION_END));
-    assert.match(section, /\| 80 ms \| 0\.5 \| unthrottled \| 1\.00 \| 2\.00 \| 0\.50 \| 50 % \| met \|/);
+    assert.match(section, /\| 80 ms \| 0\.5 \| unthrottled \| 1\.00 \| 2\.00 \| 0\.50 \| 50 % \| 70 % \| met \|/);
     assert.match(section, /- aria2c: `aria2c URL`/);
-    assert.match(section, /- 80 ms, 0\.5 % loss, unthrottled: rangeget: 1\.00 s \(delay 50 %\)/);
+    assert.match(section, /- 80 ms, 0\.5 % loss, unthrottled: rangeget: 1\.00 s \(delay CPU 50 %, waiting 10 %\)/);
     assert.match(section, /Points: 1 met, 0 not met, 0 emulation-limited, 0 failed or not measured\./);
   });
 
@@ -181,9 +192,15 @@ describe('netem', () => {
     assert.equal(namespaceName({ rttMs: 0, lossPct: 0 }), 'rangeget-bench-0-0');
   });
 
-  it('reads user + system CPU seconds from /proc/PID/stat, whatever the command name holds', () => {
-    const stat = '4242 (py (thon) 3) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 75 0 0 20 0 1 0 100 10000 100 18446744073709551615';
-    assert.equal(parseProcStat(stat), 3.25);
-    assert.equal(parseProcStat('garbage'), undefined);
+  it('reads CPU and run-queue wait seconds from /proc/PID/schedstat', () => {
+    assert.deepEqual(parseSchedstat('3250000000 500000000 1234\n'), { cpuS: 3.25, waitS: 0.5 });
+    assert.equal(parseSchedstat('garbage'), undefined);
+  });
+
+  it('gives an emulated path MTU 1500 and one segment per packet, and leaves plain loopback alone', () => {
+    assert.deepEqual(linkSettings({ rttMs: 0, lossPct: 0 }), []);
+    assert.deepEqual(linkSettings({ rttMs: 0, lossPct: 0.5 }), ['mtu', '1500', 'gso_max_segs', '1']);
+    assert.deepEqual(linkSettings({ rttMs: 80, lossPct: 0 }), ['mtu', '1500', 'gso_max_segs', '1']);
+    assert.deepEqual(linkSettings({ rttMs: 80, lossPct: 0, gso: true }), ['mtu', '1500']);
   });
 });

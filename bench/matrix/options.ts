@@ -22,19 +22,24 @@ export interface MatrixOptions {
   /** rangeget CLI script (resolved by the caller); undefined: the project's bin/rangeget.js. */
   rangeget: string | undefined;
   baseline: string | undefined;
-  /** Delay-process CPU (fraction of one core) from which a point counts as limited by the emulation. */
+  /** Delay-process CPU + run-queue wait (fraction of the time) from which a point counts as limited by the emulation. */
   emulationLimit: number;
+  /** --matrix-gso: lo carries 64 KiB GSO packets instead of one segment per packet. */
+  gso: boolean;
 }
 
 export const MATRIX_USAGE = `usage: npm run bench -- --matrix [--matrix-size 256M] [--matrix-rtt 0,20,80,200] [--matrix-loss 0,0.5]
-                          [--matrix-throttle both|off|on] [--variant '-c 32']... [--runs 3]
+                          [--matrix-throttle both|off|on] [--matrix-gso] [--variant '-c 32']... [--runs 3]
                           [--tools rangeget,aria2c,axel] [--timeout SEC] [--emulation-limit 0.9]
                           [--write] [--rangeget PATH] [--baseline PATH]
   Round trip × loss × rate, each point in a network namespace rangeget-bench-RTT-LOSS (root, ip,
   iptables, python3): rangeget with its defaults, each --variant (rangeget with those extra args),
   aria2c -x16 -s16 -k1M and axel -n 16, alternating, every output sha256-checked.
   --matrix-throttle: off = unthrottled only, on = limit_rate 8m per connection only.
-  --emulation-limit: a point whose delay process used this much of a core is flagged, not counted.
+  --matrix-gso: let lo carry 64 KiB GSO packets (cheaper to emulate; a loss is then a burst of up
+  to ~44 segments and ACKs are fewer than on a real path). Default: one segment per packet.
+  --emulation-limit: a point whose delay process was on a CPU or waiting for one this share of
+  the time (default 0.9) is flagged as limited by the emulation, not counted.
   --write: replace the latency-matrix section of BENCHMARKS.md (the rest is kept).`;
 
 /** "256M", "64MiB", "1G", "500000" → bytes. */
@@ -83,6 +88,7 @@ export function parseMatrixArgs(argv: string[]): MatrixOptions | 'help' {
       'matrix-throttle': { type: 'string' },
       variant: { type: 'string', multiple: true },
       'emulation-limit': { type: 'string' },
+      'matrix-gso': { type: 'boolean' },
       runs: { type: 'string' },
       tools: { type: 'string' },
       timeout: { type: 'string' },
@@ -103,7 +109,7 @@ export function parseMatrixArgs(argv: string[]): MatrixOptions | 'help' {
   const throttles = { both: [false, true], off: [false], on: [true] }[throttle];
   if (!throttles) throw new Error(`--matrix-throttle must be both, off or on (not "${throttle}")`);
   const limit = values['emulation-limit'] === undefined ? 0.9 : Number(values['emulation-limit']);
-  if (!Number.isFinite(limit) || limit <= 0) throw new Error('--emulation-limit must be a positive fraction of one core, e.g. 0.9');
+  if (!Number.isFinite(limit) || limit <= 0) throw new Error('--emulation-limit must be a positive fraction of the time, e.g. 0.9');
   if (values.baseline !== undefined && values.baseline.trim() === '') throw new Error('--baseline needs a path');
   const known = MATRIX_TOOLS.filter((t) => t !== 'baseline' || values.baseline !== undefined);
   const tools: MatrixTool[] = [];
@@ -126,5 +132,6 @@ export function parseMatrixArgs(argv: string[]): MatrixOptions | 'help' {
     rangeget: values.rangeget,
     baseline: values.baseline,
     emulationLimit: limit,
+    gso: values['matrix-gso'] ?? false,
   };
 }

@@ -10,8 +10,10 @@ export const VARIANT_TARGET = 1.05;
 export interface MatrixRun {
   ok: boolean;
   wallS: number;
-  /** CPU the delay process used during the run, as a fraction of one core (undefined: loopback). */
+  /** CPU the delay process used during the run, as a fraction of one core (undefined: no delay process). */
   delayCpu: number | undefined;
+  /** Time it was runnable but waiting for a CPU, as a fraction of the run: starved, it delays more. */
+  delayWait: number | undefined;
   reason: string | undefined;
 }
 
@@ -43,6 +45,8 @@ export interface PointSummary {
   vsBestVariant: number | undefined;
   /** Highest per-tool median of the delay process's CPU (fraction of a core). */
   delayCpu: number | undefined;
+  /** Highest per-tool median of its CPU + run-queue wait: the share of the time it was busy or starved. */
+  delayBusy: number | undefined;
   limited: boolean;
   verdict: string;
 }
@@ -72,10 +76,16 @@ export function summarize(p: PointResult, emulationLimit: number): PointSummary 
   const rg = p.tools.find((t) => t.role === 'rangeget');
   const rgMedian = rg ? medians.get(rg.label) : undefined;
   const vsBestVariant = rgMedian === undefined || variantMedians.length === 0 ? undefined : rgMedian / Math.min(...variantMedians);
-  const cpus = p.tools.map((t) => median(t.runs.map((r) => r.delayCpu).filter((c): c is number => c !== undefined))).filter((c): c is number => c !== undefined);
-  const delayCpu = cpus.length === 0 ? undefined : Math.max(...cpus);
-  const limited = delayCpu !== undefined && delayCpu >= emulationLimit;
-  return { medians, better, ratios, vsBestVariant, delayCpu, limited, verdict: verdictOf(p, rg, ratios, vsBestVariant, limited) };
+  const delayCpu = highestMedian(p, (r) => r.delayCpu);
+  const delayBusy = highestMedian(p, (r) => (r.delayCpu === undefined ? undefined : r.delayCpu + (r.delayWait ?? 0)));
+  const limited = delayBusy !== undefined && delayBusy >= emulationLimit;
+  return { medians, better, ratios, vsBestVariant, delayCpu, delayBusy, limited, verdict: verdictOf(p, rg, ratios, vsBestVariant, limited) };
+}
+
+/** The highest of the tools' medians of `f` over their runs, or undefined. */
+function highestMedian(p: PointResult, f: (r: MatrixRun) => number | undefined): number | undefined {
+  const ms = p.tools.map((t) => median(t.runs.map(f).filter((x): x is number => x !== undefined))).filter((x): x is number => x !== undefined);
+  return ms.length === 0 ? undefined : Math.max(...ms);
 }
 
 function verdictOf(p: PointResult, rg: ToolRuns | undefined, ratios: Map<string, number | undefined>, vsBest: number | undefined, limited: boolean): string {
@@ -91,6 +101,10 @@ function verdictOf(p: PointResult, rg: ToolRuns | undefined, ratios: Map<string,
   return notes.join('; ');
 }
 
+function pct(x: number | undefined): string {
+  return x === undefined ? '—' : `${Math.round(x * 100)} %`;
+}
+
 function cell(t: ToolRuns, m: number | undefined): string {
   const ok = t.runs.filter((r) => r.ok).length;
   return `${fmt(m, 2)}${ok < t.runs.length ? ` (${ok}/${t.runs.length} ok)` : ''}`;
@@ -103,7 +117,7 @@ export function matrixTable(points: PointResult[], emulationLimit: number): Tabl
   const hasVariants = tools.some((t) => t.role === 'variant');
   const headers = ['RTT', 'loss %', 'per connection', ...tools.map((t) => `${t.label} s`), ...own.map((t) => `${t.label} ÷ better peer`)];
   if (hasVariants) headers.push('rangeget ÷ best variant');
-  headers.push('delay CPU', 'verdict');
+  headers.push('delay CPU', 'delay busy', 'verdict');
   const rows = points.map((p) => {
     const s = summarize(p, emulationLimit);
     const row = [rttLabel(p.rttMs), String(p.lossPct), p.throttled ? '8 MiB/s' : 'unthrottled'];
@@ -113,7 +127,7 @@ export function matrixTable(points: PointResult[], emulationLimit: number): Tabl
     }
     for (const t of own) row.push(fmt(s.ratios.get(t.label), 2));
     if (hasVariants) row.push(fmt(s.vsBestVariant, 2));
-    row.push(s.delayCpu === undefined ? '—' : `${Math.round(s.delayCpu * 100)} %`, s.verdict);
+    row.push(pct(s.delayCpu), pct(s.delayBusy), s.verdict);
     return row;
   });
   return { headers, align: headers.map((_, i) => (i < 3 || i === headers.length - 1 ? 'l' : 'r')), rows };
@@ -125,7 +139,8 @@ export function runLines(p: PointResult): string[] {
   const name = `${rttLabel(p.rttMs)}, ${p.lossPct} % loss, ${p.throttled ? '8 MiB/s per connection' : 'unthrottled'}`;
   if (p.error !== undefined) return [`${name}: not measured: ${p.error}`];
   for (const t of p.tools) {
-    const runs = t.runs.map((r) => (r.ok ? `${r.wallS.toFixed(2)} s${r.delayCpu === undefined ? '' : ` (delay ${Math.round(r.delayCpu * 100)} %)`}` : `FAILED: ${r.reason ?? '?'}`));
+    const delay = (r: MatrixRun): string => (r.delayCpu === undefined ? '' : ` (delay CPU ${pct(r.delayCpu)}, waiting ${pct(r.delayWait)})`);
+    const runs = t.runs.map((r) => (r.ok ? `${r.wallS.toFixed(2)} s${delay(r)}` : `FAILED: ${r.reason ?? '?'}`));
     lines.push(`${name}: ${t.label}: ${runs.join(', ')}`);
   }
   return lines;
@@ -154,6 +169,7 @@ export interface SectionInfo {
   runs: number;
   versions: Array<[string, string]>;
   emulationLimit: number;
+  gso: boolean;
 }
 
 /** The BENCHMARKS.md section, between markers so that a later run replaces only it. */
@@ -164,10 +180,12 @@ export function markdownSection(points: PointResult[], info: SectionInfo): strin
     `Round trip × loss × rate (issue #13), ${info.sizeMiB} MiB, ${info.runs} run(s) per tool, alternating, every output`,
     'sha256-checked; medians. Each point runs in a network namespace whose lo holds every packet RTT/2 ms',
     '(`bench/netem/delay.py` on NFQUEUE; lo at MTU 1500) and drops the loss % of them on arrival (iptables',
-    "statistic match); loopback is the namespace's lo as it comes. \"÷ better peer\" is a median time over the",
-    `faster peer's: target ≤ ${PEER_TARGET}; "rangeget ÷ best variant": target ≤ ${VARIANT_TARGET}. "delay CPU" is the`,
-    `delay process's CPU share during the runs (highest tool median): from ${Math.round(info.emulationLimit * 100)} % of a core the`,
-    'emulation itself may be the limit, and that point is flagged and not counted.',
+    `statistic match), ${info.gso ? '64 KiB GSO packets (--matrix-gso: a loss is a burst of segments)' : 'one TCP segment per packet'}; loopback without loss is the`,
+    `namespace's lo as it comes. "÷ better peer" is a median time over the faster peer's: target ≤ ${PEER_TARGET};`,
+    `"rangeget ÷ best variant": target ≤ ${VARIANT_TARGET}. "delay CPU" is the delay process's CPU share during the runs,`,
+    '"delay busy" that plus the time it waited for a CPU (highest tool medians): from',
+    `${Math.round(info.emulationLimit * 100)} % busy the emulation itself may be the limit (it delays packets more than asked), and that`,
+    'point is flagged and not counted.',
     '',
     `- date: ${info.date}`,
     `- command: \`${info.command}\``,

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { aria2cArgs, aria2cTemplate, axelArgs, axelTemplate } from '../commands.js';
 import { startNginx, type NginxServer } from '../nginx.js';
 import { textTable } from '../report.js';
-import { cleanStale, missingRequirements, setupNetem, teardownAllSync, type Netem } from '../netem/netns.js';
+import { cleanStale, missingRequirements, setupNetem, teardownAllSync, type Netem, type ProcessTimes } from '../netem/netns.js';
 import { runVerified } from '../verify.js';
 import { commandLine, gitRev, loopbackEnv, MiB, versionLine, which, writeRandomFile } from '../util.js';
 import { MATRIX_USAGE, parseMatrixArgs, type MatrixOptions } from './options.js';
@@ -83,10 +83,10 @@ async function runPoint(r: Run, netem: Netem, base: string, throttled: boolean):
       const runs = point.tools[i]!.runs;
       const skipped = skip.get(i);
       if (skipped !== undefined) {
-        runs.push({ ok: false, wallS: Number.NaN, delayCpu: undefined, reason: skipped });
+        runs.push({ ok: false, wallS: Number.NaN, delayCpu: undefined, delayWait: undefined, reason: skipped });
         continue;
       }
-      const cpu0 = netem.delayCpuS();
+      const t0 = netem.delayTimes();
       const command = (dir: string): { cmd: string; args: string[] } => {
         const c = t.command(dir, url);
         return netem.wrap(c.cmd, c.args);
@@ -97,15 +97,17 @@ async function runPoint(r: Run, netem: Netem, base: string, throttled: boolean):
         timeBin: r.timeBin,
         timeFile: path.join(r.tmp, 'time.txt'),
       });
-      const cpu1 = netem.delayCpuS();
+      const t1 = netem.delayTimes();
       const reason = netem.delayAlive() ? why : `the delay process died${why ? ` (${why})` : ''}`;
       if (res.timedOut) skip.set(i, 'not run: an earlier run timed out');
-      const delayCpu = cpu0 === undefined || cpu1 === undefined ? undefined : (cpu1 - cpu0) / res.wallS;
-      const run: MatrixRun = { ok: reason === undefined, wallS: res.wallS, delayCpu, reason };
+      const share = (f: (x: ProcessTimes) => number): number | undefined => (t0 === undefined || t1 === undefined ? undefined : (f(t1) - f(t0)) / res.wallS);
+      const delayCpu = share((x) => x.cpuS);
+      const delayWait = share((x) => x.waitS);
+      const run: MatrixRun = { ok: reason === undefined, wallS: res.wallS, delayCpu, delayWait, reason };
       runs.push(run);
       console.log(
         `  ${n}/${r.o.runs}  ${t.label.padEnd(width)}  ${res.wallS.toFixed(3).padStart(8)} s  ${(r.o.size / MiB / res.wallS).toFixed(1).padStart(7)} MiB/s` +
-          `  delay CPU ${delayCpu === undefined ? '  —' : `${Math.round(delayCpu * 100)} %`.padStart(5)}  ${reason === undefined ? 'ok (sha256)' : `FAILED: ${reason}`}`,
+          `  delay CPU ${pct(delayCpu).padStart(5)} waiting ${pct(delayWait).padStart(5)}  ${reason === undefined ? 'ok (sha256)' : `FAILED: ${reason}`}`,
       );
       if (reason !== undefined && res.outputTail !== '') console.log(`      output: ${res.outputTail.split('\n').slice(-5).join('\n              ')}`);
       if (!netem.delayAlive()) throw new Error(`the delay process of ${netem.name} died`);
@@ -157,7 +159,7 @@ async function measure(o: MatrixOptions, root: string, nginxBin: string, t0: num
     for (const lossPct of o.losses) {
       let netem: Netem | undefined;
       try {
-        netem = await setupNetem({ rttMs, lossPct }, delayScript);
+        netem = await setupNetem({ rttMs, lossPct, gso: o.gso }, delayScript);
         const wrap = netem.wrap;
         nginx = await startNginx({ nginxBin, prefix: path.join(tmp, 'nginx'), dataDir, limitRate: LIMIT_RATE, wrap });
         for (const throttled of o.throttles) points.push(await runPoint(run, netem, nginx.baseUrl, throttled));
@@ -191,7 +193,7 @@ async function measure(o: MatrixOptions, root: string, nginxBin: string, t0: num
       ['axel', versionLine('axel', ['--version']) ?? '—'],
       ['CPUs', `${os.cpus().length}, ${os.type()} ${os.release()}`],
     ];
-    const section = markdownSection(points, { date: new Date().toISOString(), command: commandLine(), sizeMiB: r2(o.size / MiB), runs: o.runs, versions, emulationLimit: o.emulationLimit });
+    const section = markdownSection(points, { date: new Date().toISOString(), command: commandLine(), sizeMiB: r2(o.size / MiB), runs: o.runs, versions, emulationLimit: o.emulationLimit, gso: o.gso });
     const doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
     writeFileSync(file, spliceSection(doc, section));
     console.log(`wrote the latency matrix section of ${file}`);
@@ -199,6 +201,10 @@ async function measure(o: MatrixOptions, root: string, nginxBin: string, t0: num
   spawnSync('sync');
   const failed = points.some((p) => p.error !== undefined || p.tools.some((x) => x.role === 'rangeget' && x.runs.some((y) => !y.ok)));
   return failed ? 1 : 0;
+}
+
+function pct(x: number | undefined): string {
+  return x === undefined ? '—' : `${Math.round(x * 100)} %`;
 }
 
 function r2(x: number): number {

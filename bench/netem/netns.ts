@@ -2,8 +2,9 @@
 //
 // This kernel has no netem qdisc, so: a namespace `rangeget-bench-RTT-LOSS` with its own lo,
 // iptables there drops LOSS % of the packets arriving on lo (statistic match) and hands the rest
-// to NFQUEUE 0, where delay.py (stdlib python3) holds each one RTT/2 ms. Server and tools then
-// run inside it with `ip netns exec`. Needs root, ip, iptables and python3.
+// to NFQUEUE 0, where delay.py (stdlib python3) holds each one RTT/2 ms; lo sends one TCP segment
+// per packet, as on the wire (see linkSettings). Server and tools then run inside it with
+// `ip netns exec`. Needs root, ip, iptables and python3.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -11,10 +12,16 @@ import path from 'node:path';
 import { which } from '../util.js';
 
 export interface PathSpec {
-  /** Round trip in ms; 0 is plain loopback (no delay process, lo keeps its MTU). */
+  /** Round trip in ms; 0: no delay process (and without loss, lo as it comes). */
   rttMs: number;
   /** Packets dropped, in percent, on arrival (each direction). */
   lossPct: number;
+  /**
+   * Let lo carry TCP's 64 KiB GSO packets (one delay and one loss decision for up to ~44
+   * segments: cheaper to emulate, but a loss is a burst and ACKs are fewer than on a real
+   * path). Default: one segment per packet, as on the wire.
+   */
+  gso?: boolean;
 }
 
 export interface Netem {
@@ -22,8 +29,8 @@ export interface Netem {
   readonly spec: PathSpec;
   /** `cmd args` as run inside the namespace. */
   wrap(cmd: string, args: string[]): { cmd: string; args: string[] };
-  /** CPU seconds the delay process has used so far, or undefined without one (loopback). */
-  delayCpuS(): number | undefined;
+  /** The delay process's CPU and run-queue wait so far, or undefined without one (loopback). */
+  delayTimes(): ProcessTimes | undefined;
   /** False when the delay process has died: every later packet would be dropped. */
   delayAlive(): boolean;
   teardown(): void;
@@ -31,20 +38,34 @@ export interface Netem {
 
 export const NETNS_PREFIX = 'rangeget-bench-';
 const OWNERS = path.join(os.tmpdir(), 'rangeget-bench-netns');
-const CLK_TCK = 100; // Linux reports /proc times in USER_HZ, 100 on every mainstream build
 
 /** `rangeget-bench-80-0.5`: one namespace per round trip and loss (both rates share it). */
 export function namespaceName(spec: PathSpec): string {
   return `${NETNS_PREFIX}${spec.rttMs}-${spec.lossPct}`;
 }
 
-/** user + system CPU seconds from the text of /proc/PID/stat. */
-export function parseProcStat(text: string): number | undefined {
-  // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(rest[11]);
-  const stime = Number(rest[12]);
-  return Number.isFinite(utime) && Number.isFinite(stime) ? (utime + stime) / CLK_TCK : undefined;
+/**
+ * lo's settings for `spec`: an emulated path gets MTU 1500 as on the wire (with lo's 64 KiB,
+ * TCP autotuning misbehaves for small readers) and, unless `gso`, one segment per packet, so that
+ * each segment is delayed and may be lost on its own. Plain loopback (no delay, no loss) keeps lo
+ * as it is, to compare with the loopback scenarios.
+ */
+export function linkSettings(spec: PathSpec): string[] {
+  if (spec.rttMs === 0 && spec.lossPct === 0) return [];
+  return ['mtu', '1500', ...(spec.gso ? [] : ['gso_max_segs', '1'])];
+}
+
+export interface ProcessTimes {
+  /** Seconds on a CPU. */
+  cpuS: number;
+  /** Seconds runnable but waiting for a CPU (starved by the other processes). */
+  waitS: number;
+}
+
+/** The text of /proc/PID/schedstat ("ns on CPU, ns waiting on a run queue, timeslices"). */
+export function parseSchedstat(text: string): ProcessTimes | undefined {
+  const [cpu, wait] = text.trim().split(/\s+/).map(Number);
+  return cpu !== undefined && wait !== undefined && Number.isFinite(cpu) && Number.isFinite(wait) ? { cpuS: cpu / 1e9, waitS: wait / 1e9 } : undefined;
 }
 
 /** What is missing to emulate a path here, each as one line saying how to get it. */
@@ -152,9 +173,7 @@ export async function setupNetem(spec: PathSpec, delayScript: string): Promise<N
     run(c.cmd, c.args);
   };
   try {
-    // MTU 1500 as on a real path (with lo's 64 KiB, TCP autotuning misbehaves for small readers);
-    // plain loopback keeps lo as it is, to compare with the loopback scenarios.
-    run('ip', ['-n', name, 'link', 'set', 'lo', ...(spec.rttMs > 0 ? ['mtu', '1500'] : []), 'up']);
+    run('ip', ['-n', name, 'link', 'set', 'lo', ...linkSettings(spec), 'up']);
     let delayPid: number | undefined;
     if (spec.rttMs > 0) delayPid = await startDelay(inNs('python3', ['-u', delayScript, String(spec.rttMs / 2)]));
     if (spec.lossPct > 0) iptables('-A', 'INPUT', '-i', 'lo', '-m', 'statistic', '--mode', 'random', '--probability', (spec.lossPct / 100).toFixed(5), '-j', 'DROP');
@@ -164,10 +183,10 @@ export async function setupNetem(spec: PathSpec, delayScript: string): Promise<N
       name,
       spec,
       wrap: inNs,
-      delayCpuS: () => {
+      delayTimes: () => {
         if (delayPid === undefined) return undefined;
         try {
-          return parseProcStat(readFileSync(`/proc/${delayPid}/stat`, 'utf8'));
+          return parseSchedstat(readFileSync(`/proc/${delayPid}/schedstat`, 'utf8'));
         } catch {
           return undefined;
         }
