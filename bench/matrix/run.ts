@@ -1,7 +1,7 @@
 // The latency matrix (`npm run bench -- --matrix`): every round trip × loss × rate point in its own
 // network namespace, the tools alternating inside it, every output sha256-checked.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { aria2cArgs, aria2cTemplate, axelArgs, axelTemplate } from '../commands.js';
@@ -9,7 +9,7 @@ import { startNginx, type NginxServer } from '../nginx.js';
 import { textTable } from '../report.js';
 import { cleanStale, missingRequirements, setupNetem, teardownAllSync, type Netem, type ProcessTimes } from '../netem/netns.js';
 import { runVerified } from '../verify.js';
-import { commandLine, gitRev, loopbackEnv, MiB, versionLine, which, writeRandomFile } from '../util.js';
+import { commandLine, gitRev, isAlive, loopbackEnv, MiB, versionLine, which, writeRandomFile } from '../util.js';
 import { MATRIX_USAGE, parseMatrixArgs, type MatrixOptions } from './options.js';
 import { markdownSection, matrixTable, rttLabel, runLines, spliceSection, tally, type MatrixRun, type PointResult, type Role } from './report.js';
 
@@ -25,6 +25,27 @@ interface MatrixTool {
 
 let nginx: NginxServer | undefined;
 let tmpDir: string | undefined;
+
+const TEMP_PREFIX = 'rangeget-matrix-';
+const OWNER_FILE = 'owner.pid';
+
+/** Removes the temp folders (test file, nginx prefix) of earlier runs whose process is gone. */
+function cleanStaleTemp(): string[] {
+  const removed: string[] = [];
+  for (const name of readdirSync(os.tmpdir()).filter((n) => n.startsWith(TEMP_PREFIX))) {
+    const dir = path.join(os.tmpdir(), name);
+    let owner: number;
+    try {
+      owner = Number(readFileSync(path.join(dir, OWNER_FILE), 'utf8'));
+    } catch {
+      continue; // not one of ours, or not finished being made
+    }
+    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) continue;
+    rmSync(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
+}
 
 /** Stops nginx, tears the namespaces down and removes the temp folder (exit and signal handlers). */
 export function matrixCleanupSync(): void {
@@ -132,6 +153,7 @@ export async function runMatrix(argv: string[], root: string): Promise<number> {
     return 1;
   }
   for (const name of cleanStale()) console.log(`removed namespace ${name}, left by an earlier run that was killed`);
+  for (const dir of cleanStaleTemp()) console.log(`removed ${dir}, left by an earlier run that was killed`);
   try {
     return await measure(o, root, nginxBin!, t0);
   } finally {
@@ -140,8 +162,9 @@ export async function runMatrix(argv: string[], root: string): Promise<number> {
 }
 
 async function measure(o: MatrixOptions, root: string, nginxBin: string, t0: number): Promise<number> {
-  tmpDir = mkdtempSync(path.join(os.tmpdir(), 'rangeget-matrix-'));
+  tmpDir = mkdtempSync(path.join(os.tmpdir(), TEMP_PREFIX));
   chmodSync(tmpDir, 0o755); // nginx workers may run as another user
+  writeFileSync(path.join(tmpDir, OWNER_FILE), String(process.pid));
   const tmp = tmpDir;
   const dataDir = path.join(tmp, 'data');
   mkdirSync(dataDir, { mode: 0o755 });

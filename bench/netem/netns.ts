@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { which } from '../util.js';
+import { isAlive, which } from '../util.js';
 
 export interface PathSpec {
   /** Round trip in ms; 0: no delay process (and without loss, lo as it comes). */
@@ -88,15 +88,6 @@ function listNamespaces(): string[] {
   return (r.stdout ?? '').split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(NETNS_PREFIX));
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function ownerOf(name: string): number | undefined {
   try {
     const pid = Number(readFileSync(path.join(OWNERS, name), 'utf8'));
@@ -130,7 +121,7 @@ export function cleanStale(): string[] {
   const removed: string[] = [];
   for (const name of listNamespaces()) {
     const owner = ownerOf(name);
-    if (owner !== undefined && owner !== process.pid && alive(owner)) continue;
+    if (owner !== undefined && owner !== process.pid && isAlive(owner)) continue;
     removeNamespace(name);
     removed.push(name);
   }
@@ -159,7 +150,7 @@ export async function setupNetem(spec: PathSpec, delayScript: string): Promise<N
   const name = namespaceName(spec);
   const owner = ownerOf(name);
   if (listNamespaces().includes(name)) {
-    if (owner !== undefined && owner !== process.pid && alive(owner))
+    if (owner !== undefined && owner !== process.pid && isAlive(owner))
       throw new Error(`namespace ${name} belongs to another bench run (pid ${owner}); wait for it or stop it`);
     removeNamespace(name);
   }
@@ -191,7 +182,7 @@ export async function setupNetem(spec: PathSpec, delayScript: string): Promise<N
           return undefined;
         }
       },
-      delayAlive: () => delayPid === undefined || alive(delayPid),
+      delayAlive: () => delayPid === undefined || isAlive(delayPid),
       teardown: () => {
         removeNamespace(name);
         active.delete(name);
