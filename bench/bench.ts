@@ -58,18 +58,32 @@
  * A default run takes about 6–8 minutes here with the peers (curl's throttled runs alone are 5 × 32 s)
  * and needs ~2.5 GiB free in os.tmpdir() ($TMPDIR) for the test files and one output at a time.
  *
+ * Latency matrix (--matrix, issue #13; `npm run bench -- --matrix --help`): round trip {loopback,
+ * 20, 80, 200 ms} × loss {0, 0.5 %} × {unthrottled, limit_rate 8m per connection}, each (round
+ * trip, loss) in a network namespace rangeget-bench-RTT-LOSS of its own, set up by
+ * bench/netem/netns.ts (iptables NFQUEUE + bench/netem/delay.py, stdlib python3; needs root and
+ * iptables), with nginx and every tool run inside it. rangeget with its defaults, each --variant
+ * (rangeget with extra args), aria2c -x16 -s16 -k1M and axel -n 16, alternating; per point each
+ * rangeget row's median ÷ the better peer's, and the delay process's CPU share, so that a point
+ * where the emulation is the limit is flagged, not counted (bench/matrix/). With --write it
+ * replaces only its own section of BENCHMARKS.md, and the scenarios' --write keeps that section.
+ *
  * Exit code: 0, or 1 on a harness error or when any rangeget run FAILED. The temp folder and
  * nginx are removed/stopped on exit, error, and SIGINT/SIGTERM/SIGHUP.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { aria2cArgs, aria2cTemplate, axelArgs, axelTemplate } from './commands.js';
+import { extractSection } from './matrix/report.js';
+import { matrixCleanupSync, runMatrix } from './matrix/run.js';
 import { startNginx, type NginxServer } from './nginx.js';
 import { markdownTable, textTable, type Table } from './report.js';
-import { killActiveRuns, runTimed } from './runner.js';
+import { killActiveRuns } from './runner.js';
+import { runVerified, type Expected } from './verify.js';
 import {
   fmt,
   GiB,
@@ -78,8 +92,8 @@ import {
   max,
   median,
   MiB,
-  sha256File,
-  shellQuote,
+  commandLine,
+  gitRev,
   versionLine,
   which,
   writeRandomFile,
@@ -132,7 +146,9 @@ function usage(): string {
   f start-up: one 256 KiB file, against node -e 0 and rangeget --version
   --quick: 3 runs, smaller files.  --write: write BENCHMARKS.md at the project root.
   --baseline PATH: also run another build's CLI script as the tool "baseline", with rangeget's flags,
-  alternating; just the two builds: --tools rangeget,baseline.`;
+  alternating; just the two builds: --tools rangeget,baseline.
+  --matrix: the latency matrix instead (round trip × loss × rate; root, iptables, python3):
+  npm run bench -- --matrix --help`;
 }
 
 function projectRoot(): string {
@@ -211,11 +227,6 @@ function parseOptions(root: string): Options {
 
 // ---------------------------------------------------------------------------------------------
 // Scenario model
-
-interface Expected {
-  file: string;
-  sha256: string;
-}
 
 interface Variant {
   label: string;
@@ -313,38 +324,13 @@ async function runScenario(
         results[i]!.runs.push({ ok: false, wallS: Number.NaN, rssMiB: undefined, userS: undefined, sysS: undefined, reason: 'not run: an earlier run timed out' });
         continue;
       }
-      const runDir = path.join(ctx.outRoot, `${id}-${i}-${r}`);
-      rmSync(runDir, { recursive: true, force: true });
-      mkdirSync(runDir, { recursive: true });
-      spawnSync('sync'); // no writeback of the previous run during this one
-      const { cmd, args } = v.command(runDir);
-      const res = await runTimed(cmd, args, {
-        cwd: runDir,
+      const { res, reason } = await runVerified(path.join(ctx.outRoot, `${id}-${i}-${r}`), v.command, v.expected, {
         env: ctx.env,
         timeoutMs: ctx.opts.timeoutMs,
         timeBin: ctx.timeBin,
         timeFile: path.join(ctx.tmp, 'time.txt'),
       });
-      let reason: string | undefined;
-      if (res.timedOut) {
-        reason = `timed out after ${ctx.opts.timeoutMs / 1000} s`;
-        timedOut.add(i);
-      }
-      else if (res.signal !== null) reason = `killed by ${res.signal}`;
-      else if (res.exitCode !== 0) reason = `exit code ${String(res.exitCode)}`;
-      if (reason === undefined) {
-        for (const e of v.expected(runDir)) {
-          if (!existsSync(e.file)) {
-            reason = `missing output ${path.basename(e.file)}`;
-            break;
-          }
-          if ((await sha256File(e.file)) !== e.sha256) {
-            reason = `sha256 mismatch on ${path.basename(e.file)} (${statSync(e.file).size} bytes)`;
-            break;
-          }
-        }
-      }
-      rmSync(runDir, { recursive: true, force: true });
+      if (res.timedOut) timedOut.add(i);
       const rssMiB = res.maxRssKiB === undefined ? undefined : res.maxRssKiB / 1024;
       results[i]!.runs.push({ ok: reason === undefined, wallS: res.wallS, rssMiB, userS: res.userS, sysS: res.sysS, reason });
       const speed = bytes / MiB / res.wallS;
@@ -393,32 +379,16 @@ function singleFileVariant(ctx: Context, tool: ToolName, url: string, sha: strin
       return {
         label: label ?? 'aria2c',
         tool,
-        template: `aria2c -x${CONNECTIONS} -s${CONNECTIONS} -k1M --file-allocation=none --allow-overwrite=true -d DIR -o NAME --console-log-level=error --summary-interval=0 URL`,
-        command: (dir) => ({
-          cmd: bin,
-          args: [
-            `-x${CONNECTIONS}`,
-            `-s${CONNECTIONS}`,
-            '-k1M',
-            '--file-allocation=none',
-            '--allow-overwrite=true',
-            '-d',
-            dir,
-            '-o',
-            name,
-            '--console-log-level=error',
-            '--summary-interval=0',
-            url,
-          ],
-        }),
+        template: aria2cTemplate(CONNECTIONS),
+        command: (dir) => ({ cmd: bin, args: aria2cArgs(CONNECTIONS, dir, name, url) }),
         expected,
       };
     case 'axel':
       return {
         label: label ?? 'axel',
         tool,
-        template: `axel -q -n ${CONNECTIONS} -o OUT URL`,
-        command: (dir) => ({ cmd: bin, args: ['-q', '-n', String(CONNECTIONS), '-o', path.join(dir, name), url] }),
+        template: axelTemplate(CONNECTIONS),
+        command: (dir) => ({ cmd: bin, args: axelArgs(CONNECTIONS, path.join(dir, name), url) }),
         expected,
       };
   }
@@ -689,6 +659,7 @@ let tmpDir: string | undefined;
 function cleanupSync(): void {
   killActiveRuns();
   nginx?.stopSync();
+  matrixCleanupSync();
   if (tmpDir !== undefined) {
     rmSync(tmpDir, { recursive: true, force: true });
     tmpDir = undefined;
@@ -706,22 +677,10 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   });
 }
 
-function commandLine(): string {
-  const args = process.argv.slice(2).map(shellQuote).join(' ');
-  if (process.env['npm_lifecycle_event'] === 'bench') return `npm run bench${args ? ` -- ${args}` : ''}`;
-  return `node dist/bench/bench.js${args ? ` ${args}` : ''}`;
-}
-
-function gitRev(root: string): string | undefined {
-  const r = spawnSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', timeout: 10_000 });
-  if (r.status !== 0) return undefined;
-  const dirty = spawnSync('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', timeout: 10_000 });
-  return `${r.stdout.trim()}${dirty.status === 0 && dirty.stdout.trim() !== '' ? ' (with uncommitted changes)' : ''}`;
-}
-
 async function main(): Promise<number> {
   const t0 = Date.now();
   const root = projectRoot();
+  if (process.argv.slice(2).includes('--matrix')) return runMatrix(process.argv.slice(2), root);
   const opts = parseOptions(root);
 
   // --- what is installed
@@ -967,6 +926,9 @@ async function main(): Promise<number> {
     }
     for (const [id, why] of skipped) md.push(`## ${id}) skipped`, '', `${why}.`, '');
     const file = path.join(root, 'BENCHMARKS.md');
+    // The latency matrix (--matrix) writes a section of its own: kept as it is.
+    const matrix = existsSync(file) ? extractSection(readFileSync(file, 'utf8')) : undefined;
+    if (matrix !== undefined) md.push(matrix, '');
     writeFileSync(file, md.join('\n'));
     console.log(`wrote ${file}`);
   }

@@ -22,6 +22,8 @@ export interface NginxOptions {
   dataDir: string;
   /** nginx `limit_rate` value for /throttled/, e.g. "8m" (per connection). */
   limitRate: string;
+  /** Runs nginx (and the readiness probe) elsewhere, e.g. inside a network namespace. */
+  wrap?: (cmd: string, args: string[]) => { cmd: string; args: string[] };
 }
 
 function config(o: NginxOptions, port: number): string {
@@ -69,7 +71,17 @@ http {
 `;
 }
 
-function probe(port: number): Promise<boolean> {
+/** GET /ready from where nginx runs: from here, or by a node process run through `wrap`. */
+function probe(port: number, wrap: NginxOptions['wrap']): Promise<boolean> {
+  if (wrap) {
+    const code = `require('http').get({host:'127.0.0.1',port:${port},path:'/ready',timeout:3000},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1)).on('timeout',()=>process.exit(1))`;
+    const c = wrap(process.execPath, ['-e', code]);
+    return new Promise((resolve) => {
+      const child = spawn(c.cmd, c.args, { stdio: 'ignore' });
+      child.on('error', () => resolve(false));
+      child.on('exit', (status) => resolve(status === 0));
+    });
+  }
   return new Promise((resolve) => {
     const req = http.get({ host: '127.0.0.1', port, path: '/ready', agent: false, timeout: 1000 }, (res) => {
       res.resume();
@@ -98,7 +110,9 @@ export async function startNginx(o: NginxOptions): Promise<NginxServer> {
   for (let attempt = 1; attempt <= 3; attempt++) {
     const port = await freePort();
     writeFileSync(confFile, config(o, port));
-    const child = spawn(o.nginxBin, ['-p', `${o.prefix}/`, '-c', confFile, '-g', 'daemon off;'], {
+    const argv = ['-p', `${o.prefix}/`, '-c', confFile, '-g', 'daemon off;'];
+    const c = o.wrap ? o.wrap(o.nginxBin, argv) : { cmd: o.nginxBin, args: argv };
+    const child = spawn(c.cmd, c.args, {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -112,7 +126,7 @@ export async function startNginx(o: NginxOptions): Promise<NginxServer> {
     const deadline = Date.now() + 10_000;
     let ready = false;
     while (Date.now() < deadline && child.exitCode === null && child.signalCode === null) {
-      if (await probe(port)) {
+      if (await probe(port, o.wrap)) {
         ready = true;
         break;
       }

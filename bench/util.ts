@@ -127,3 +127,28 @@ export function fmt(n: number | undefined, digits: number): string {
 export function shellQuote(a: string): string {
   return /^[A-Za-z0-9_./=:,@%+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
 }
+
+/** How this bench was started, for the report. */
+export function commandLine(): string {
+  const args = process.argv.slice(2).map(shellQuote).join(' ');
+  if (process.env['npm_lifecycle_event'] === 'bench') return `npm run bench${args ? ` -- ${args}` : ''}`;
+  return `node dist/bench/bench.js${args ? ` ${args}` : ''}`;
+}
+
+/** Short commit of `root`, noting uncommitted changes; undefined outside git. */
+export function gitRev(root: string): string | undefined {
+  const r = spawnSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', timeout: 10_000 });
+  if (r.status !== 0) return undefined;
+  const dirty = spawnSync('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', timeout: 10_000 });
+  return `${r.stdout.trim()}${dirty.status === 0 && dirty.stdout.trim() !== '' ? ' (with uncommitted changes)' : ''}`;
+}
+
+/** Whether a process with this id exists (signal 0 checks without sending anything). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
