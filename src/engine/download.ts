@@ -23,6 +23,7 @@ import { keepWarm } from './prewarm.js';
 import { restartAction } from './restart.js';
 import { adoptFile, readLeftovers, takeLeftovers, type ResumePoint } from './resume.js';
 import type { DownloadSettings } from './settings.js';
+import { StreamTransfer, type StreamWrite } from './stream.js';
 import { Transfer, type TransferContext } from './transfer.js';
 
 /** One download, start to finish; `start()` runs it, `inspect()` only plans it. */
@@ -136,10 +137,8 @@ export class Download {
     }
   }
 
-  /** The rest of an attempt, once probed. */
-  private async probed(info: ProbeResult, startOver: boolean): Promise<DownloadResult> {
-    const { opts } = this;
-    const { target, action } = await this.target(info);
+  /** Say what the probe found, and where the file goes (`-`: a stream). */
+  private announce(info: ProbeResult, path: string): void {
     this.emit({
       type: 'probe',
       url: info.url,
@@ -148,8 +147,40 @@ export class Download {
       ranges: info.acceptsRanges,
       ...(info.etag ? { etag: info.etag } : {}),
       ...(info.lastModified ? { lastModified: info.lastModified } : {}),
-      path: target.path,
+      path,
     });
+  }
+
+  /**
+   * Probe, then hand the file to `write` in order (`-o -`): no output path, lock, resume or
+   * start-over (the consumer has the bytes already).
+   */
+  async stream(write: StreamWrite): Promise<DownloadResult> {
+    this.checkAborted();
+    for (const message of this.opts.warnings) this.warn(message);
+    if (this.warm) keepWarm(this.opts.threads);
+    try {
+      const info = await this.probe(this.opts.url, true, this.opts.rate === undefined).catch((err: unknown) => {
+        if (this.opts.signal?.aborted) throw new AbortError();
+        throw err;
+      });
+      try {
+        this.announce(info, '-');
+        if (!info.acceptsRanges && info.noRangesReason) this.warn(`using one connection: ${info.noRangesReason}`);
+        return await new StreamTransfer(this.transferContext(), info, write).run();
+      } finally {
+        if (info.body) discard({ body: info.body, headers: {} });
+      }
+    } finally {
+      if (this.ownDispatcher) await this.dispatcher.close().catch(() => undefined);
+    }
+  }
+
+  /** The rest of an attempt, once probed. */
+  private async probed(info: ProbeResult, startOver: boolean): Promise<DownloadResult> {
+    const { opts } = this;
+    const { target, action } = await this.target(info);
+    this.announce(info, target.path);
     if (action?.kind === 'skip') return this.skip(info, target, action.why, action.have);
     if (action?.kind === 'replace' && action.warning) this.warn(`${target.path}: ${action.warning}`);
     if (!info.acceptsRanges && info.noRangesReason) this.warn(`using one connection: ${info.noRangesReason}`);

@@ -17,22 +17,17 @@ import { AbortError, ChecksumError, SizeError, fileError } from '../primitives/e
 import { totalLength, UNKNOWN_END, type ByteRange } from '../primitives/ranges.js';
 import type { DownloadEvent, DownloadResult } from './events.js';
 import { writeFirstBody } from './first-body.js';
-import { formatRate, Meter } from './meter.js';
+import { Meter } from './meter.js';
 import { fetchesRanges, planRanges } from './plan.js';
 import type { Source } from './protocol.js';
 import type { DownloadSettings } from './settings.js';
+import { newPool } from './pool-setup.js';
 import { findSources, sourceOf } from './sources.js';
 import { abortedAt, keepFailed, keptMismatch } from './verify.js';
-import { WorkerPool, RangesUnsupported, type PoolJob } from './worker-pool.js';
+import { RangesUnsupported, type PoolJob, type WorkerPool } from './worker-pool.js';
 
-/** Bytes buffered per connection before a positional write. */
-const WRITE_BUFFER = 256 * 1024;
-/** Longest time received bytes wait in a buffer. */
-const FLUSH_INTERVAL = 200;
 /** The control file is saved this often while bytes arrive. */
 const SAVE_INTERVAL = 500;
-/** Files up to this size are fetched in the main thread: a worker would take longer to start. */
-const INLINE_MAX_SIZE = 4 * 1024 * 1024;
 
 /** What a transfer runs in: the download it belongs to. */
 export interface TransferContext {
@@ -188,7 +183,7 @@ export class Transfer {
       ? planRanges({ size: size!, connections: opts.connections, minRangeSize: opts.minRangeSize, done: this.kept })
       : [{ start: 0, end: size ?? UNKNOWN_END }];
     this.connections = this.ranged ? Math.min(opts.connections, Math.max(1, ranges.length)) : 1;
-    const pool = this.newPool();
+    const pool = newPool(this.context, this.size, () => this.rangeDone());
     this.pool = pool;
     const job: PoolJob = {
       partPath: this.input.target.partPath,
@@ -208,30 +203,6 @@ export class Transfer {
       abort.dispose();
       await pool.stop();
     }
-  }
-
-  /** A pool of worker threads (taken warm when possible), or inline fetchers for a small file. */
-  private newPool(): WorkerPool {
-    const { opts } = this;
-    const inline = this.size !== undefined && this.size <= INLINE_MAX_SIZE;
-    return new WorkerPool({
-      ...(inline ? { inline: this.context.dispatcher } : {}),
-      connections: opts.connections,
-      threads: inline ? 1 : opts.threads,
-      request: opts.request,
-      retry: opts.retry,
-      writeBuffer: WRITE_BUFFER,
-      flushInterval: FLUSH_INTERVAL,
-      ...(opts.rate ? { rate: opts.rate } : {}),
-      trace: opts.trace,
-      onTrace: (trace) => this.emit({ type: 'http', ...trace }),
-      onRetry: (r) => this.emit({ type: 'retry', attempt: r.attempt, delay: r.delay, reason: r.reason }),
-      onRangeDone: () => this.rangeDone(),
-      onSlow: (speed, median) => this.warn(`a connection ran at ${formatRate(speed)} against a median of ${formatRate(median)}; the rest of its range goes to another connection`),
-      onEndgame: (speed, s) =>
-        this.warn(`the last range ran at ${formatRate(speed)}, ${Number.isFinite(s) ? `${Math.round(s)} s` : 'forever'} from its end; an idle connection fetches the rest`),
-      onSourceDropped: (url, reason) => this.warn(`mirror ${url} dropped for the rest of the download: ${reason}`),
-    });
   }
 
   /**

@@ -10,6 +10,7 @@ import { addSample, type BusySlot, chooseEndgame, chooseSource, chooseSplit, fin
 import { normalize, type ByteRange } from '../primitives/ranges.js';
 import { SlotTable } from './slots.js';
 import { Threads, type ThreadOptions } from './threads.js';
+import type { WindowFeed } from './window.js';
 import type { HttpTrace } from '../http/trace.js';
 
 /** Settings of a pool for its whole life (one download): its threads', and what it reports. */
@@ -35,6 +36,8 @@ export interface PoolJob extends FetchFile {
   minRangeSize: number;
   /** Connections to use for this file, at most the pool's. */
   connections: number;
+  /** A stream's pieces, made as its window moves (the ranges given to `run` come first). */
+  feed?: WindowFeed;
 }
 
 /** Completed ranges whose speeds make the endgame's reference. */
@@ -104,7 +107,7 @@ export class WorkerPool {
     this.queue.length = 0;
     this.rangeSpeeds.length = 0;
     this.queue.push(...ranges.filter((r) => r.end > r.start));
-    const wire: FetchFile = { partPath: job.partPath, sources: job.sources, mode: job.mode, size: job.size };
+    const wire: FetchFile = { partPath: job.partPath, sources: job.sources, mode: job.mode, size: job.size, ...(job.ring ? { ring: job.ring } : {}) };
     this.deadSources = new Set<number>();
     this.threads.post({ type: 'file', file: wire });
     // A free connection looks again for a range to split as the running ones age.
@@ -126,6 +129,11 @@ export class WorkerPool {
       if (slot.busy) ranges.push({ start: this.table.start(i), end: this.table.position(i) });
     });
     return normalize(ranges, Number.MAX_SAFE_INTEGER);
+  }
+
+  /** Look for work now: a stream's window moved. */
+  wake(): void {
+    this.schedule();
   }
 
   /** Connections fetching right now. */
@@ -201,7 +209,11 @@ export class WorkerPool {
     const start = this.table.start(index);
     const position = this.table.position(index);
     const end = this.table.end(index);
-    if (position > start) this.writtenSettled.push({ start, end: position });
+    if (position > start) {
+      // Kept merged: a stream's pieces are many, and it asks for the written prefix often.
+      const merged = normalize([...this.writtenSettled, { start, end: position }], Number.MAX_SAFE_INTEGER);
+      this.writtenSettled.splice(0, this.writtenSettled.length, ...merged);
+    }
     slot.fetched += position - start;
     return position < end ? { start: position, end } : undefined;
   }
@@ -215,12 +227,14 @@ export class WorkerPool {
   private schedule(): void {
     if (this.failure || this.stopping) return;
     const usable = Math.min(this.slots.length, this.job?.connections ?? this.slots.length);
+    this.job?.feed?.fill(this.queue);
     this.slots.forEach((slot, index) => {
       if (slot.busy || index >= usable) return;
       const next = this.take(index) ?? this.steal() ?? this.endgame();
       if (next) this.start(index, next);
     });
-    if (this.queue.length === 0 && this.slots.every((s) => !s.busy)) this.settle?.resolve();
+    const planned = this.job?.feed?.exhausted ?? true;
+    if (planned && this.queue.length === 0 && this.slots.every((s) => !s.busy)) this.settle?.resolve();
   }
 
   /** Sample every slot's bytes; a slow slot keeps what is on its way, the rest goes back to the queue. */
