@@ -83,7 +83,7 @@ function linkedController(signal: AbortSignal | undefined): AbortController {
  * connections fetch at most `streamWindow` bytes ahead of the reader and wait while it is
  * slow; a server without ranges streams its one answer. With `checksum`, a mismatch destroys
  * the stream with a ChecksumError after its last byte: the reader has seen every byte by
- * then. Destroying the stream stops the download.
+ * then. Destroying the stream stops the download. Bad options throw a UsageError at once.
  *
  * @example
  * import { pipeline } from 'node:stream/promises';

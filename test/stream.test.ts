@@ -174,6 +174,16 @@ describe('-o -: the CLI streams to stdout', () => {
   });
 });
 
+describe('the ring file', () => {
+  it('a TMPDIR where it cannot be made is a file error (exit 6) that names TMPDIR; nothing reaches stdout', T, async (t) => {
+    const server = await serve(t, { '/f': { size: 5 * MiB } });
+    const r = await streamCli(t, ['-o', '-', server.url('/f')], { tmp: '/nonexistent/rangeget-test' });
+    assert.equal(r.code, ExitCode.file, r.stderr);
+    assert.equal(r.bytes, 0);
+    assert.match(r.stderr, /^rangeget: error: cannot create the stream's temporary file in \/nonexistent\/rangeget-test .*set TMPDIR to a writable directory/m);
+  });
+});
+
 describe('downloadStream and downloadTo', () => {
   it('a slow reader holds the connections within the window; the bytes arrive in order', T, async (t) => {
     const server = await serve(t, { '/f': { size: 16 * MiB + 11 } });
@@ -201,6 +211,23 @@ describe('downloadStream and downloadTo', () => {
     await assert.rejects(pipeline(stream, sink), (err: unknown) => err instanceof ChecksumError && err.code === 'ECHECKSUM');
     assert.equal(sink.sha256(), server.sha256('/f'));
     await assert.rejects(stream.result, ChecksumError);
+  });
+
+  it('a server that turns out to ignore ranges: the rest of the stream comes from one answer of the whole file', T, async (t) => {
+    const server = await serve(t, { '/f': { size: 6 * MiB + 1 } });
+    const warnings: string[] = [];
+    const sink = hashSink();
+    const stream = downloadStream(server.url('/f'), {
+      onEvent: (e) => {
+        // After the probe said ranges work, the server stops honouring them (same bytes).
+        if (e.type === 'probe') server.set('/f', { size: 6 * MiB + 1, ranges: false });
+        if (e.type === 'warning') warnings.push(e.message);
+      },
+    });
+    await pipeline(stream, sink);
+    assert.equal(sink.sha256(), server.sha256('/f'));
+    assert.equal((await stream.result).connections, 1);
+    assert.ok(warnings.some((w) => w.startsWith('using one connection from the start')), warnings.join('\n'));
   });
 
   it('destroying the stream stops the download: result rejects with an AbortError', T, async (t) => {

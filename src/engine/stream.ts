@@ -14,10 +14,12 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { statusFailure } from '../http/failures.js';
 import type { ProbeResult } from '../http/probe.js';
+import { header } from '../http/headers.js';
 import { discard, followRedirects } from '../http/request.js';
+import { validatorChange } from '../http/validators.js';
 import type { ResponseBody } from '../http/undici.js';
 import { whenAborted } from '../primitives/abort.js';
-import { AbortError, ChecksumError, InternalError, NetworkError, RangegetError, RemoteChangedError, ServerError, fileError } from '../primitives/errors.js';
+import { AbortError, ChecksumError, InternalError, NetworkError, RangegetError, RemoteChangedError, FileError } from '../primitives/errors.js';
 import type { DownloadResult } from './events.js';
 import { Meter } from './meter.js';
 import { fetchesRanges } from './plan.js';
@@ -49,7 +51,8 @@ function openRing(): Ring {
   try {
     fd = openSync(file, 'wx+', 0o600);
   } catch (err) {
-    throw fileError(err, file);
+    // Not fileError's words: they name -d and -o, which do not place this file.
+    throw new FileError(`cannot create the stream's temporary file in ${tmpdir()} (${(err as Error).message}); set TMPDIR to a writable directory with room for one --stream-window`, { cause: err });
   }
   // On Linux the workers (threads of this process) open it through /proc: it can go at once.
   const viaProc = process.platform === 'linux';
@@ -111,9 +114,8 @@ export class StreamTransfer {
     try {
       await this.fromRanges(info.size!);
     } catch (err) {
-      // A server that answers a range with the whole file: before a byte left, that answer can be streamed instead.
+      // A server that answers a range with the whole file: the rest comes from one answer of the whole file.
       if (!(err instanceof RangesUnsupported)) throw err;
-      if (this.streamed > 0) throw new ServerError(`the server stopped honouring ranges after ${this.streamed} bytes were streamed (${err.message}); a stream cannot start over`);
       this.context.emit({ type: 'warning', message: `using one connection from the start: ${err.message}` });
       this.connections = 1;
       await this.pool?.stop();
@@ -166,7 +168,11 @@ export class StreamTransfer {
     }
   }
 
-  /** One answer of the whole file, in order as it arrives: the probe's, or a new GET. */
+  /**
+   * One answer of the whole file, in order as it arrives: the probe's, or a new GET. Bytes
+   * already streamed (before a server turned out to ignore ranges) are skipped, from the same
+   * version of the file only.
+   */
   private async fromBody(kept: ResponseBody | undefined): Promise<void> {
     const { opts, dispatcher } = this.context;
     const { size } = this.info;
@@ -175,25 +181,31 @@ export class StreamTransfer {
     if (!body) {
       const url = new URL(this.info.finalUrl);
       const res = await followRedirects(dispatcher, url, { method: 'GET', ...(opts.signal ? { signal: opts.signal } : {}) }, opts.request);
-      if (res.statusCode !== 200) {
+      const change = validatorChange(this.info, { etag: header(res.headers, 'etag'), lastModified: header(res.headers, 'last-modified') });
+      if (res.statusCode !== 200 || (change && this.streamed > 0)) {
         discard(res);
+        if (change) throw new RemoteChangedError(`the remote file changed (${change}) after ${this.streamed} bytes were streamed; a stream cannot start over`);
         throw statusFailure(res.statusCode, res.url.href, res.headers).error;
       }
       body = res.body;
     }
+    let received = 0;
     try {
       for await (const chunk of body as AsyncIterable<Buffer>) {
-        if (size !== undefined && this.streamed + chunk.length > size) throw new RemoteChangedError(`the server sends more than the ${size} bytes it announced`);
-        const wait = opts.rate?.reserve(chunk.length) ?? 0;
+        if (size !== undefined && received + chunk.length > size) throw new RemoteChangedError(`the server sends more than the ${size} bytes it announced`);
+        const fresh = chunk.subarray(Math.max(0, this.streamed - received));
+        received += chunk.length;
+        if (fresh.length === 0) continue;
+        const wait = opts.rate?.reserve(fresh.length) ?? 0;
         if (wait > 0) await sleep(wait);
-        await this.deliver(chunk);
+        await this.deliver(fresh);
       }
     } catch (err) {
       body.destroy();
       if (err instanceof RangegetError || opts.signal?.aborted) throw err;
       throw new NetworkError(`the answer broke off after ${this.streamed} bytes (${(err as Error).message}); a stream cannot be resumed`, { cause: err });
     }
-    if (size !== undefined && this.streamed < size) throw new NetworkError(`the answer ended after ${this.streamed} of ${size} bytes; a stream cannot be resumed`);
+    if (size !== undefined && received < size) throw new NetworkError(`the answer ended after ${received} of ${size} bytes; a stream cannot be resumed`);
   }
 
   private report(): void {
