@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortError, ChecksumError, downloadStream, downloadTo, ExitCode, FileError } from '../src/index.js';
 import { BIN, childEnv, runCli } from './helpers/cli.js';
 import { serve } from './helpers/server.js';
-import { list, tempDir, type AfterContext } from './helpers/tmp.js';
+import { list, tempDir, waitFor, type AfterContext } from './helpers/tmp.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -155,6 +155,27 @@ describe('-o -: the CLI streams to stdout', () => {
     assert.match(r.stderr, /interrupted after \d+ bytes were streamed; a stream cannot be resumed/);
     assert.equal(r.sha256, createHash('sha256').update(server.content('/slow').subarray(0, r.bytes)).digest('hex'));
     assert.deepEqual(await list(tmp), []);
+  });
+
+  it('a reader that stops reading stops the connections within the window, and Ctrl-C still ends the run at once', T, async (t) => {
+    const tmp = await tempDir(t);
+    const server = await serve(t, { '/f': { size: 64 * MiB } });
+    const child = spawn(process.execPath, [BIN, '--stream-window', '4M', '-o', '-', server.url('/f')], { env: childEnv({ TMPDIR: tmp }), stdio: ['ignore', 'pipe', 'pipe'] });
+    t.after(() => child.kill('SIGKILL'));
+    child.stdout.pause(); // never read until the end: the pipe and the child's queue fill up
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    await waitFor('the window fetched', () => server.stats.bytesSent >= 4 * MiB, 20_000);
+    // Given time to run on, it does not: the connections have nothing within the window left.
+    let last = -1;
+    await waitFor('the server to send nothing more for 300 ms', () => last === (last = server.stats.bytesSent), 20_000, 300);
+    child.kill('SIGINT');
+    const code = await exit;
+    child.stdout.resume();
+    assert.equal(code, ExitCode.sigint, stderr);
+    assert.ok(server.stats.bytesSent <= 4 * MiB + MiB, `sent ${server.stats.bytesSent}`);
+    assert.match(stderr, /interrupted after \d+ bytes were streamed/);
   });
 
   it('usage mistakes exit 2 before any request', T, async (t) => {

@@ -22,7 +22,8 @@ function displayMode(raw: RawOptions, streams: CliStreams): DisplayMode {
 
 /**
  * Run the CLI with `argv` (without `node` and the script). Resolves to the exit code;
- * never calls `process.exit`, except on a second Ctrl-C.
+ * never calls `process.exit`, except on a second Ctrl-C, and when `-o -` ends unfinished with
+ * bytes its reader never took (cli/stream.ts).
  */
 export async function main(argv: string[], streams: CliStreams, signals: NodeJS.EventEmitter = process): Promise<number> {
   let display: Display | undefined;

@@ -57,11 +57,22 @@ export async function streamToStdout(run: StreamRun): Promise<number> {
     if (cause?.code === 'EPIPE' || cause?.code === 'ERR_STREAM_DESTROYED') return ExitCode.pipe;
     if (err instanceof AbortError) {
       display.interrupted(`interrupted after ${err.written} bytes were streamed; a stream cannot be resumed`, run.exitOnSignal());
-      return run.exitOnSignal();
+      return leaveIfStuck(streams.stdout, run.exitOnSignal());
     }
     // Reported here, on stderr even with --json: stdout is the stream.
     if (!(err instanceof RangegetError)) throw err;
     display.error({ code: err.code, message: err.cliMessage, exitCode: err.exitCode });
-    return err.exitCode;
+    return leaveIfStuck(streams.stdout, err.exitCode);
   }
+}
+
+/**
+ * A stream that ended unfinished while its reader had stopped reading (Ctrl-C with `| less`
+ * waiting): the bytes still queued for the pipe would keep the process alive until the reader
+ * takes them, so it exits now with `code`. Only the process's own stdout: main() in a test
+ * writes elsewhere.
+ */
+function leaveIfStuck(stdout: NodeJS.WritableStream, code: number): number {
+  if (stdout === process.stdout && process.stdout.writableLength > 0) process.exit(code);
+  return code;
 }
