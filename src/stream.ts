@@ -40,6 +40,8 @@ class StreamOut extends Readable implements DownloadStream {
 
   constructor(private readonly controller: AbortController) {
     super();
+    // Stopped by the caller's signal while waiting for a reader that does not come.
+    controller.signal.addEventListener('abort', () => this.wanted?.reject(new AbortError()), { once: true });
   }
 
   override _read(): void {
@@ -129,11 +131,15 @@ export async function downloadTo(url: string | URL, writable: NodeJS.WritableStr
       const settle = (): void => {
         writable.off('drain', settle);
         writable.off('close', settle);
+        controller.signal.removeEventListener('abort', settle);
         if (failed) reject(failed);
+        else if (controller.signal.aborted) reject(new AbortError());
         else resolve();
       };
       writable.on('drain', settle);
       writable.on('close', settle);
+      // An abort does not wait for a writable that no longer drains.
+      controller.signal.addEventListener('abort', settle, { once: true });
     });
   try {
     return await new Download(resolveOptions(url, { ...options, signal: controller.signal })).stream(write);

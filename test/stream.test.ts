@@ -262,6 +262,18 @@ describe('downloadStream and downloadTo', () => {
     assert.ok(server.stats.bytesSent - sent < MiB, 'no connection goes on fetching');
   });
 
+  it('an abort ends downloadTo at once even when the writable never drains', T, async (t) => {
+    const server = await serve(t, { '/f': { size: 16 * MiB } });
+    const controller = new AbortController();
+    const stuck = new Writable({
+      highWaterMark: 1,
+      write() {
+        controller.abort(); // the first chunk arrived; its callback never comes
+      },
+    });
+    await assert.rejects(downloadTo(server.url('/f'), stuck, { signal: controller.signal }), AbortError);
+  });
+
   it('downloadTo waits for the writable, and a failing writable is a FileError with its cause', T, async (t) => {
     const server = await serve(t, { '/f': { size: 7 * MiB + 3, ranges: false }, '/g': { size: 9 * MiB } });
     const sink = hashSink(1);

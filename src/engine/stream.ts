@@ -119,6 +119,7 @@ export class StreamTransfer {
       this.context.emit({ type: 'warning', message: `using one connection from the start: ${err.message}` });
       this.connections = 1;
       await this.pool?.stop();
+      this.pool = undefined;
       return this.fromBody(undefined);
     }
   }
@@ -209,7 +210,8 @@ export class StreamTransfer {
   }
 
   private report(): void {
-    const written = this.pool ? prefix(this.pool) : this.streamed;
+    // The written prefix: bytes ready, handed on or about to be.
+    const written = Math.max(this.streamed, this.pool ? prefix(this.pool) : 0);
     const progress = this.meter.progress({ now: performance.now(), written, total: this.info.size, connections: this.pool?.activeConnections() ?? 0 });
     this.context.opts.onProgress?.(progress);
     this.context.emit({ type: 'progress', ...progress });
