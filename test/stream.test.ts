@@ -8,10 +8,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { Writable } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortError, ChecksumError, downloadStream, downloadTo, ExitCode, FileError } from '../src/index.js';
+import { main } from '../src/cli/main.js';
 import { BIN, childEnv, runCli } from './helpers/cli.js';
 import { serve } from './helpers/server.js';
 import { list, tempDir, waitFor, type AfterContext } from './helpers/tmp.js';
@@ -176,6 +177,22 @@ describe('-o -: the CLI streams to stdout', () => {
     assert.equal(code, ExitCode.sigint, stderr);
     assert.ok(server.stats.bytesSent <= 4 * MiB + MiB, `sent ${server.stats.bytesSent}`);
     assert.match(stderr, /interrupted after \d+ bytes were streamed/);
+  });
+
+  it('a bar on stderr when it is a terminal, though stdout is a pipe; none with TERM=dumb', T, async (t) => {
+    const server = await serve(t, { '/f': { size: 6 * MiB, throttle: 2 * MiB } });
+    const stderr = Object.assign(new PassThrough(), { isTTY: true, columns: 100 });
+    let text = '';
+    stderr.setEncoding('utf8').on('data', (s: string) => (text += s));
+    const stdout = hashSink();
+    const streams = { stdout, stderr, isTTY: false, env: childEnv({ TERM: 'xterm' }) };
+    assert.equal(await main(['-o', '-', server.url('/f')], streams), 0);
+    assert.equal(stdout.sha256(), server.sha256('/f'));
+    assert.ok(text.includes('\x1b[?25l') && text.includes('\x1b[?25h'), JSON.stringify(text));
+    assert.match(text, /streamed 6\.00 MiB to stdout/);
+    text = '';
+    assert.equal(await main(['-o', '-', server.url('/f')], { ...streams, stdout: hashSink(), env: childEnv({ TERM: 'dumb' }) }), 0);
+    assert.doesNotMatch(text, /\x1b/);
   });
 
   it('usage mistakes exit 2 before any request', T, async (t) => {

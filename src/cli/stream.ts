@@ -38,17 +38,25 @@ export interface StreamRun {
   exitOnSignal: () => number;
 }
 
+/** Bars on stderr when it is a terminal (stdout is the stream: it does not matter); plain lines otherwise. */
+function streamMode(run: StreamRun): DisplayMode {
+  if (run.mode === 'json' || run.mode === 'quiet') return run.mode;
+  const terminal = (run.streams.stderr as { isTTY?: boolean }).isTTY === true && (run.streams.env ?? process.env).TERM !== 'dumb';
+  return terminal && !run.raw.verbose ? 'bar' : 'plain';
+}
+
 /** Stream `url` to stdout; resolves to the exit code (only an unexpected failure is thrown). */
 export async function streamToStdout(run: StreamRun): Promise<number> {
   const { raw, streams, signal } = run;
+  const window = raw.streamWindow === undefined ? undefined : parseSize(raw.streamWindow, '--stream-window');
+  if (window !== undefined && window < 64 * 1024) throw new UsageError('--stream-window: must be at least 64K (examples: 16M, 1G)');
   const { downloadTo } = await import('../stream.js');
   // Reports (JSON lines too) go to stderr: stdout is the file.
-  const display = new Display(run.mode === 'bar' ? 'plain' : run.mode, { ...streams, stdout: streams.stderr });
+  const display = new Display(streamMode(run), { ...streams, stdout: streams.stderr });
   const { output: _o, dir: _d, overwrite: _w, continue: _c, skipExisting: _s, timestamping: _t, remoteTime: _r, resume: _u, restart: _a, ...options } = run.options;
   // A closed pipe may still report after the last write: it must not end the process.
   streams.stdout.on('error', () => undefined);
-  const window = raw.streamWindow === undefined ? undefined : parseSize(raw.streamWindow, '--stream-window');
-  if (window !== undefined && window < 64 * 1024) throw new UsageError('--stream-window: must be at least 64K (examples: 16M, 1G)');
+  let code: number;
   try {
     await downloadTo(run.url, streams.stdout, { ...options, ...(window !== undefined ? { streamWindow: window } : {}), signal, onEvent: (e) => display.event(e) });
     return ExitCode.ok;
@@ -56,14 +64,17 @@ export async function streamToStdout(run: StreamRun): Promise<number> {
     const cause = (err as Error).cause as NodeJS.ErrnoException | undefined;
     if (cause?.code === 'EPIPE' || cause?.code === 'ERR_STREAM_DESTROYED') return ExitCode.pipe;
     if (err instanceof AbortError) {
-      display.interrupted(`interrupted after ${err.written} bytes were streamed; a stream cannot be resumed`, run.exitOnSignal());
-      return leaveIfStuck(streams.stdout, run.exitOnSignal());
-    }
-    // Reported here, on stderr even with --json: stdout is the stream.
-    if (!(err instanceof RangegetError)) throw err;
-    display.error({ code: err.code, message: err.cliMessage, exitCode: err.exitCode });
-    return leaveIfStuck(streams.stdout, err.exitCode);
+      code = run.exitOnSignal();
+      display.interrupted(`interrupted after ${err.written} bytes were streamed; a stream cannot be resumed`, code);
+    } else if (err instanceof RangegetError) {
+      // Reported here, on stderr even with --json: stdout is the stream.
+      code = err.exitCode;
+      display.error({ code: err.code, message: err.cliMessage, exitCode: code });
+    } else throw err;
+  } finally {
+    display.stop();
   }
+  return leaveIfStuck(streams.stdout, code);
 }
 
 /**
