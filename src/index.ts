@@ -6,6 +6,7 @@
  * const result = await download('https://example.com/file.iso', { output: 'file.iso', connections: 16 });
  */
 export { download, inspect } from './download.js';
+export { downloadStream, downloadTo, type DownloadStream, type StreamOptions } from './stream.js';
 export { startDownload, type DownloadTask } from './task.js';
 export {
   downloadMany,

@@ -124,6 +124,8 @@ export interface DownloadOptions {
 
 export { VERSION, MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS } from './constants.js';
 const MiB = 1024 * 1024;
+/** Default of `streamWindow`: how far a stream's connections may run ahead of its reader. */
+export const DEFAULT_STREAM_WINDOW = 64 * MiB;
 
 function integer(value: number | undefined, name: string, min: number, max: number, fallback: number): number {
   if (value === undefined) return fallback;
@@ -162,8 +164,8 @@ function networkChoices(url: URL, options: DownloadOptions): { family?: 4 | 6; l
   return { family: family ?? (bound as 4 | 6), localAddress };
 }
 
-/** Validate options and fill in defaults. Throws {@link UsageError}. */
-export function resolveOptions(url: string | URL, options: DownloadOptions): DownloadSettings {
+/** Validate options and fill in defaults (`streamWindow`: a stream's, see stream.ts). Throws {@link UsageError}. */
+export function resolveOptions(url: string | URL, options: DownloadOptions & { streamWindow?: number }): DownloadSettings {
   const parsed = parseUrl(typeof url === 'string' ? url : url.href);
   const { url: clean, authorization: urlAuth } = takeUrlCredentials(parsed);
 
@@ -175,6 +177,7 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Dow
     throw new UsageError(`threads: ${threads} is more than the ${connections} connections; use at most one thread per connection`);
   }
   const minRangeSize = integer(options.minRangeSize, 'minRangeSize', 1, Number.MAX_SAFE_INTEGER, MiB);
+  const streamWindow = integer(options.streamWindow, 'streamWindow', 64 * 1024, Number.MAX_SAFE_INTEGER, DEFAULT_STREAM_WINDOW);
   const retries = integer(options.retries, 'retries', 0, 1000, 5);
   const retryWait = integer(options.retryWait, 'retryWait', 0, 3_600_000, 1000);
   const timeout = integer(options.timeout, 'timeout', 1, 86_400_000, 30_000);
@@ -231,6 +234,7 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Dow
     autoConnections,
     threads,
     minRangeSize,
+    streamWindow,
     overwrite: options.overwrite ?? false,
     continue: options.continue ?? false,
     skipExisting: options.skipExisting ?? false,
@@ -268,7 +272,7 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Dow
   if (options.proxy !== undefined) resolved.request.connection.proxy = options.proxy;
   if (options.output !== undefined) {
     if (options.output === '') throw new UsageError('-o: the output name is empty');
-    if (options.output === '-') throw new UsageError('-o -: streaming to stdout is not supported yet; give a file name');
+    if (options.output === '-') throw new UsageError("output '-' is the command line's stdout: call downloadStream() or downloadTo() to stream");
     // '-o sub/', '-o .' name a directory: refuse now, not after the probe.
     resolveTarget({ output: options.output, fileName: 'x', ...(options.dir !== undefined ? { dir: options.dir } : {}) });
     resolved.output = options.output;

@@ -7,6 +7,8 @@ import {
   batchExitCode,
   download,
   downloadMany,
+  downloadStream,
+  downloadTo,
   inspect,
   HttpError,
   NoSpaceError,
@@ -22,7 +24,9 @@ import {
   type ErrorCode,
   type Inspection,
   type Segment,
+  type StreamOptions,
 } from '../src/index.js';
+import type { Readable } from 'node:stream';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 type IsAny<T> = 0 extends 1 & T ? true : false;
@@ -81,3 +85,14 @@ const task = startDownload('https://example.com/f');
 check<Equal<typeof task.result, Promise<DownloadResult>>>();
 check<Equal<typeof task.events, AsyncIterable<DownloadEvent>>>();
 check<Equal<ReturnType<typeof batchExitCode>, number>>();
+
+// A stream: a Readable with its result; its options have no file on disk.
+const stream = downloadStream('https://example.com/f', { connections: 16, streamWindow: 8 * 1024 * 1024 });
+check<Equal<typeof stream.result, Promise<DownloadResult>>>();
+check<Equal<typeof stream extends Readable ? true : false, true>>();
+check<Equal<ReturnType<typeof downloadTo>, Promise<DownloadResult>>>();
+check<Equal<StreamOptions['streamWindow'], number | undefined>>();
+// @ts-expect-error a stream has no output file
+void downloadStream('https://example.com/f', { output: 'x' });
+// @ts-expect-error nor anything to resume
+void downloadTo('https://example.com/f', process.stdout, { resume: true });

@@ -2,8 +2,8 @@
  * A file already at the output path, as wget, curl and aria2c users re-run: --continue
  * (complete: nothing fetched; shorter: continued from its end under If-Range; untrustworthy:
  * fetched again and replaced), --skip-existing, -N / --timestamping, the remote time on the
- * saved file (--no-remote-time), a batch re-run with --continue, and `-o -` refused. The
- * oracle is the SHA-256 of the output and the body bytes the server sent.
+ * saved file (--no-remote-time), a batch re-run with --continue, and `-o -` (a stream) refused
+ * with them. The oracle is the SHA-256 of the output and the body bytes the server sent.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -146,7 +146,7 @@ describe('--continue', () => {
 });
 
 describe('--skip-existing, -o -', () => {
-  it('--skip-existing leaves any existing file alone and exits 0; -o - is a usage error', T, async (t) => {
+  it('--skip-existing leaves any existing file alone and exits 0; -o - with -d or --skip-existing is a usage error', T, async (t) => {
     const server = await serve(t, { '/e.bin': { size: 20 * KiB } });
     const dir = await tempDir(t);
     await writeFile(join(dir, 'e.bin'), 'mine');
@@ -160,7 +160,10 @@ describe('--skip-existing, -o -', () => {
     assert.equal(both.code, 2);
     const dash = await runMain([server.url('/e.bin'), '-d', dir, '-o', '-']);
     assert.equal(dash.code, 2);
-    assert.equal(dash.stderr, 'rangeget: error: -o -: streaming to stdout is not supported yet; give a file name\n');
+    assert.equal(dash.stderr, 'rangeget: error: -d cannot be combined with -o -: a stream has no file on disk\n');
+    const skip = await runMain([server.url('/e.bin'), '--skip-existing', '-o', '-']);
+    assert.equal(skip.code, 2);
+    assert.equal(skip.stderr, 'rangeget: error: --skip-existing cannot be combined with -o -: a stream has no file on disk\n');
     assert.deepEqual(await list(dir), ['e.bin']);
   });
 });

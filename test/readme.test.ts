@@ -122,6 +122,14 @@ const CLAIMS: Array<{ what: string; marker: string; check: (t: TestContext, exam
       await assertSaved(example, 'file.bin');
     },
   },
+  {
+    what: 'downloadStream() piped into a file gives the file byte-exact, and its result the verified digest',
+    marker: 'downloadStream(',
+    async check(_t, example) {
+      assert.equal(await succeeds(example), `${example.server.sha256(example.path)}\n`);
+      await assertSaved(example, 'backup.tar');
+    },
+  },
 ];
 
 describe(`README.md "${SECTION}": the examples run as written`, () => {

@@ -14,6 +14,7 @@ import type { DisplayStreams } from './display.js';
 /** Raw option values as commander gives them. */
 export interface RawOptions {
   output?: string;
+  streamWindow?: string;
   dir?: string;
   connections?: string;
   maxConnections?: string;
@@ -159,6 +160,7 @@ Examples:
   rangeget URL                              run again after Ctrl-C: it resumes
   rangeget -i urls.txt -j 4 -d downloads    a list, 4 at a time, into downloads/
   rangeget --mirror URL2 URL                ranges spread over URL and URL2
+  rangeget -c 16 -o - URL | tar x           16 connections, in order, into tar
   rangeget --dry-run URL                    size, ranges, path; no download`;
 
 /** The program: `run` is called with the URLs and raw flags; `demo` is its subcommand. */
@@ -170,7 +172,8 @@ export function buildProgram(streams: CliStreams, run: (urls: string[], raw: Raw
     .description('Download files over several HTTP connections each; resumable and verified.')
     .usage('[options] <url...>')
     .argument('[url...]', 'http or https URLs to download')
-    .option('-o, --output <file>', 'save as this file (one URL only; default: name from the server or the URL)')
+    .option('-o, --output <file>', "save as this file (one URL only; default: name from the server or the URL); '-' streams to stdout")
+    .option('--stream-window <size>', 'with -o -: how far connections fetch ahead of the reader, held in a temporary file (default: 64M)')
     .option('-d, --dir <dir>', 'save into this directory, created if missing (default: current directory)')
     .option('-i, --input-file <file>', "download the URLs listed in this file, '-' for stdin (format below)")
     .option('-j, --jobs <n>', `files downloaded at once, each with its own connections (default: ${DEFAULT_JOBS})`)
@@ -232,7 +235,8 @@ another origin. -v shows them as ***.
 
 Exit codes: 0 ok, 2 usage, 3 HTTP error, 4 network, 5 verification failed,
 6 local file error, 7 remote file changed, 8 some downloads of a batch (several
-URLs or -i) failed (the summary names each), 130 interrupted (SIGINT), 143 (SIGTERM).`,
+URLs or -i) failed (the summary names each), 130 interrupted (SIGINT), 143 (SIGTERM),
+141 the reader of -o - closed the pipe.`,
     )
     .addHelpText('after', EXAMPLES)
     .showHelpAfterError(false)

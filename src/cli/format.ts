@@ -34,7 +34,7 @@ export function summary(result: DownloadResult): string {
   const fetched = result.size - result.resumed;
   const speed = seconds > 0 ? fetched / seconds : 0;
   const parts = [
-    `saved ${result.path} (${formatBytes(result.size)})`,
+    result.path === '-' ? `streamed ${formatBytes(result.size)} to stdout` : `saved ${result.path} (${formatBytes(result.size)})`,
     `in ${seconds.toFixed(1)}s`,
     `${formatBytes(speed)}/s`,
     `${result.connections} connection${result.connections === 1 ? '' : 's'}`,

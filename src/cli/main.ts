@@ -10,6 +10,7 @@ import { configArgs } from './config.js';
 import { buildProgram, toDownloadOptions, type CliStreams, type RawOptions } from './flags.js';
 import { batchInterruption, formatPlan, interruption } from './format.js';
 import { collectItems } from './input.js';
+import { streamFlagProblem, streamToStdout } from './stream.js';
 
 
 function displayMode(raw: RawOptions, streams: CliStreams): DisplayMode {
@@ -21,7 +22,8 @@ function displayMode(raw: RawOptions, streams: CliStreams): DisplayMode {
 
 /**
  * Run the CLI with `argv` (without `node` and the script). Resolves to the exit code;
- * never calls `process.exit`, except on a second Ctrl-C.
+ * never calls `process.exit`, except on a second Ctrl-C, and when `-o -` ends unfinished with
+ * bytes its reader never took (cli/stream.ts).
  */
 export async function main(argv: string[], streams: CliStreams, signals: NodeJS.EventEmitter = process): Promise<number> {
   let display: Display | undefined;
@@ -37,6 +39,8 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
     const items = await collectItems(urls, raw, streams.stdin ?? process.stdin);
     const batch = items.length > 1 || raw.inputFile !== undefined;
     const mode = displayMode(raw, streams);
+    const streamProblem = streamFlagProblem(raw, batch);
+    if (streamProblem) throw streamProblem;
 
     const controller = new AbortController();
     let exitOnSignal: number = ExitCode.sigint;
@@ -59,6 +63,7 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
     const signal = controller.signal;
 
     try {
+      if (raw.output === '-') return await streamToStdout({ url: urls[0]!, raw, options, mode, streams, signal, exitOnSignal: () => exitOnSignal });
       if (raw.dryRun) {
         if (!batch) {
           // One URL: a failure is reported like any other single failure, with its own exit code.

@@ -24,6 +24,7 @@ import {
   takePieces,
 } from './scheduler.js';
 import type { SlotTable } from './slots.js';
+import type { WindowFeed } from './window.js';
 
 /** What the assigner asks of its owner, and tells it. */
 export interface AssignerHooks {
@@ -51,6 +52,8 @@ export interface AssignJob {
   connections: CountSettings;
   /** The round trip (ms) estimated before any range answered (from the probe); undefined when unknown. */
   roundTrip?: number;
+  /** A stream's pieces, made as its window moves (window.ts): the queue is topped up from it. */
+  feed?: WindowFeed;
 }
 
 /** Completed ranges whose speeds make the endgame's reference. */
@@ -177,6 +180,7 @@ export class Assigner {
 
   /** Give every free usable slot work. True when nothing is queued and no slot is busy. */
   schedule(now: number): boolean {
+    this.job?.feed?.fill(this.queue);
     const usable = this.usable();
     let idle = usable - this.active();
     this.slots.forEach((slot, index) => {
@@ -190,7 +194,8 @@ export class Assigner {
   }
 
   private finished(): boolean {
-    return this.queue.length === 0 && this.slots.every((s) => !s.busy);
+    const planned = this.job?.feed?.exhausted ?? true;
+    return planned && this.queue.length === 0 && this.slots.every((s) => !s.busy);
   }
 
   /** Free a slot; returns what was left of its range. */
@@ -201,7 +206,11 @@ export class Assigner {
     const start = this.table.start(index);
     const position = this.table.position(index);
     const end = this.table.end(index);
-    if (position > start) this.settled.push({ start, end: position });
+    if (position > start) {
+      // Kept merged: a stream's pieces are many, and it asks for the written prefix often.
+      const merged = normalize([...this.settled, { start, end: position }], Number.MAX_SAFE_INTEGER);
+      this.settled.splice(0, this.settled.length, ...merged);
+    }
     slot.fetched += position - start;
     return position < end ? { start: position, end } : undefined;
   }

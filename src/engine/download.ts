@@ -8,21 +8,21 @@ import { createDispatcher } from '../http/dispatcher.js';
 import { probe, type ProbeResult, type ProbeRetry } from '../http/probe.js';
 import { discard } from '../http/request.js';
 import type { HttpTrace } from '../http/trace.js';
-import { canVouch } from '../http/validators.js';
 import { exists } from '../storage/assemble.js';
 import { lockTarget } from '../storage/lock.js';
 import { checkOutput, checkSpace, existing } from '../storage/output-checks.js';
 import { resolveTarget, type Target } from '../storage/target.js';
 import { AbortError, FileExistsError, fileError } from '../primitives/errors.js';
-import { totalLength, UNKNOWN_END } from '../primitives/ranges.js';
+import { totalLength } from '../primitives/ranges.js';
 import type { DownloadEvent, DownloadResult, Inspection, SkipReason } from './events.js';
 import { existingAction, type ExistingAction } from './existing.js';
 import { chooseFileName } from './file-name.js';
-import { fetchesRanges, planRanges } from './plan.js';
+import { inspection } from './inspection.js';
 import { keepWarm } from './prewarm.js';
 import { restartAction } from './restart.js';
 import { adoptFile, readLeftovers, takeLeftovers, type ResumePoint } from './resume.js';
 import type { DownloadSettings } from './settings.js';
+import { StreamTransfer, type StreamWrite } from './stream.js';
 import { Transfer, type TransferContext } from './transfer.js';
 
 /** One download, start to finish; `start()` runs it, `inspect()` only plans it. */
@@ -153,7 +153,7 @@ export class Download {
       });
     try {
       if ('unchanged' in info) {
-        this.emitProbe(info, info.unchanged.target);
+        this.announce(info, info.unchanged.target.path);
         return this.skip(info, info.unchanged.target, 'not-modified', info.unchanged.size);
       }
       return await this.probed(info, startOver);
@@ -163,11 +163,50 @@ export class Download {
     }
   }
 
+  /** Say what the probe found, and where the file goes (`-`: a stream). */
+  private announce(info: ProbeResult, path: string): void {
+    this.emit({
+      type: 'probe',
+      url: info.url,
+      finalUrl: info.finalUrl,
+      size: info.size,
+      ranges: info.acceptsRanges,
+      ...(info.etag ? { etag: info.etag } : {}),
+      ...(info.lastModified ? { lastModified: info.lastModified } : {}),
+      path,
+    });
+  }
+
+  /**
+   * Probe, then hand the file to `write` in order (`-o -`): no output path, lock, resume or
+   * start-over (the consumer has the bytes already).
+   */
+  async stream(write: StreamWrite): Promise<DownloadResult> {
+    this.checkAborted();
+    for (const message of this.opts.warnings) this.warn(message);
+    if (this.warm) keepWarm(this.opts.threads);
+    try {
+      const info = await this.probe(this.opts.url, true, this.opts.rate === undefined).catch((err: unknown) => {
+        if (this.opts.signal?.aborted) throw new AbortError();
+        throw err;
+      });
+      try {
+        this.announce(info, '-');
+        if (!info.acceptsRanges && info.noRangesReason) this.warn(`using one connection: ${info.noRangesReason}`);
+        return await new StreamTransfer(this.transferContext(), info, write).run();
+      } finally {
+        if (info.body) discard({ body: info.body, headers: {} });
+      }
+    } finally {
+      if (this.ownDispatcher) await this.dispatcher.close().catch(() => undefined);
+    }
+  }
+
   /** The rest of an attempt, once probed. */
   private async probed(info: ProbeResult, startOver: boolean): Promise<DownloadResult> {
     const { opts } = this;
     const { target, action } = await this.target(info);
-    this.emitProbe(info, target);
+    this.announce(info, target.path);
     if (action?.kind === 'skip') return this.skip(info, target, action.why, action.have);
     if (action?.kind === 'replace' && action.warning) this.warn(`${target.path}: ${action.warning}`);
     if (!info.acceptsRanges && info.noRangesReason) this.warn(`using one connection: ${info.noRangesReason}`);
@@ -178,19 +217,6 @@ export class Download {
     } finally {
       await unlock();
     }
-  }
-
-  private emitProbe(info: ProbeResult, target: Target): void {
-    this.emit({
-      type: 'probe',
-      url: info.url,
-      finalUrl: info.finalUrl,
-      size: info.size,
-      ranges: info.acceptsRanges,
-      ...(info.etag ? { etag: info.etag } : {}),
-      ...(info.lastModified ? { lastModified: info.lastModified } : {}),
-      path: target.path,
-    });
   }
 
   /** The rest of an attempt, holding the output's lock. */
@@ -274,29 +300,7 @@ export class Download {
     try {
       const target = this.targetOf(info);
       const left = this.opts.resume ? await readLeftovers(target, info) : undefined;
-      const written = left?.kind === 'kept' ? left.written : [];
-      const ranged = fetchesRanges(info);
-      const ranges = ranged
-        ? planRanges({ size: info.size!, connections: this.opts.connections, minRangeSize: this.opts.minRangeSize, done: written })
-        : info.size === 0
-          ? []
-          : [{ start: 0, end: info.size ?? UNKNOWN_END }];
-      const result: Inspection = {
-        url: info.url,
-        finalUrl: info.finalUrl,
-        size: info.size,
-        ranges,
-        rangeSupport: info.acceptsRanges,
-        resumable: ranged && canVouch(info),
-        path: target.path,
-        exists: await exists(target.path),
-        have: totalLength(written),
-      };
-      if (info.etag) result.etag = info.etag;
-      if (info.lastModified) result.lastModified = info.lastModified;
-      if (info.noRangesReason) result.reason = info.noRangesReason;
-      else if (ranged && !result.resumable) result.reason = 'the server gives no strong ETag or Last-Modified, so an interrupted download would start over';
-      return result;
+      return inspection(info, this.opts, target.path, left?.kind === 'kept' ? left.written : [], await exists(target.path));
     } finally {
       if (this.ownDispatcher) await this.dispatcher.close().catch(() => undefined);
     }

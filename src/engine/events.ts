@@ -21,7 +21,7 @@ export interface Progress {
 
 /** The result of a finished download. */
 export interface DownloadResult {
-  /** Absolute path of the saved file. */
+  /** Absolute path of the saved file; `'-'` for a stream (`downloadStream`, `downloadTo`). */
   path: string;
   /** The URL asked for (credentials removed). */
   url: string;

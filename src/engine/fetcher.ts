@@ -188,7 +188,7 @@ export class Fetcher {
     const context = {
       table: this.table,
       slot,
-      writer: new RangeWriter(this.fd, this.file.partPath, this.table, slot),
+      writer: new RangeWriter(this.fd, this.file.partPath, this.table, slot, this.file.ring),
       limiter: this.limiter,
       writeBuffer: this.init.writeBuffer,
       flushInterval: this.init.flushInterval,

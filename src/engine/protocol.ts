@@ -35,6 +35,8 @@ export interface FetchFile {
   mode: FetchMode;
   /** Size of the file, when known. */
   size: number | undefined;
+  /** A stream's ring: `partPath` is a file of this many bytes, byte `x` at `x mod ring`. */
+  ring?: number;
 }
 
 /** One server of the file, as its probe found it. */

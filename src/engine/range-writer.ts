@@ -1,7 +1,8 @@
 /**
  * The range writer: the bytes of one response, buffered and written at their offset in the
  * `.part` file with one positional write per buffer-full. The slot table is the truth about
- * what is written: its position moves only after the bytes are in the file.
+ * what is written: its position moves only after the bytes are in the file. For a stream
+ * (`-o -`) the file is a ring of `ring` bytes: byte `x` of the file is at `x mod ring`.
  */
 import { writevSync } from 'node:fs';
 import { fileError } from '../primitives/errors.js';
@@ -20,6 +21,8 @@ export class RangeWriter {
     private readonly partPath: string,
     private readonly table: SlotTable,
     private readonly slot: number,
+    /** Size of the ring file a stream is written into; undefined: the file itself. */
+    private readonly ring?: number,
   ) {}
 
   /** Hold a chunk; the slot table learns it has arrived (a split must not start before it). */
@@ -67,7 +70,17 @@ export class RangeWriter {
     return at + length >= stop;
   }
 
+  /** Write at `position` of the file, or of the ring: a write that crosses its end is split. */
   private writeFully(parts: Buffer[], position: number, length: number): void {
+    const { ring } = this;
+    if (ring === undefined) return this.writeAt(parts, position, length);
+    const at = position % ring;
+    const first = Math.min(length, ring - at);
+    this.writeAt(first < length ? take(parts, first) : parts, at, first);
+    if (first < length) this.writeAt(dropBytes(parts, first), 0, length - first);
+  }
+
+  private writeAt(parts: Buffer[], position: number, length: number): void {
     try {
       let offset = 0;
       while (offset < length) {

@@ -21,6 +21,8 @@ export interface DownloadSettings {
   autoConnections: boolean;
   threads: number;
   minRangeSize: number;
+  /** Bytes a stream's connections may fetch ahead of the consumer (`--stream-window`). */
+  streamWindow: number;
   checksum?: Checksum;
   overwrite: boolean;
   /** `continue`: finish or keep a file at the output path (engine/existing.ts). */

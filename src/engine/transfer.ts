@@ -20,17 +20,15 @@ import { writeFirstBody } from './first-body.js';
 import { Meter } from './meter.js';
 import { countSettings } from './connection-count.js';
 import { fetchesRanges, planRanges } from './plan.js';
-import { poolOptions } from './pool-options.js';
 import type { Source } from './protocol.js';
 import type { DownloadSettings } from './settings.js';
+import { newPool } from './pool-setup.js';
 import { findSources, sourceOf } from './sources.js';
 import { abortedAt, keepFailed, keptMismatch } from './verify.js';
-import { WorkerPool, RangesUnsupported, type PoolJob } from './worker-pool.js';
+import { RangesUnsupported, type PoolJob, type WorkerPool } from './worker-pool.js';
 
 /** The control file is saved this often while bytes arrive. */
 const SAVE_INTERVAL = 500;
-/** Files up to this size are fetched in the main thread: a worker would take longer to start. */
-const INLINE_MAX_SIZE = 4 * 1024 * 1024;
 
 /** What a transfer runs in: the download it belongs to. */
 export interface TransferContext {
@@ -187,7 +185,7 @@ export class Transfer {
       : [{ start: 0, end: size ?? UNKNOWN_END }];
     const count = countSettings(opts, this.ranged); // every slot may steal, even with fewer ranges
     this.connections = Math.min(count.start, Math.max(1, ranges.length));
-    const pool = this.newPool();
+    const pool = newPool(this.context, this.size, () => this.rangeDone(), (connections, reason) => this.connectionsChanged(connections, reason));
     this.pool = pool;
     const job: PoolJob = {
       partPath: this.input.target.partPath,
@@ -208,18 +206,6 @@ export class Transfer {
       abort.dispose();
       await pool.stop();
     }
-  }
-
-  /** A pool of worker threads (taken warm when possible), or inline fetchers for a small file. */
-  private newPool(): WorkerPool {
-    const inline = this.size !== undefined && this.size <= INLINE_MAX_SIZE ? this.context.dispatcher : undefined;
-    return new WorkerPool(
-      poolOptions(this.opts, inline, {
-        emit: (event) => this.emit(event),
-        rangeDone: () => this.rangeDone(),
-        connections: (connections, reason) => this.connectionsChanged(connections, reason),
-      }),
-    );
   }
 
   /** `-c auto` changed the count: the result keeps the most at once. */

@@ -12,6 +12,7 @@ import { STEAL_MIN_AGE } from './scheduler.js';
 import type { ByteRange } from '../primitives/ranges.js';
 import { SlotTable } from './slots.js';
 import { Threads, type ThreadOptions } from './threads.js';
+import type { WindowFeed } from './window.js';
 import type { HttpTrace } from '../http/trace.js';
 
 /** Settings of a pool for its whole life (one download): its threads', and what it reports. */
@@ -41,6 +42,8 @@ export interface PoolJob extends FetchFile {
   connections: CountSettings;
   /** The round trip (ms) estimated before any range answered; undefined when unknown. */
   roundTrip?: number;
+  /** A stream's pieces, made as its window moves (the ranges given to `run` come first). */
+  feed?: WindowFeed;
 }
 
 /** Thrown by {@link WorkerPool.run} when the server turned out to ignore ranges. */
@@ -86,10 +89,10 @@ export class WorkerPool {
   run(job: PoolJob, ranges: readonly ByteRange[]): Promise<void> {
     this.job = job;
     this.failure = undefined;
-    const { mode, sources, minRangeSize, connections, roundTrip } = job;
-    const assign = { mode, sources: sources.length, minRangeSize, connections, ...(roundTrip !== undefined ? { roundTrip } : {}) };
+    const { mode, sources, minRangeSize, connections, roundTrip, feed } = job;
+    const assign = { mode, sources: sources.length, minRangeSize, connections, ...(roundTrip !== undefined ? { roundTrip } : {}), ...(feed ? { feed } : {}) };
     this.assigner.load(assign, ranges, job.written ?? [], performance.now());
-    const wire: FetchFile = { partPath: job.partPath, sources, mode, size: job.size };
+    const wire: FetchFile = { partPath: job.partPath, sources, mode, size: job.size, ...(job.ring ? { ring: job.ring } : {}) };
     this.threads.post({ type: 'file', file: wire });
     // Speeds are sampled, and a free connection looks again for a range to split, every tick.
     clearInterval(this.rescan);
@@ -103,6 +106,11 @@ export class WorkerPool {
   /** Every byte range written so far, merged. */
   written(): ByteRange[] {
     return this.assigner.written();
+  }
+
+  /** Look for work now: a stream's window moved. */
+  wake(): void {
+    if (this.live()) this.settleIf(this.assigner.schedule(performance.now()));
   }
 
   /** Connections fetching right now. */

@@ -33,6 +33,8 @@ export const ExitCode = {
   file: 6,
   changed: 7,
   batch: 8,
+  /** The reader of `-o -` closed the pipe (as a process ended by SIGPIPE). */
+  pipe: 141,
   sigint: 130,
   sigterm: 143,
 } as const;
@@ -130,12 +132,11 @@ export class ServerError extends RangegetError {
 export class ChecksumError extends RangegetError {
   readonly expected: string;
   readonly actual: string;
-  constructor(algorithm: string, expected: string, actual: string, keptIn?: string) {
+  /** `streamed`: every byte went to a stream (`-o -`) before the digest was known. */
+  constructor(algorithm: string, expected: string, actual: string, keptIn?: string, streamed = false) {
     const kept = keptIn === undefined ? '' : `; its bytes are kept in ${keptIn}: with the right checksum, the next run verifies them without fetching them again`;
-    super(
-      'ECHECKSUM',
-      `${algorithm} mismatch: expected ${expected}, got ${actual}; the file was not saved${kept}`,
-    );
+    const fate = streamed ? 'every byte was already streamed: discard what the reader got' : `the file was not saved${kept}`;
+    super('ECHECKSUM', `${algorithm} mismatch: expected ${expected}, got ${actual}; ${fate}`);
     this.expected = expected;
     this.actual = actual;
   }

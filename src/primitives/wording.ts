@@ -18,6 +18,7 @@ const LIBRARY_WORDS: ReadonlyArray<readonly [cli: string, library: string]> = [
   ['--load-cookies', '`cookieFile`'],
   ['--netrc-file', '`netrc`'],
   ['--max-speed', '`maxSpeed`'],
+  ['--stream-window', '`streamWindow`'],
   ['--limit-rate', '`maxSpeed`'],
   ['--connect-timeout', '`connectTimeout`'],
   ['--bind', '`localAddress`'],
