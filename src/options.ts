@@ -31,6 +31,12 @@ export interface DownloadOptions {
   minRangeSize?: number;
   /** Expected digest, `'sha256=HEX'` or a parsed {@link Checksum} (`--checksum`). */
   checksum?: string | Checksum;
+  /**
+   * Ask the server for its digest of the file (`Want-Repr-Digest`) and verify the file against
+   * a `Repr-Digest` (RFC 9530) or `Digest` (RFC 3230) it sends, as if it were `checksum`
+   * (`checksum` wins). `false`: `--no-server-digest`. Default true.
+   */
+  serverDigest?: boolean;
   /** Extra request headers (`-H`). */
   headers?: Record<string, string> | ReadonlyArray<readonly [string, string]>;
   /** User-Agent header (`--user-agent`). Default `rangeget/<version>`. */
@@ -226,6 +232,7 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Dow
     remoteTime: options.remoteTime ?? true,
     resume: options.resume ?? true,
     restart: options.restart ?? true,
+    serverDigest: options.serverDigest ?? true,
     request: {
       headers,
       credentialOrigin: clean.origin,

@@ -19,6 +19,8 @@ export interface RawOptions {
   threads?: string;
   minRange?: string;
   checksum?: string;
+  /** False with --no-server-digest. */
+  serverDigest?: boolean;
   header?: string[];
   userAgent?: string;
   user?: string;
@@ -111,6 +113,7 @@ export function toDownloadOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proc
   }
   if (raw.loadCookies !== undefined) options.cookieFile = raw.loadCookies;
   if (raw.checksum !== undefined) options.checksum = raw.checksum;
+  if (raw.serverDigest === false) options.serverDigest = false;
   if (raw.userAgent !== undefined) options.userAgent = raw.userAgent;
   const user = raw.user ?? env.RANGEGET_USER;
   if (user !== undefined) options.user = user;
@@ -176,6 +179,7 @@ export function buildProgram(streams: CliStreams, run: (urls: string[], raw: Raw
     .option('--threads <n>', 'worker threads that drive the connections (default: 1, at most the connections)')
     .option('--min-range <size>', 'smallest byte range per connection, e.g. 512K, 4M (default: 1M)')
     .option('--checksum <algo=hex>', 'verify the file: sha256, sha1, md5 or sha512, e.g. sha256=9f86d0...')
+    .option('--no-server-digest', "do not ask for or verify the server's digest of the file (Repr-Digest, Digest)")
     .option('--mirror <url>', 'another URL of the same file (repeatable): ranges are spread over all; one that fails is dropped', collect)
     .option('--dry-run', 'probe and print the plan (size, ranges, resumable, output path) without downloading')
     .option('-H, --header <header>', "extra request header 'Name: value' (repeatable)", collect)

@@ -64,6 +64,7 @@ export class Download {
     return {
       ...this.opts.retry,
       first,
+      serverDigest: this.opts.serverDigest && this.opts.checksum === undefined,
       onRetry: (r) => this.emit({ type: 'retry', attempt: r.attempt, delay: r.delay, reason: r.reason }),
       ...(this.opts.trace ? { onTrace: (trace: HttpTrace) => this.emit({ type: 'http', ...trace }) } : {}),
     };

@@ -1,4 +1,5 @@
 import type { HttpTrace } from '../http/trace.js';
+import type { Checksum } from '../primitives/checksum.js';
 
 /**
  * What a download reports while it runs. The CLI prints these (bars or `--json` lines);
@@ -35,13 +36,26 @@ export interface DownloadResult {
   resumed: number;
   /** Connections used (1 when the server does not support ranges). */
   connections: number;
-  /** Hex digest, when a checksum was asked for (and verified). */
+  /** Hex digest, when the file was verified (a checksum asked for, or the server's digest). */
   digest?: string;
+  /** The digest the file was verified against, and where it came from. */
+  verified?: VerifiedDigest;
   /**
    * Set when nothing was fetched because the file at `path` needed nothing: it `exists`
    * (`skipExisting`), is `complete` (`continue`), or is `not-modified` (`timestamping`).
    */
   skipped?: SkipReason;
+}
+
+/** A digest a file was verified against: {@link DownloadResult.verified}. */
+export interface VerifiedDigest extends Checksum {
+  /**
+   * `checksum`: the option (`--checksum`); `Repr-Digest` or `Digest`: the header of that name
+   * in the server's answer to the probe of `url`.
+   */
+  source: 'checksum' | 'Repr-Digest' | 'Digest';
+  /** The URL whose answer carried the digest (a server's digest only). */
+  url?: string;
 }
 
 /** Why a download fetched nothing: see {@link DownloadResult.skipped}. */

@@ -19,6 +19,8 @@ export interface DownloadSettings {
   threads: number;
   minRangeSize: number;
   checksum?: Checksum;
+  /** Ask for and verify the server's digest of the file (Repr-Digest, Digest) when `checksum` is not given. */
+  serverDigest: boolean;
   overwrite: boolean;
   /** `continue`: finish or keep a file at the output path (engine/existing.ts). */
   continue: boolean;

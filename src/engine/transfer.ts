@@ -15,14 +15,14 @@ import type { Dispatcher } from '../http/undici.js';
 import { whenAborted } from '../primitives/abort.js';
 import { AbortError, ChecksumError, SizeError, fileError } from '../primitives/errors.js';
 import { totalLength, UNKNOWN_END, type ByteRange } from '../primitives/ranges.js';
-import type { DownloadEvent, DownloadResult } from './events.js';
+import type { DownloadEvent, DownloadResult, VerifiedDigest } from './events.js';
 import { writeFirstBody } from './first-body.js';
 import { formatRate, Meter } from './meter.js';
 import { fetchesRanges, planRanges } from './plan.js';
 import type { Source } from './protocol.js';
 import type { DownloadSettings } from './settings.js';
 import { findSources, sourceOf } from './sources.js';
-import { abortedAt, keepFailed, keptMismatch } from './verify.js';
+import { abortedAt, expectedDigest, keepFailed, keptMismatch } from './verify.js';
 import { WorkerPool, RangesUnsupported, type PoolJob } from './worker-pool.js';
 
 /** Bytes buffered per connection before a positional write. */
@@ -73,6 +73,8 @@ export class Transfer {
   private bodyWritten = 0;
   /** Connections of the last plan. */
   private connections: number;
+  /** What the file is verified against (`--checksum`, else the server's digest), and its hasher. */
+  private readonly checksum: VerifiedDigest | undefined;
   private readonly hasher: FileHasher | undefined;
   private readonly meter: Meter;
   private readonly checkpointer: Checkpointer;
@@ -89,12 +91,13 @@ export class Transfer {
     this.kept = input.kept;
     this.resumed = totalLength(input.kept);
     this.connections = this.ranged ? opts.connections : 1;
-    this.hasher = opts.checksum ? new FileHasher(file, opts.checksum.algorithm) : undefined;
+    this.checksum = expectedDigest(opts, info);
+    this.hasher = this.checksum ? new FileHasher(file, this.checksum.algorithm) : undefined;
     this.meter = new Meter(context.started);
     this.checkpointer = new Checkpointer({
       file,
       path: input.target.controlPath,
-      state: this.ranged ? newControlState({ ...info, size: info.size! }, opts.checksum) : undefined,
+      state: this.ranged ? newControlState({ ...info, size: info.size! }, this.checksum) : undefined,
       written: () => this.pool?.written(),
       interval: SAVE_INTERVAL,
       exists: input.controlExists,
@@ -137,9 +140,9 @@ export class Transfer {
 
   /** A whole file kept from an earlier run that fails the checksum is fetched again. */
   private async verifyKept(): Promise<void> {
-    const digest = await keptMismatch(this.hasher, this.opts.checksum, this.size, this.kept);
-    if (digest === undefined) return;
-    this.warn(`the ${this.size} bytes kept in ${this.input.target.partPath} have ${this.opts.checksum?.algorithm} ${digest}, not ${this.opts.checksum?.hex}; fetching the file again`);
+    const warning = await keptMismatch(this.hasher, this.checksum, this.size, this.kept, this.input.target.partPath);
+    if (warning === undefined) return;
+    this.warn(warning);
     this.kept = [];
     this.resumed = 0;
   }
@@ -261,12 +264,8 @@ export class Transfer {
   private report(): void {
     const written = this.written();
     this.hashWritten(written);
-    const progress = this.meter.progress({
-      now: performance.now(),
-      written: totalLength(written),
-      total: this.size,
-      connections: this.pool?.activeConnections() ?? 0,
-    });
+    const connections = this.pool?.activeConnections() ?? 0;
+    const progress = this.meter.progress({ now: performance.now(), written: totalLength(written), total: this.size, connections });
     this.opts.onProgress?.(progress);
     this.emit({ type: 'progress', ...progress });
   }
@@ -274,7 +273,7 @@ export class Transfer {
   /** Verify the `.part` file, move it into place, and say `done`. */
   private async assemble(): Promise<DownloadResult> {
     const { info, target, file } = this.input;
-    const { opts } = this;
+    const { opts, checksum } = this;
     const time = opts.remoteTime ? lastModifiedTime(info.lastModified) : undefined;
     const result = await assemble({
       file,
@@ -284,10 +283,10 @@ export class Transfer {
       written: totalLength(this.written()),
       overwrite: opts.overwrite,
       ...(time !== undefined ? { mtime: new Date(time) } : {}),
-      ...(opts.checksum ? { checksum: opts.checksum } : {}),
+      ...(checksum ? { checksum } : {}),
       ...(this.hasher ? { hasher: this.hasher } : {}),
     }).catch(async (err: unknown) => {
-      if (err instanceof ChecksumError && opts.checksum) throw await keepFailed(err, opts.checksum, this.checkpointer, target.partPath);
+      if (err instanceof ChecksumError && checksum) throw await keepFailed(err, checksum, this.checkpointer, target.partPath);
       // Wrong bytes cannot be resumed; anything else (the path got taken) can.
       if (err instanceof SizeError) await this.checkpointer.abandon();
       throw err;
@@ -301,7 +300,7 @@ export class Transfer {
       duration: performance.now() - this.context.started,
       resumed: this.resumed,
       connections: this.connections,
-      ...(result.digest !== undefined ? { digest: result.digest } : {}),
+      ...(result.digest !== undefined ? { digest: result.digest, ...(checksum ? { verified: checksum } : {}) } : {}),
     };
     this.emit({ type: 'done', ...final });
     return final;

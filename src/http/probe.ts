@@ -10,6 +10,7 @@ import type { Dispatcher, ResponseBody } from './undici.js';
 import { HttpError, RangegetError } from '../primitives/errors.js';
 import { contentLength, header, parseContentRange } from './headers.js';
 import { connectionFailure, statusFailure } from './failures.js';
+import { serverDigest, WANT_REPR_DIGEST, type ServerDigest } from './digest-fields.js';
 import { discard, followRedirects, type FollowedResponse, type RequestSettings } from './request.js';
 import { AttemptFailure, firstProbeDelay, retryDelay, type RetrySettings } from './retry-policy.js';
 import type { HttpTrace } from './trace.js';
@@ -33,6 +34,8 @@ export interface ProbeResult {
   contentType?: string;
   /** Which request gave the answer. */
   method: 'HEAD' | 'GET';
+  /** The whole file's digest the server published (Repr-Digest or Digest), when asked for. */
+  digest?: ServerDigest;
   /**
    * The whole file, on its way: the probe's GET got a `200` with the body (a server without
    * ranges) and the caller asked to keep it. The caller must read or {@link discard} it.
@@ -84,6 +87,8 @@ export interface ProbeRetry extends RetrySettings {
   onTrace?: (trace: HttpTrace) => void;
   /** The download's first probe: nothing fetched yet, so an unreachable server fails fast. */
   first?: boolean;
+  /** Ask for the server's digest of the file (`Want-Repr-Digest`) and read it from the answer. */
+  serverDigest?: boolean;
 }
 
 /**
@@ -107,7 +112,7 @@ export async function probe(
 ): Promise<ProbeResult> {
   for (let failures = 1; ; failures++) {
     try {
-      return await probeOnce(dispatcher, url, settings, signal, retry?.onTrace, first, keepBody);
+      return await probeOnce(dispatcher, url, settings, signal, { ...retry }, first, keepBody);
     } catch (err) {
       if (!(err instanceof AttemptFailure)) throw err;
       const delay = retry && !signal?.aborted ? (retry.first ? firstProbeDelay : retryDelay)(err, failures, retry) : undefined;
@@ -118,12 +123,18 @@ export async function probe(
   }
 }
 
+/** The server's digest in an answer, when asked for (`digest-fields.ts` says which answers count). */
+function digestOf(response: FollowedResponse, wanted: boolean | undefined, head: boolean): Pick<ProbeResult, 'digest'> {
+  const digest = wanted ? serverDigest(response.headers, response.statusCode, head) : undefined;
+  return digest ? { digest } : {};
+}
+
 /** The answer from a HEAD alone, when it says enough. */
-function fromHead(url: URL, head: FollowedResponse): ProbeResult | undefined {
+function fromHead(url: URL, head: FollowedResponse, wanted: boolean | undefined): ProbeResult | undefined {
   const headSize = contentLength(head.headers);
   const acceptRanges = header(head.headers, 'accept-ranges')?.toLowerCase();
   if (head.statusCode < 200 || head.statusCode >= 300 || headSize === undefined) return undefined;
-  const base = { url: url.href, finalUrl: head.url.href, size: headSize, ...validators(head.headers), method: 'HEAD' as const };
+  const base = { url: url.href, finalUrl: head.url.href, size: headSize, ...validators(head.headers), method: 'HEAD' as const, ...digestOf(head, wanted, true) };
   if (acceptRanges === 'none') {
     return { ...base, acceptsRanges: false, noRangesReason: 'the server says it does not accept ranges (Accept-Ranges: none)' };
   }
@@ -137,15 +148,16 @@ async function probeOnce(
   url: URL,
   settings: RequestSettings,
   signal: AbortSignal | undefined,
-  onTrace: ((trace: HttpTrace) => void) | undefined,
+  { onTrace, serverDigest: wanted }: Pick<ProbeRetry, 'onTrace' | 'serverDigest'>,
   first: ProbeMethod,
   keepBody: boolean,
 ): Promise<ProbeResult> {
+  const want: Record<string, string> = wanted ? { 'want-repr-digest': WANT_REPR_DIGEST } : {};
   let head: FollowedResponse | undefined;
   if (first === 'HEAD') {
-    head = await send(dispatcher, url, 'HEAD', settings, signal, undefined, onTrace);
+    head = await send(dispatcher, url, 'HEAD', settings, signal, want, onTrace);
     discard(head);
-    const answer = fromHead(url, head);
+    const answer = fromHead(url, head, wanted);
     if (answer) return answer;
   }
   const headOk = head !== undefined && head.statusCode >= 200 && head.statusCode < 300;
@@ -153,8 +165,10 @@ async function probeOnce(
 
   // HEAD refused, without a length, or silent about ranges: ask for the first byte.
   const from = head && headOk ? head.url : url;
-  const get = await send(dispatcher, from, 'GET', settings, signal, { range: 'bytes=0-0' }, onTrace);
-  const base = { url: url.href, finalUrl: get.url.href, ...validators(get.headers), method: 'GET' as const };
+  const get = await send(dispatcher, from, 'GET', settings, signal, { ...want, range: 'bytes=0-0' }, onTrace);
+  // A digest the HEAD gave still counts when the GET gives none.
+  const digest = { ...(head && headOk ? digestOf(head, wanted, true) : {}), ...digestOf(get, wanted, false) };
+  const base = { url: url.href, finalUrl: get.url.href, ...validators(get.headers), method: 'GET' as const, ...digest };
   let kept = false;
   try {
     if (get.statusCode === 206) {

@@ -28,6 +28,7 @@ const LIBRARY_WORDS: ReadonlyArray<readonly [cli: string, library: string]> = [
   ['--insecure', '`insecure: true`'],
   ['--max-redirects', '`maxRedirects`'],
   ['--checksum', '`checksum`'],
+  ['--no-server-digest', '`serverDigest: false`'],
   ['--header', '`headers`'],
   ['-H', '`headers`'],
   ['--user', '`user`'],

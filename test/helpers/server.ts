@@ -28,6 +28,8 @@ export interface FileSpec {
   contentDisposition?: string;
   /** Sent verbatim as Content-Encoding; the bytes are not transformed. */
   contentEncoding?: string;
+  /** Extra headers sent verbatim with every HEAD, 200 and 206 (e.g. `Repr-Digest`). */
+  headers?: Record<string, string>;
   /** Answer GET and HEAD with this status and a short text body. */
   status?: number;
   /** Answer `redirectStatus` (default 302) with `Location: redirect`. */
@@ -370,6 +372,7 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
     if (entry.lastModified !== null) h['Last-Modified'] = entry.lastModified;
     if (entry.spec.contentDisposition !== undefined) h['Content-Disposition'] = entry.spec.contentDisposition;
     if (entry.spec.contentEncoding !== undefined) h['Content-Encoding'] = entry.spec.contentEncoding;
+    Object.assign(h, entry.spec.headers);
     return h;
   }
 
