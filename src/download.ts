@@ -1,10 +1,23 @@
 /**
  * The public entry points of one download: options in, a {@link Download} of the engine run.
  */
-import { Download } from './engine/download.js';
+import { Download, MetalinkAnswer } from './engine/download.js';
 import type { DownloadResult, Inspection } from './engine/events.js';
 import type { SharedConnections } from './http/dispatcher.js';
 import { resolveOptions, type DownloadOptions } from './options.js';
+
+/** Run a download; when its URL answers with a metalink, download the file it lists instead. */
+async function orMetalink(url: string | URL, options: DownloadOptions, run: (url: string | URL, options: DownloadOptions) => Promise<DownloadResult>): Promise<DownloadResult> {
+  try {
+    return await run(url, options);
+  } catch (err) {
+    if (!(err instanceof MetalinkAnswer)) throw err;
+    // The XML parser is loaded only when a metalink is met.
+    const { metalinkAnswer } = await import('./metalink-run.js');
+    const listed = metalinkAnswer(err.url, err.text, options);
+    return run(listed.url, listed.options);
+  }
+}
 
 /**
  * Probe a URL and plan its download without fetching it (the CLI's `--dry-run`).
@@ -26,7 +39,7 @@ export async function inspect(url: string | URL, options: DownloadOptions = {}):
  * console.log(result.path, result.size);
  */
 export async function download(url: string | URL, options: DownloadOptions = {}): Promise<DownloadResult> {
-  return new Download(resolveOptions(url, options)).start();
+  return orMetalink(url, options, (u, o) => new Download(resolveOptions(u, o)).start());
 }
 
 /**
@@ -35,6 +48,8 @@ export async function download(url: string | URL, options: DownloadOptions = {})
  * main thread; a big one starts its thread when it needs it). Internal.
  */
 export async function downloadSharing(url: string | URL, options: DownloadOptions, shared: SharedConnections): Promise<DownloadResult> {
-  const opts = resolveOptions(url, options);
-  return new Download(opts, shared.dispatcher(opts.request.connection), false).start();
+  return orMetalink(url, options, (u, o) => {
+    const opts = resolveOptions(u, o);
+    return new Download(opts, shared.dispatcher(opts.request.connection), false).start();
+  });
 }

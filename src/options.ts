@@ -11,8 +11,8 @@ import { parseCookiesFile, type StoredCookie } from './http/cookies.js';
 import { readCaFile } from './http/dispatcher.js';
 import { basicAuth, takeUrlCredentials } from './http/request.js';
 import { defaultNetrcPath, netrcLogin, readNetrc } from './netrc.js';
-import { parseChecksum, parseHeader, parseUrl, parseUserPass } from './parse.js';
-import type { Checksum } from './primitives/checksum.js';
+import { checkPieces, parseChecksum, parseHeader, parseUrl, parseUserPass } from './parse.js';
+import type { Checksum, PieceHashes } from './primitives/checksum.js';
 import { UsageError } from './primitives/errors.js';
 import { DEFAULT_CONNECTIONS, MAX_CONNECTIONS, VERSION } from './constants.js';
 import { resolveTarget } from './storage/target.js';
@@ -37,6 +37,18 @@ export interface DownloadOptions {
    * (`checksum` wins). `false`: `--no-server-digest`. Default true.
    */
   serverDigest?: boolean;
+  /**
+   * Digests of the file's consecutive pieces (a metalink's `<pieces>`, set by
+   * {@link downloadMetalink}): each piece is checked once written; a bad one is fetched again
+   * from another source, and the source that served it is used last from then on.
+   */
+  pieces?: PieceHashes;
+  /**
+   * A URL that answers `application/metalink4+xml` is read as a metalink (RFC 5854) and the
+   * file it lists is downloaded, with its mirrors and hashes; false saves the document itself.
+   * Default true.
+   */
+  metalink?: boolean;
   /** Extra request headers (`-H`). */
   headers?: Record<string, string> | ReadonlyArray<readonly [string, string]>;
   /** User-Agent header (`--user-agent`). Default `rangeget/<version>`. */
@@ -233,6 +245,7 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Dow
     resume: options.resume ?? true,
     restart: options.restart ?? true,
     serverDigest: options.serverDigest ?? true,
+    metalink: options.metalink ?? true,
     request: {
       headers,
       credentialOrigin: clean.origin,
@@ -272,6 +285,7 @@ export function resolveOptions(url: string | URL, options: DownloadOptions): Dow
   if (options.checksum !== undefined) {
     resolved.checksum = typeof options.checksum === 'string' ? parseChecksum(options.checksum) : parseChecksum(`${options.checksum.algorithm}=${options.checksum.hex}`);
   }
+  if (options.pieces !== undefined) resolved.pieces = checkPieces(options.pieces);
   if (options.maxSpeed instanceof RateLimiter) resolved.rate = options.maxSpeed;
   else if (options.maxSpeed !== undefined) {
     if (!(options.maxSpeed >= 1) || !Number.isFinite(options.maxSpeed)) {

@@ -141,7 +141,7 @@ describe('--json', () => {
     assert.equal(retry.attempt, 1);
     assert.match(String(retry.reason), /503/);
     const done = of('done')[0]!;
-    assert.deepEqual(keys(done), ['connections', 'digest', 'duration', 'finalUrl', 'path', 'resumed', 'size', 'type', 'url']);
+    assert.deepEqual(keys(done), ['connections', 'digest', 'duration', 'finalUrl', 'path', 'resumed', 'size', 'type', 'url', 'verified']);
     assert.equal(done.digest, server.sha256('/flaky.bin'));
     const progress = of('progress');
     assert.ok(progress.length >= 2, `progress events: ${progress.length}`);

@@ -5,6 +5,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Dispatcher } from '../http/undici.js';
 import { createDispatcher } from '../http/dispatcher.js';
+import { fetchDocument, isMetalinkType } from '../http/document.js';
 import { probe, type ProbeResult, type ProbeRetry } from '../http/probe.js';
 import { discard } from '../http/request.js';
 import type { HttpTrace } from '../http/trace.js';
@@ -24,6 +25,19 @@ import { restartAction } from './restart.js';
 import { adoptFile, readLeftovers, takeLeftovers, type ResumePoint } from './resume.js';
 import type { DownloadSettings } from './settings.js';
 import { Transfer, type TransferContext } from './transfer.js';
+
+/**
+ * Thrown by {@link Download.start} when the URL answered with a metalink (and `metalink` is
+ * on): its text, for the caller to download the files it lists instead.
+ */
+export class MetalinkAnswer extends Error {
+  constructor(
+    readonly url: string,
+    readonly text: string,
+  ) {
+    super(`${url} is a metalink`);
+  }
+}
 
 /** One download, start to finish; `start()` runs it, `inspect()` only plans it. */
 export class Download {
@@ -140,6 +154,9 @@ export class Download {
   /** The rest of an attempt, once probed. */
   private async probed(info: ProbeResult, startOver: boolean): Promise<DownloadResult> {
     const { opts } = this;
+    if (opts.metalink && isMetalinkType(info.contentType)) {
+      throw new MetalinkAnswer(info.finalUrl, await fetchDocument(this.dispatcher, new URL(info.finalUrl), opts.request, opts.signal));
+    }
     const { target, action } = await this.target(info);
     this.emit({
       type: 'probe',

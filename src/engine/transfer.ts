@@ -22,6 +22,7 @@ import { fetchesRanges, planRanges } from './plan.js';
 import type { Source } from './protocol.js';
 import type { DownloadSettings } from './settings.js';
 import { findSources, sourceOf } from './sources.js';
+import { PieceChecker } from './piece-check.js';
 import { abortedAt, expectedDigest, keepFailed, keptMismatch } from './verify.js';
 import { WorkerPool, RangesUnsupported, type PoolJob } from './worker-pool.js';
 
@@ -76,6 +77,7 @@ export class Transfer {
   /** What the file is verified against (`--checksum`, else the server's digest), and its hasher. */
   private readonly checksum: VerifiedDigest | undefined;
   private readonly hasher: FileHasher | undefined;
+  private pieces: PieceChecker | undefined;
   private readonly meter: Meter;
   private readonly checkpointer: Checkpointer;
 
@@ -169,7 +171,9 @@ export class Transfer {
     for (;;) {
       try {
         await this.runPool(sources);
-        return;
+        // A piece found bad once the pool had ended is fetched by the next one.
+        if (await this.pieces?.drain().then(() => totalLength(this.written()) < this.size!)) this.kept = this.written();
+        else return;
       } catch (err) {
         if (err instanceof RangesUnsupported && this.ranged) {
           this.warn(`using one connection from the start: ${err.message}`);
@@ -193,6 +197,7 @@ export class Transfer {
     this.connections = this.ranged ? Math.min(opts.connections, Math.max(1, ranges.length)) : 1;
     const pool = this.newPool();
     this.pool = pool;
+    if (opts.pieces && this.ranged) this.pieces ??= new PieceChecker({ file: this.input.file, size: size!, hashes: opts.pieces, sources, kept: this.kept, onBad: (r, m) => this.pieceBad(r, m) });
     const job: PoolJob = {
       partPath: this.input.target.partPath,
       sources,
@@ -202,6 +207,7 @@ export class Transfer {
       minRangeSize: opts.minRangeSize,
       // Every connection may take part in the endgame, even with fewer ranges than connections.
       connections: this.ranged ? opts.connections : 1,
+      ...(this.pieces ? { demoted: this.pieces.demoted } : {}),
     };
     this.emit({ type: 'start', path: this.input.target.path, size, connections: this.connections, ranges: ranges.length });
     const abort = whenAborted(opts.signal);
@@ -233,6 +239,7 @@ export class Transfer {
       onSlow: (speed, median) => this.warn(`a connection ran at ${formatRate(speed)} against a median of ${formatRate(median)}; the rest of its range goes to another connection`),
       onEndgame: (speed, s) =>
         this.warn(`the last range ran at ${formatRate(speed)}, ${Number.isFinite(s) ? `${Math.round(s)} s` : 'forever'} from its end; an idle connection fetches the rest`),
+      onWritten: (range, source) => this.pieces?.written(range, source),
       onSourceDropped: (url, reason) => this.warn(`mirror ${url} dropped for the rest of the download: ${reason}`),
     });
   }
@@ -245,27 +252,21 @@ export class Transfer {
   private rangeDone(): void {
     const written = this.written();
     if (this.size === undefined || totalLength(written) < this.size) void this.checkpointer.save();
-    this.hashWritten(written);
+    this.hasher?.follow(written);
   }
 
-  /**
-   * Hash the written prefix while the rest downloads: at every progress tick and every range
-   * done (pieces finish often, so little is left to hash at the end).
-   */
-  private hashWritten(written: readonly ByteRange[]): void {
-    const { hasher } = this;
-    if (!hasher) return;
-    const prefix = written[0]?.start === 0 ? written[0].end : 0;
-    if (prefix < hasher.position) hasher.reset();
-    void hasher.advance(prefix).catch(() => undefined);
+  /** A piece failed its check (the message says which, and whose): its bytes are fetched again. */
+  private pieceBad(range: ByteRange, message: string): void {
+    this.warn(message);
+    this.hasher?.reset();
+    this.pool?.unwrite(range);
   }
 
   /** A progress tick: the hasher catches up, then progress is reported. */
   private report(): void {
     const written = this.written();
-    this.hashWritten(written);
-    const connections = this.pool?.activeConnections() ?? 0;
-    const progress = this.meter.progress({ now: performance.now(), written: totalLength(written), total: this.size, connections });
+    this.hasher?.follow(written);
+    const progress = this.meter.progress({ now: performance.now(), written: totalLength(written), total: this.size, connections: this.pool?.activeConnections() ?? 0 });
     this.opts.onProgress?.(progress);
     this.emit({ type: 'progress', ...progress });
   }

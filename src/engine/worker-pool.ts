@@ -7,7 +7,8 @@
 import { fromWire, InternalError, type RangegetError } from '../primitives/errors.js';
 import type { FetchFile, FromWorker } from './protocol.js';
 import { addSample, type BusySlot, chooseEndgame, chooseSource, chooseSplit, findSlow, medianSpeed, recentSpeed, roundTrip, sourceFailure, STEAL_MIN_AGE, takePieces } from './scheduler.js';
-import { normalize, type ByteRange } from '../primitives/ranges.js';
+import { holes, normalize, type ByteRange } from '../primitives/ranges.js';
+import { lastResort } from './pieces.js';
 import { SlotTable } from './slots.js';
 import { Threads, type ThreadOptions } from './threads.js';
 import type { HttpTrace } from '../http/trace.js';
@@ -25,6 +26,8 @@ export interface PoolOptions extends ThreadOptions {
   onEndgame?: (speed: number, seconds: number) => void;
   /** Called when a source is dropped for the rest of the download. */
   onSourceDropped?: (url: string, reason: string) => void;
+  /** Called when a range ends with bytes written: which, from which source (piece checks, pieces.ts). */
+  onWritten?: (range: ByteRange, source: number) => void;
 }
 
 /** One file for the pool to fetch. */
@@ -35,6 +38,8 @@ export interface PoolJob extends FetchFile {
   minRangeSize: number;
   /** Connections to use for this file, at most the pool's. */
   connections: number;
+  /** Sources that served a bad piece: used only when no other is alive (may grow during the job). */
+  demoted?: ReadonlySet<number>;
 }
 
 /** Completed ranges whose speeds make the endgame's reference. */
@@ -201,9 +206,20 @@ export class WorkerPool {
     const start = this.table.start(index);
     const position = this.table.position(index);
     const end = this.table.end(index);
-    if (position > start) this.writtenSettled.push({ start, end: position });
+    if (position > start) {
+      this.writtenSettled.push({ start, end: position });
+      this.options.onWritten?.({ start, end: position }, slot.source ?? 0);
+    }
     slot.fetched += position - start;
     return position < end ? { start: position, end } : undefined;
+  }
+
+  /** Written bytes found bad (a piece that failed its hash): no longer written, and first in the queue. */
+  unwrite(range: ByteRange): void {
+    const kept = this.writtenSettled.flatMap((w) => holes(w.end, [{ start: 0, end: w.start }, range]));
+    this.writtenSettled.splice(0, this.writtenSettled.length, ...kept);
+    this.queue.unshift(range);
+    this.schedule();
   }
 
   private fail(err: Error): void {
@@ -278,7 +294,8 @@ export class WorkerPool {
     slot.busy = true;
     slot.startedAt = performance.now();
     this.table.assign(index, range.start, range.end);
-    slot.source = chooseSource(index, this.job?.sources.length ?? 1, this.deadSources);
+    const sources = this.job?.sources.length ?? 1;
+    slot.source = chooseSource(index, sources, lastResort(this.deadSources, this.job?.demoted ?? new Set(), sources));
     this.threads.run(index, slot.source);
   }
 }

@@ -29,6 +29,8 @@ const LIBRARY_WORDS: ReadonlyArray<readonly [cli: string, library: string]> = [
   ['--max-redirects', '`maxRedirects`'],
   ['--checksum', '`checksum`'],
   ['--no-server-digest', '`serverDigest: false`'],
+  ['--no-metalink', '`metalink: false`'],
+  ['--metalink', '`downloadMetalink()`'],
   ['--header', '`headers`'],
   ['-H', '`headers`'],
   ['--user', '`user`'],

@@ -98,6 +98,8 @@ export interface Faults {
   ifRange412?: boolean;
   /** A range GET answers 206 as `multipart/byteranges` (one part), as some servers do. */
   multipart?: boolean;
+  /** Every GET body has the bytes of this span of the file inverted (a corrupt mirror). */
+  corrupt?: { start: number; end: number };
   /** Every GET carries a header of this many bytes (beyond what a client accepts). */
   bigHeader?: number;
   /** A 206's Content-Range gives this total instead of the size. */
@@ -343,6 +345,8 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
       }
       const buf = Buffer.allocUnsafe(n);
       fill(entry.seed, start + pos, buf);
+      const bad = entry.spec.faults?.corrupt;
+      if (bad) for (let i = Math.max(bad.start, start + pos); i < Math.min(bad.end, start + pos + n); i++) buf[i - start - pos] = buf[i - start - pos]! ^ 0xff;
       const ok = res.write(buf);
       pos += n;
       rec.bytes += n;
