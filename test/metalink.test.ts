@@ -143,6 +143,20 @@ describe('metalink: downloads', () => {
     assert.equal(results[0]?.ok && results[0].result.verified?.hex, sha(a));
   });
 
+  it('the first URL down: its mirror stands in, with a warning; piece hashes of another size: exit 3', T, async (t) => {
+    const body = contentOf(31, MiB + 17);
+    const server = await serve(t, { '/f.bin': { size: body.length, seed: 31 }, '/other.bin': { size: body.length + 1, seed: 31 } });
+    const dead = await deadUrl('/f.bin');
+    const dir = await tempDir(t);
+    await writeFile(join(dir, 'down.meta4'), metalinkXml(fileXml('f.bin', body, [[dead, 1], [server.url('/f.bin'), 2]], 64 * 1024)));
+    const r = await runCli(t, ['-M', 'down.meta4', '--retries', '0'], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`trying the mirror ${server.url('/f.bin').replace(/[.]/g, '\\.')} instead`));
+    assert.equal(await sha256File(join(dir, 'f.bin')), sha(body));
+    const wrong = { length: 64 * 1024, algorithm: 'sha256' as const, hashes: Array.from({ length: 16 }, () => '0'.repeat(64)) };
+    await assert.rejects(download(server.url('/other.bin'), { dir, pieces: wrong }), /is not the 16 pieces of 65536 bytes/);
+  });
+
   it('a malformed .meta4 is exit 2 with file:line', T, async (t) => {
     const dir = await tempDir(t);
     await writeFile(join(dir, 'bad.meta4'), '<metalink xmlns="urn:ietf:params:xml:ns:metalink">\n  <file name="x">\n    <size>12</size>\n  </fil>\n</metalink>\n');

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import type { PieceHashes } from '../primitives/checksum.js';
+import { ServerError } from '../primitives/errors.js';
 import type { ByteRange } from '../primitives/ranges.js';
 import { KEPT, PieceLedger } from './pieces.js';
 import type { Source } from './protocol.js';
@@ -38,6 +39,10 @@ export class PieceChecker {
   /** The `kept` ranges (an earlier run's) are checked from the start. */
   constructor(input: PieceCheckInput) {
     ({ file: this.file, sources: this.sources, onBad: this.onBad } = input);
+    const { size, hashes } = input;
+    if (Math.ceil(size / hashes.length) !== hashes.hashes.length) {
+      throw new ServerError(`the server's file has ${size} bytes, which is not the ${hashes.hashes.length} pieces of ${hashes.length} bytes the piece hashes describe: it is another file`);
+    }
     this.ledger = new PieceLedger(input.size, input.hashes);
     for (const range of input.kept) this.written(range, KEPT);
   }
