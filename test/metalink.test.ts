@@ -10,7 +10,7 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { download, downloadMetalink, parseMetalink, UsageError } from '../src/index.js';
+import { ChecksumError, download, downloadMetalink, parseMetalink, UsageError } from '../src/index.js';
 import { PieceLedger, lastResort } from '../src/engine/pieces.js';
 import { contentOf, sha256File } from './helpers/content.js';
 import { listenLoopback } from './helpers/loopback.js';
@@ -155,6 +155,25 @@ describe('metalink: downloads', () => {
     assert.equal(await sha256File(join(dir, 'f.bin')), sha(body));
     const wrong = { length: 64 * 1024, algorithm: 'sha256' as const, hashes: Array.from({ length: 16 }, () => '0'.repeat(64)) };
     await assert.rejects(download(server.url('/other.bin'), { dir, pieces: wrong }), /is not the 16 pieces of 65536 bytes/);
+  });
+
+  it('a piece that every source corrupts fails the download (exit 5) after a second try, the .part kept', T, async (t) => {
+    const body = contentOf(41, 300 * 1024);
+    const piece = 64 * 1024;
+    const server = await serve(t, { '/f.bin': { size: body.length, seed: 41, faults: { corrupt: { start: piece + 10, end: piece + 11 } } } });
+    const dir = await tempDir(t);
+    const hashes = Array.from({ length: Math.ceil(body.length / piece) }, (_, i) => sha(body.subarray(i * piece, (i + 1) * piece)));
+    const warnings: string[] = [];
+    const err = await download(server.url('/f.bin'), { dir, pieces: { length: piece, algorithm: 'sha256', hashes }, onEvent: (e) => e.type === 'warning' && warnings.push(e.message) }).then(
+      () => assert.fail('the download should fail'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ChecksumError, String(err));
+    assert.equal(err.exitCode, 5);
+    assert.match(err.message, /^piece 1 \(bytes 65536-131071\) sha256 mismatch/);
+    assert.equal(warnings.filter((w) => w.includes('failed its sha256 check')).length, 1, warnings.join('\n'));
+    assert.equal(gets(server, piece + 10, piece + 11), 2);
+    assert.deepEqual((await readdir(dir)).sort(), ['f.bin.part', 'f.bin.part.json']);
   });
 
   it('a malformed .meta4 is exit 2 with file:line', T, async (t) => {

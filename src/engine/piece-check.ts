@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import type { PieceHashes } from '../primitives/checksum.js';
-import { ServerError } from '../primitives/errors.js';
+import { ChecksumError, ServerError } from '../primitives/errors.js';
 import type { ByteRange } from '../primitives/ranges.js';
 import { KEPT, PieceLedger } from './pieces.js';
 import type { Source } from './protocol.js';
@@ -29,8 +29,8 @@ export class PieceChecker {
   private busy: Promise<void> = Promise.resolve();
   /** Sources that served a bad piece (the pool's `demoted`). */
   readonly demoted = new Set<number>();
-  /** Pieces found bad so far. */
-  failures = 0;
+  /** Set when a piece failed as often as it may: the download fails with it. */
+  private error: ChecksumError | undefined;
 
   private readonly file: FileHandle;
   private readonly sources: readonly Source[];
@@ -54,9 +54,11 @@ export class PieceChecker {
     }
   }
 
-  /** Resolves when every check asked for so far is done. */
+  /** Resolves when every check asked for so far is done; rejects when a piece failed for good. */
   drain(): Promise<void> {
-    return this.busy;
+    return this.busy.then(() => {
+      if (this.error) throw this.error;
+    });
   }
 
   private async check(index: number): Promise<void> {
@@ -69,8 +71,12 @@ export class PieceChecker {
       this.ledger.good(index);
       return;
     }
+    // As many tries as there are sources, and two from one source (a corruption on the way may pass).
+    if (this.ledger.failures(index) + 1 >= Math.max(2, this.sources.length)) {
+      this.error ??= new ChecksumError(`piece ${index} (bytes ${range.start}-${range.end - 1}) ${algorithm}`, this.ledger.expected(index), digest);
+      return;
+    }
     const blamed = this.ledger.bad(index);
-    this.failures++;
     for (const s of blamed) this.demoted.add(s);
     const urls = blamed.map((s) => this.sources[s]?.url ?? `source ${s}`);
     const from = urls.length > 0 ? ` from ${urls.join(' and ')}` : ' kept from an earlier run';

@@ -16,6 +16,8 @@ interface Piece {
   sources: Set<number>;
   /** 'open' until fully written, then 'checking', then 'good' (a bad one is open again). */
   state: 'open' | 'checking' | 'good';
+  /** Times it failed its check. */
+  failures: number;
 }
 
 /** The pieces of one file and what is known of each. */
@@ -26,7 +28,7 @@ export class PieceLedger {
     private readonly size: number,
     readonly hashes: PieceHashes,
   ) {
-    this.pieces = hashes.hashes.map(() => ({ written: [], sources: new Set<number>(), state: 'open' }));
+    this.pieces = hashes.hashes.map(() => ({ written: [], sources: new Set<number>(), state: 'open', failures: 0 }));
   }
 
   /** Piece `index`'s bytes. */
@@ -69,9 +71,15 @@ export class PieceLedger {
     this.pieces[index]!.state = 'good';
   }
 
+  /** Times piece `index` failed its check. */
+  failures(index: number): number {
+    return this.pieces[index]!.failures;
+  }
+
   /** Piece `index` failed its check: it is unwritten again; returns the sources that wrote it (not {@link KEPT}). */
   bad(index: number): number[] {
     const piece = this.pieces[index]!;
+    piece.failures++;
     const sources = [...piece.sources].filter((s) => s !== KEPT);
     piece.written = [];
     piece.sources.clear();

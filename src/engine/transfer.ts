@@ -259,7 +259,7 @@ export class Transfer {
   private pieceBad(range: ByteRange, message: string): void {
     this.warn(message);
     this.hasher?.reset();
-    this.pool?.unwrite(range);
+    if (this.ranged) this.pool?.unwrite(range);
   }
 
   /** A progress tick: the hasher catches up, then progress is reported. */
