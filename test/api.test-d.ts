@@ -7,6 +7,8 @@ import {
   batchExitCode,
   download,
   downloadMany,
+  downloadMetalink,
+  parseMetalink,
   inspect,
   HttpError,
   NoSpaceError,
@@ -22,6 +24,8 @@ import {
   type ErrorCode,
   type Inspection,
   type Segment,
+  type MetalinkFile,
+  type VerifiedDigest,
 } from '../src/index.js';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -34,6 +38,10 @@ function check<T extends true>(): T | undefined {
 check<Equal<ReturnType<typeof download>, Promise<DownloadResult>>>();
 check<Equal<ReturnType<typeof inspect>, Promise<Inspection>>>();
 check<Equal<Awaited<ReturnType<typeof downloadMany>>, BatchItemResult[]>>();
+check<Equal<Awaited<ReturnType<typeof downloadMetalink>>, BatchItemResult[]>>();
+check<Equal<ReturnType<typeof parseMetalink>, MetalinkFile[]>>();
+check<Equal<DownloadResult['verified'], VerifiedDigest | undefined>>();
+check<Equal<VerifiedDigest['source'], 'checksum' | 'Repr-Digest' | 'Digest'>>();
 check<Equal<Parameters<typeof download>[0], string | URL>>();
 check<Equal<IsAny<DownloadOptions[keyof DownloadOptions]>, false>>();
 check<Equal<IsAny<DownloadResult[keyof DownloadResult]>, false>>();
