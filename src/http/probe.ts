@@ -152,7 +152,8 @@ async function probeOnce(
   first: ProbeMethod,
   keepBody: boolean,
 ): Promise<ProbeResult> {
-  const want: Record<string, string> = wanted ? { 'want-repr-digest': WANT_REPR_DIGEST } : {};
+  // A Want-Repr-Digest given with -H is sent as it is.
+  const want: Record<string, string> = wanted && settings.headers['want-repr-digest'] === undefined ? { 'want-repr-digest': WANT_REPR_DIGEST } : {};
   let head: FollowedResponse | undefined;
   if (first === 'HEAD') {
     head = await send(dispatcher, url, 'HEAD', settings, signal, want, onTrace);
