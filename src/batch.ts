@@ -220,3 +220,17 @@ export async function inspectMany(
     release();
   }
 }
+
+/**
+ * Download the files a Metalink 4 document lists (RFC 5854, `.meta4`; the CLI's `-M`), as a
+ * batch: each from its URLs by priority (the others are its mirrors), checked against its
+ * whole-file hash and, piece by piece as they are written, its piece hashes.
+ *
+ * @throws UsageError when the document cannot be read or used (naming `file:line`).
+ * @example
+ * const results = await downloadMetalink('ubuntu.meta4', { dir: 'downloads', connections: 8 });
+ */
+export async function downloadMetalink(file: string, options: BatchOptions = {}): Promise<BatchItemResult[]> {
+  const { metalinkItems } = await import('./metalink-run.js');
+  return downloadMany(await metalinkItems(file, options.dir), options);
+}

@@ -18,11 +18,13 @@ export {
   type BatchItemResult,
   type BatchOptions,
   type InspectItemResult,
+  downloadMetalink,
 } from './batch.js';
+export { parseMetalink, type MetalinkFile, type MetalinkUrl } from './metalink.js';
 export { parseInputFile, type InputEntry } from './input-file.js';
 export type { DownloadOptions } from './options.js';
-export type { DownloadEvent, DownloadResult, Inspection, Progress, SkipReason } from './engine/events.js';
-export type { Checksum, ChecksumAlgorithm } from './primitives/checksum.js';
+export type { DownloadEvent, DownloadResult, Inspection, Progress, SkipReason, VerifiedDigest } from './engine/events.js';
+export type { Checksum, ChecksumAlgorithm, PieceHashes } from './primitives/checksum.js';
 export * from './primitives/errors.js';
 export { planRanges, PIECES_PER_CONNECTION, type PlanInput } from './engine/plan.js';
 export type { ByteRange, Segment } from './primitives/ranges.js';

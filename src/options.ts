@@ -4,123 +4,20 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import type { DownloadEvent, Progress } from './engine/events.js';
 import { RateLimiter } from './engine/rate.js';
 import type { DownloadSettings } from './engine/settings.js';
 import { parseCookiesFile, type StoredCookie } from './http/cookies.js';
 import { readCaFile } from './http/dispatcher.js';
 import { basicAuth, takeUrlCredentials } from './http/request.js';
 import { defaultNetrcPath, netrcLogin, readNetrc } from './netrc.js';
-import { parseChecksum, parseHeader, parseUrl, parseUserPass } from './parse.js';
-import type { Checksum } from './primitives/checksum.js';
+import { checkPieces, parseChecksum, parseHeader, parseUrl, parseUserPass } from './parse.js';
 import { UsageError } from './primitives/errors.js';
 import { DEFAULT_MAX_CONNECTIONS, MAX_CONNECTIONS, VERSION } from './constants.js';
 import { resolveTarget } from './storage/target.js';
+import type { DownloadOptions } from './download-options.js';
 
-/** Options of {@link download}. Every CLI flag has one. */
-export interface DownloadOptions {
-  /** Output file (`-o`). Relative paths are taken from `dir`. Default: a name from the server. */
-  output?: string;
-  /** Output directory (`-d`), created if missing. Default: the current directory. */
-  dir?: string;
-  /**
-   * Connections at once (`-c`): a number from 1 to 64, or `'auto'` (the default): start with 8,
-   * double while the total speed rises by a quarter or more, stop at the plateau, never more
-   * than `maxConnections`, and one fewer each time the server pushes back (429, 503, a refused
-   * or reset connection).
-   */
-  connections?: number | 'auto';
-  /** The most connections `connections: 'auto'` may use (`--max-connections`), 1 to 64. Default 16. */
-  maxConnections?: number;
-  /** Worker threads (`--threads`), at most `connections`. Default: 1 (measured; see README). */
-  threads?: number;
-  /** Smallest range a connection gets, in bytes (`--min-range`). Default 1 MiB. */
-  minRangeSize?: number;
-  /** Expected digest, `'sha256=HEX'` or a parsed {@link Checksum} (`--checksum`). */
-  checksum?: string | Checksum;
-  /** Extra request headers (`-H`). */
-  headers?: Record<string, string> | ReadonlyArray<readonly [string, string]>;
-  /** User-Agent header (`--user-agent`). Default `rangeget/<version>`. */
-  userAgent?: string;
-  /** Basic-auth credentials (`--user`), as `'user:password'` or an object. */
-  user?: string | { user: string; password: string };
-  /**
-   * Credentials from a `.netrc` file for the URL's host (used when `user` and the URL give
-   * none; sent to the URL's origin only): a path, or true for `$NETRC` or `~/.netrc` (a
-   * missing one is no entries). The CLI reads it by default (`--no-netrc`). Default false.
-   */
-  netrc?: boolean | string;
-  /**
-   * A Netscape `cookies.txt` file (`--load-cookies`, curl `-b FILE`): each cookie is sent to
-   * the URLs its domain, path, secure flag and expiry allow, redirects included.
-   */
-  cookieFile?: string;
-  /** Replace an existing file at the output path (`--overwrite`). Default false. */
-  overwrite?: boolean;
-  /**
-   * A file already at the output path (`--continue`; wget -c, aria2c -c): complete (the remote
-   * size, not older than the remote Last-Modified) is done without fetching; shorter, with a
-   * Last-Modified not newer than it, it is continued from its end; otherwise fetched again
-   * and replaced. Without it, an existing file is refused. Default false.
-   */
-  continue?: boolean;
-  /** Leave any existing file at the output path alone and succeed (`--skip-existing`, wget -nc). Default false. */
-  skipExisting?: boolean;
-  /**
-   * Fetch only when the remote file is newer than the file at the output path (`-N`, wget -N,
-   * curl -z): the probe carries `If-Modified-Since` with the file's time, and a `304` leaves it
-   * alone; where the server ignores that, the probe's Last-Modified and size decide. The new
-   * one replaces the old once verified. Default false.
-   */
-  timestamping?: boolean;
-  /** Give the saved file the remote Last-Modified as its time (`--no-remote-time` sets false). Default true. */
-  remoteTime?: boolean;
-  /** Continue from a control file left by an earlier run (`--no-resume` sets false). Default true. */
-  resume?: boolean;
-  /** When the remote file changed, start over (true) or fail (false, `--no-restart`). Default true. */
-  restart?: boolean;
-  /**
-   * Failed attempts in a row before a range fails (`--retries`). Default 5; when left out, a
-   * refused connection or an unknown host at the first probe fails after one quick retry.
-   */
-  retries?: number;
-  /** First retry delay in ms, doubled each time (`--retry-wait`). Default 1000. */
-  retryWait?: number;
-  /** Connect, response-header and stall timeout in ms (`--timeout`). Default 30000. */
-  timeout?: number;
-  /** Time to establish a connection, TLS included, in ms (`--connect-timeout`). Default: `timeout`. */
-  connectTimeout?: number;
-  /** Connect over IPv4 (4) or IPv6 (6) only (`-4` / `-6`). Default: either. */
-  family?: 4 | 6;
-  /** Local IP address to connect from (`--bind`). */
-  localAddress?: string;
-  /** Redirects to follow at most (`--max-redirects`). Default 10. */
-  maxRedirects?: number;
-  /** Other URLs of the same file (`--mirror`); ranges are spread over all of them. */
-  mirrors?: ReadonlyArray<string | URL>;
-  /**
-   * Limit of the total rate in bytes per second, shared by all connections (`--max-speed`);
-   * or a {@link RateLimiter} to share one limit between several downloads (as
-   * `downloadMany` does).
-   */
-  maxSpeed?: number | RateLimiter;
-  /** Skip TLS certificate checks (`--insecure`). Default false. */
-  insecure?: boolean;
-  /** File with extra CA certificates in PEM (`--ca-cert`). */
-  caCert?: string;
-  /** Proxy URL (`--proxy`). Default: HTTP_PROXY / HTTPS_PROXY / NO_PROXY from the environment. */
-  proxy?: string;
-  /** Abort the download; the `.part` and control files are kept for a resume. */
-  signal?: AbortSignal;
-  /** Called a few times a second with the progress. */
-  onProgress?: (progress: Progress) => void;
-  /** Called for every event (probe, resume, retry, warning, progress, done). */
-  onEvent?: (event: DownloadEvent) => void;
-  /** Emit an `http` event for every request and response, credentials masked (`-v`). */
-  trace?: boolean;
-  /** Milliseconds between progress reports. Default 250. */
-  progressInterval?: number;
-}
+export type { DownloadOptions } from './download-options.js';
+
 
 export { VERSION, MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS } from './constants.js';
 const MiB = 1024 * 1024;
@@ -242,6 +139,8 @@ export function resolveOptions(url: string | URL, options: DownloadOptions & { s
     remoteTime: options.remoteTime ?? true,
     resume: options.resume ?? true,
     restart: options.restart ?? true,
+    serverDigest: options.serverDigest ?? true,
+    metalink: options.metalink ?? true,
     request: {
       headers,
       credentialOrigin: clean.origin,
@@ -281,6 +180,7 @@ export function resolveOptions(url: string | URL, options: DownloadOptions & { s
   if (options.checksum !== undefined) {
     resolved.checksum = typeof options.checksum === 'string' ? parseChecksum(options.checksum) : parseChecksum(`${options.checksum.algorithm}=${options.checksum.hex}`);
   }
+  if (options.pieces !== undefined) resolved.pieces = checkPieces(options.pieces);
   if (options.maxSpeed instanceof RateLimiter) resolved.rate = options.maxSpeed;
   else if (options.maxSpeed !== undefined) {
     if (!(options.maxSpeed >= 1) || !Number.isFinite(options.maxSpeed)) {

@@ -4,7 +4,7 @@
  * CLI can print it as is and exit with the usage code.
  */
 
-import { DIGEST_HEX_LENGTH, type Checksum, type ChecksumAlgorithm } from './primitives/checksum.js';
+import { DIGEST_HEX_LENGTH, type Checksum, type ChecksumAlgorithm, type PieceHashes } from './primitives/checksum.js';
 import { UsageError } from './primitives/errors.js';
 
 /**
@@ -230,4 +230,15 @@ export function parseUserPass(value: string): { user: string; password: string }
     throw new UsageError('--user: the user name and password must not contain control characters');
   }
   return { user, password };
+}
+
+/** Piece hashes, checked: a positive length, and digests of their algorithm's length. */
+export function checkPieces(pieces: PieceHashes): PieceHashes {
+  const digits = DIGEST_HEX_LENGTH[pieces.algorithm];
+  if (digits === undefined) throw new UsageError(`pieces: unknown algorithm ${String(pieces.algorithm)} (accepted: ${Object.keys(DIGEST_HEX_LENGTH).join(', ')})`);
+  if (!Number.isSafeInteger(pieces.length) || pieces.length < 1) throw new UsageError(`pieces: length ${pieces.length} must be a positive integer`);
+  const hashes = pieces.hashes.map((h) => h.toLowerCase());
+  const bad = hashes.findIndex((h) => h.length !== digits || !/^[0-9a-f]+$/.test(h));
+  if (bad >= 0) throw new UsageError(`pieces: hash ${bad} is not ${digits} hex digits (${pieces.algorithm})`);
+  return { length: pieces.length, algorithm: pieces.algorithm, hashes };
 }

@@ -9,6 +9,8 @@ import {
   downloadMany,
   downloadStream,
   downloadTo,
+  downloadMetalink,
+  parseMetalink,
   inspect,
   HttpError,
   NoSpaceError,
@@ -25,6 +27,8 @@ import {
   type Inspection,
   type Segment,
   type StreamOptions,
+  type MetalinkFile,
+  type VerifiedDigest,
 } from '../src/index.js';
 import type { Readable } from 'node:stream';
 
@@ -38,6 +42,10 @@ function check<T extends true>(): T | undefined {
 check<Equal<ReturnType<typeof download>, Promise<DownloadResult>>>();
 check<Equal<ReturnType<typeof inspect>, Promise<Inspection>>>();
 check<Equal<Awaited<ReturnType<typeof downloadMany>>, BatchItemResult[]>>();
+check<Equal<Awaited<ReturnType<typeof downloadMetalink>>, BatchItemResult[]>>();
+check<Equal<ReturnType<typeof parseMetalink>, MetalinkFile[]>>();
+check<Equal<DownloadResult['verified'], VerifiedDigest | undefined>>();
+check<Equal<VerifiedDigest['source'], 'checksum' | 'Repr-Digest' | 'Digest'>>();
 check<Equal<Parameters<typeof download>[0], string | URL>>();
 check<Equal<IsAny<DownloadOptions[keyof DownloadOptions]>, false>>();
 check<Equal<IsAny<DownloadResult[keyof DownloadResult]>, false>>();

@@ -32,7 +32,9 @@
  *              lower-case, Authorization / Proxy-Authorization / Cookie / Set-Cookie shown
  *              as '***'), message? (error)
  * - `done`     path, url (credentials removed), finalUrl, size, duration, resumed (bytes
- *              that were already on disk), connections (most at once), digest? (hex, with --checksum)
+ *              that were already on disk), connections (most at once), digest? (hex, when verified),
+ *              verified? (algorithm, hex, source: 'checksum' | 'Repr-Digest' | 'Digest',
+ *              url? of the answer that carried a server's digest)
  * - `error`    code (EHTTP, ENETWORK, ECHECKSUM, ... see errors.ts), message, exitCode;
  *              the last line of a failed single download; in a batch one per failed
  *              item, with index and url (an item stopped by Ctrl-C gets none: the

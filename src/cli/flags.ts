@@ -21,6 +21,10 @@ export interface RawOptions {
   threads?: string;
   minRange?: string;
   checksum?: string;
+  /** `-M FILE`; false with --no-metalink. */
+  metalink?: string | false;
+  /** False with --no-server-digest. */
+  serverDigest?: boolean;
   header?: string[];
   userAgent?: string;
   user?: string;
@@ -114,6 +118,8 @@ export function toDownloadOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proc
   }
   if (raw.loadCookies !== undefined) options.cookieFile = raw.loadCookies;
   if (raw.checksum !== undefined) options.checksum = raw.checksum;
+  if (raw.serverDigest === false) options.serverDigest = false;
+  if (raw.metalink === false) options.metalink = false;
   if (raw.userAgent !== undefined) options.userAgent = raw.userAgent;
   const user = raw.user ?? env.RANGEGET_USER;
   if (user !== undefined) options.user = user;
@@ -161,6 +167,7 @@ Examples:
   rangeget -i urls.txt -j 4 -d downloads    a list, 4 at a time, into downloads/
   rangeget --mirror URL2 URL                ranges spread over URL and URL2
   rangeget -c 16 -o - URL | tar x           16 connections, in order, into tar
+  rangeget -M files.meta4 -d downloads      the files of a metalink, pieces checked
   rangeget --dry-run URL                    size, ranges, path; no download`;
 
 /** The program: `run` is called with the URLs and raw flags; `demo` is its subcommand. */
@@ -182,6 +189,9 @@ export function buildProgram(streams: CliStreams, run: (urls: string[], raw: Raw
     .option('--threads <n>', 'worker threads that drive the connections (default: 1, at most the connections)')
     .option('--min-range <size>', 'smallest byte range per connection, e.g. 512K, 4M (default: 1M)')
     .option('--checksum <algo=hex>', 'verify the file: sha256, sha1, md5 or sha512, e.g. sha256=9f86d0...')
+    .option('--no-server-digest', "do not ask for or verify the server's digest of the file (Repr-Digest, Digest)")
+    .option('-M, --metalink <file>', 'download the files a Metalink 4 file (.meta4) lists, from its URLs, checked against its hashes and piece hashes')
+    .option('--no-metalink', 'save a URL that answers with a metalink as it is, instead of the file it lists')
     .option('--mirror <url>', 'another URL of the same file (repeatable): ranges are spread over all; one that fails is dropped', collect)
     .option('--dry-run', 'probe and print the plan (size, ranges, resumable, output path) without downloading')
     .option('-H, --header <header>', "extra request header 'Name: value' (repeatable)", collect)

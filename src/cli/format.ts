@@ -40,7 +40,8 @@ export function summary(result: DownloadResult): string {
     `${result.connections} connection${result.connections === 1 ? '' : 's'}`,
   ];
   if (result.resumed > 0) parts.push(`${formatBytes(result.resumed)} resumed`);
-  if (result.digest) parts.push(`checksum ok`);
+  const source = result.verified?.source;
+  if (result.digest) parts.push(source && source !== 'checksum' ? `${result.verified?.algorithm} ok (the server's ${source})` : 'checksum ok');
   return parts.join(', ');
 }
 

@@ -24,7 +24,7 @@ async function readInput(file: string, stdin: NodeJS.ReadableStream): Promise<st
 
 /** What to download: the URLs on the command line, then those of the input file. */
 export async function collectItems(urls: string[], raw: RawOptions, stdin: NodeJS.ReadableStream): Promise<BatchItem[]> {
-  if (raw.output !== undefined && (urls.length > 1 || raw.inputFile !== undefined)) {
+  if (raw.output !== undefined && (urls.length > 1 || raw.inputFile !== undefined || typeof raw.metalink === 'string')) {
     throw new UsageError('-o names one file, but several URLs were given; use -d for the directory, and out=NAME lines in an input file (-i) for names');
   }
   const items: BatchItem[] = [];
@@ -44,6 +44,11 @@ export async function collectItems(urls: string[], raw: RawOptions, stdin: NodeJ
         ...(e.checksum !== undefined ? { checksum: e.checksum } : {}),
       });
     }
+  }
+  // The files of a metalink come last, each with its own name, mirrors and hashes.
+  if (typeof raw.metalink === 'string') {
+    const { metalinkItems } = await import('../metalink-run.js');
+    items.push(...(await metalinkItems(raw.metalink, raw.dir)));
   }
   if (items.length === 0) throw new UsageError('missing URL (usage: rangeget [options] <url...> or -i FILE; see rangeget --help)');
   return items;

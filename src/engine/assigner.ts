@@ -8,8 +8,9 @@
  * trips in milliseconds of test time.
  */
 import type { ErrorCode } from '../primitives/errors.js';
-import { normalize, type ByteRange } from '../primitives/ranges.js';
+import { holes, normalize, type ByteRange } from '../primitives/ranges.js';
 import { ConnectionCount, type CountSettings } from './connection-count.js';
+import { lastResort } from './pieces.js';
 import {
   addSample,
   type BusySlot,
@@ -38,6 +39,8 @@ export interface AssignerHooks {
   onSourceDropped?(source: number, reason: string): void;
   /** The connections in use changed (`-c auto`): how many now, and why. */
   onConnections?(connections: number, reason: string): void;
+  /** A range ended with bytes written: which, from which source (piece checks, pieces.ts). */
+  onWritten?(range: ByteRange, source: number): void;
 }
 
 /** One file, as the assigner sees it. */
@@ -54,6 +57,8 @@ export interface AssignJob {
   roundTrip?: number;
   /** A stream's pieces, made as its window moves (window.ts): the queue is topped up from it. */
   feed?: WindowFeed;
+  /** Sources that served a bad piece: used only when no other is alive (may grow during the job). */
+  demoted?: ReadonlySet<number>;
 }
 
 /** Completed ranges whose speeds make the endgame's reference. */
@@ -161,6 +166,13 @@ export class Assigner {
     return this.schedule(now);
   }
 
+  /** Written bytes found bad (a piece that failed its hash): no longer written, and first in the queue. Call {@link schedule} next. */
+  unwrite(range: ByteRange): void {
+    const kept = this.settled.flatMap((w) => holes(w.end, [{ start: 0, end: w.start }, range]));
+    this.settled.splice(0, this.settled.length, ...kept);
+    this.queue.unshift(range);
+  }
+
   /** The server pushed back on a slot (429, 503, a refused or reset connection): use fewer connections. */
   pushback(now: number): void {
     const change = this.count?.pushback(this.active(), now);
@@ -210,6 +222,7 @@ export class Assigner {
       // Kept merged: a stream's pieces are many, and it asks for the written prefix often.
       const merged = normalize([...this.settled, { start, end: position }], Number.MAX_SAFE_INTEGER);
       this.settled.splice(0, this.settled.length, ...merged);
+      this.hooks.onWritten?.({ start, end: position }, slot.source ?? 0);
     }
     slot.fetched += position - start;
     return position < end ? { start: position, end } : undefined;
@@ -279,7 +292,8 @@ export class Assigner {
     slot.busy = true;
     slot.startedAt = now;
     this.table.assign(index, range.start, range.end);
-    slot.source = chooseSource(index, this.job?.sources ?? 1, this.dead);
+    const sources = this.job?.sources ?? 1;
+    slot.source = chooseSource(index, sources, lastResort(this.dead, this.job?.demoted ?? new Set(), sources));
     this.hooks.run(index, slot.source);
   }
 }

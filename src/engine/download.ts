@@ -5,6 +5,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Dispatcher } from '../http/undici.js';
 import { createDispatcher } from '../http/dispatcher.js';
+import { fetchDocument, isMetalinkType, MetalinkAnswer } from '../http/document.js';
 import { probe, type ProbeResult, type ProbeRetry } from '../http/probe.js';
 import { discard } from '../http/request.js';
 import type { HttpTrace } from '../http/trace.js';
@@ -14,7 +15,7 @@ import { checkOutput, checkSpace, existing } from '../storage/output-checks.js';
 import { resolveTarget, type Target } from '../storage/target.js';
 import { AbortError, FileExistsError, fileError } from '../primitives/errors.js';
 import { totalLength } from '../primitives/ranges.js';
-import type { DownloadEvent, DownloadResult, Inspection, SkipReason } from './events.js';
+import { probeEvent, type DownloadEvent, type DownloadResult, type Inspection, type SkipReason } from './events.js';
 import { existingAction, type ExistingAction } from './existing.js';
 import { chooseFileName } from './file-name.js';
 import { inspection } from './inspection.js';
@@ -24,6 +25,8 @@ import { adoptFile, readLeftovers, takeLeftovers, type ResumePoint } from './res
 import type { DownloadSettings } from './settings.js';
 import { StreamTransfer, type StreamWrite } from './stream.js';
 import { Transfer, type TransferContext } from './transfer.js';
+
+export { MetalinkAnswer } from '../http/document.js';
 
 /** One download, start to finish; `start()` runs it, `inspect()` only plans it. */
 export class Download {
@@ -64,6 +67,7 @@ export class Download {
     return {
       ...this.opts.retry,
       first,
+      serverDigest: this.opts.serverDigest && this.opts.checksum === undefined,
       onRetry: (r) => this.emit({ type: 'retry', attempt: r.attempt, delay: r.delay, reason: r.reason }),
       ...(this.opts.trace ? { onTrace: (trace: HttpTrace) => this.emit({ type: 'http', ...trace }) } : {}),
     };
@@ -165,16 +169,7 @@ export class Download {
 
   /** Say what the probe found, and where the file goes (`-`: a stream). */
   private announce(info: ProbeResult, path: string): void {
-    this.emit({
-      type: 'probe',
-      url: info.url,
-      finalUrl: info.finalUrl,
-      size: info.size,
-      ranges: info.acceptsRanges,
-      ...(info.etag ? { etag: info.etag } : {}),
-      ...(info.lastModified ? { lastModified: info.lastModified } : {}),
-      path,
-    });
+    this.emit(probeEvent(info, path));
   }
 
   /**
@@ -205,6 +200,9 @@ export class Download {
   /** The rest of an attempt, once probed. */
   private async probed(info: ProbeResult, startOver: boolean): Promise<DownloadResult> {
     const { opts } = this;
+    if (opts.metalink && isMetalinkType(info.contentType)) {
+      throw new MetalinkAnswer(info.finalUrl, await fetchDocument(this.dispatcher, new URL(info.finalUrl), opts.request, opts.signal));
+    }
     const { target, action } = await this.target(info);
     this.announce(info, target.path);
     if (action?.kind === 'skip') return this.skip(info, target, action.why, action.have);

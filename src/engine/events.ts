@@ -1,4 +1,6 @@
+import type { ProbeResult } from '../http/probe.js';
 import type { HttpTrace } from '../http/trace.js';
+import type { Checksum } from '../primitives/checksum.js';
 
 /**
  * What a download reports while it runs. The CLI prints these (bars or `--json` lines);
@@ -35,13 +37,26 @@ export interface DownloadResult {
   resumed: number;
   /** Most connections used at once (1 when the server does not support ranges). */
   connections: number;
-  /** Hex digest, when a checksum was asked for (and verified). */
+  /** Hex digest, when the file was verified (a checksum asked for, or the server's digest). */
   digest?: string;
+  /** The digest the file was verified against, and where it came from. */
+  verified?: VerifiedDigest;
   /**
    * Set when nothing was fetched because the file at `path` needed nothing: it `exists`
    * (`skipExisting`), is `complete` (`continue`), or is `not-modified` (`timestamping`).
    */
   skipped?: SkipReason;
+}
+
+/** A digest a file was verified against: {@link DownloadResult.verified}. */
+export interface VerifiedDigest extends Checksum {
+  /**
+   * `checksum`: the option (`--checksum`); `Repr-Digest` or `Digest`: the header of that name
+   * in the server's answer to the probe of `url`.
+   */
+  source: 'checksum' | 'Repr-Digest' | 'Digest';
+  /** The URL whose answer carried the digest (a server's digest only). */
+  url?: string;
 }
 
 /** Why a download fetched nothing: see {@link DownloadResult.skipped}. */
@@ -91,4 +106,18 @@ export interface Inspection {
   exists: boolean;
   /** Bytes an earlier run left that would be kept. */
   have: number;
+}
+
+/** The `probe` event: what the probe found, and where the file goes (`-`: a stream). */
+export function probeEvent(info: ProbeResult, path: string): DownloadEvent {
+  return {
+    type: 'probe',
+    url: info.url,
+    finalUrl: info.finalUrl,
+    size: info.size,
+    ranges: info.acceptsRanges,
+    ...(info.etag ? { etag: info.etag } : {}),
+    ...(info.lastModified ? { lastModified: info.lastModified } : {}),
+    path,
+  };
 }

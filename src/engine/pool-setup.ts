@@ -7,7 +7,7 @@ import type { Dispatcher } from '../http/undici.js';
 import type { DownloadEvent } from './events.js';
 import { formatRate } from './meter.js';
 import type { DownloadSettings } from './settings.js';
-import { WorkerPool } from './worker-pool.js';
+import { WorkerPool, type PoolOptions } from './worker-pool.js';
 
 /** Bytes buffered per connection before a positional write. */
 const WRITE_BUFFER = 256 * 1024;
@@ -24,16 +24,11 @@ export interface PoolContext {
   emit(event: DownloadEvent): void;
 }
 
-/**
- * A pool for a file of `size` bytes; `onRangeDone` is called as each range completes,
- * `onConnections` when `-c auto` changes the count.
- */
-export function newPool(
-  context: PoolContext,
-  size: number | undefined,
-  onRangeDone: () => void,
-  onConnections?: (connections: number, reason: string) => void,
-): WorkerPool {
+/** What the caller hears from its pool besides events: ranges done, the count changed, bytes written (piece checks). */
+export type PoolHooks = Pick<PoolOptions, 'onRangeDone' | 'onConnections' | 'onWritten'>;
+
+/** A pool for a file of `size` bytes. */
+export function newPool(context: PoolContext, size: number | undefined, hooks: PoolHooks = {}): WorkerPool {
   const { opts } = context;
   const warn = (message: string): void => context.emit({ type: 'warning', message });
   const inline = size !== undefined && size <= INLINE_MAX_SIZE;
@@ -49,11 +44,10 @@ export function newPool(
     trace: opts.trace,
     onTrace: (trace) => context.emit({ type: 'http', ...trace }),
     onRetry: (r) => context.emit({ type: 'retry', attempt: r.attempt, delay: r.delay, reason: r.reason }),
-    onRangeDone,
+    ...hooks,
     onSlow: (speed, median) => warn(`a connection ran at ${formatRate(speed)} against a median of ${formatRate(median)}; the rest of its range goes to another connection`),
     onEndgame: (speed, s) =>
       warn(`the last range ran at ${formatRate(speed)}, ${Number.isFinite(s) ? `${Math.round(s)} s` : 'forever'} from its end; an idle connection fetches the rest`),
     onSourceDropped: (url, reason) => warn(`mirror ${url} dropped for the rest of the download: ${reason}`),
-    ...(onConnections ? { onConnections } : {}),
   });
 }

@@ -3,7 +3,7 @@
  */
 import type { RequestSettings } from '../http/request.js';
 import type { RetrySettings } from '../http/retry-policy.js';
-import type { Checksum } from '../primitives/checksum.js';
+import type { Checksum, PieceHashes } from '../primitives/checksum.js';
 import type { DownloadEvent, Progress } from './events.js';
 import type { RateLimiter } from './rate.js';
 
@@ -24,6 +24,12 @@ export interface DownloadSettings {
   /** Bytes a stream's connections may fetch ahead of the consumer (`--stream-window`). */
   streamWindow: number;
   checksum?: Checksum;
+  /** Read a URL that answers `application/metalink4+xml` as a metalink (engine/download.ts, `MetalinkAnswer`). */
+  metalink: boolean;
+  /** Piece hashes (a metalink's): each piece is checked once written, a bad one fetched again. */
+  pieces?: PieceHashes;
+  /** Ask for and verify the server's digest of the file (Repr-Digest, Digest) when `checksum` is not given. */
+  serverDigest: boolean;
   overwrite: boolean;
   /** `continue`: finish or keep a file at the output path (engine/existing.ts). */
   continue: boolean;

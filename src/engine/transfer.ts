@@ -15,7 +15,7 @@ import type { Dispatcher } from '../http/undici.js';
 import { whenAborted } from '../primitives/abort.js';
 import { AbortError, ChecksumError, SizeError, fileError } from '../primitives/errors.js';
 import { totalLength, UNKNOWN_END, type ByteRange } from '../primitives/ranges.js';
-import type { DownloadEvent, DownloadResult } from './events.js';
+import type { DownloadEvent, DownloadResult, VerifiedDigest } from './events.js';
 import { writeFirstBody } from './first-body.js';
 import { Meter } from './meter.js';
 import { countSettings } from './connection-count.js';
@@ -24,7 +24,8 @@ import type { Source } from './protocol.js';
 import type { DownloadSettings } from './settings.js';
 import { newPool } from './pool-setup.js';
 import { findSources, sourceOf } from './sources.js';
-import { abortedAt, keepFailed, keptMismatch } from './verify.js';
+import { PieceChecker } from './piece-check.js';
+import { abortedAt, expectedDigest, keepFailed, keptMismatch } from './verify.js';
 import { RangesUnsupported, type PoolJob, type WorkerPool } from './worker-pool.js';
 
 /** The control file is saved this often while bytes arrive. */
@@ -69,7 +70,10 @@ export class Transfer {
   private bodyWritten = 0;
   /** Most connections used at once by the last pool (the result's). */
   private connections: number;
+  /** What the file is verified against (`--checksum`, else the server's digest), and its hasher. */
+  private readonly checksum: VerifiedDigest | undefined;
   private readonly hasher: FileHasher | undefined;
+  private pieces: PieceChecker | undefined;
   private readonly meter: Meter;
   private readonly checkpointer: Checkpointer;
 
@@ -85,12 +89,13 @@ export class Transfer {
     this.kept = input.kept;
     this.resumed = totalLength(input.kept);
     this.connections = this.ranged ? opts.connections : 1;
-    this.hasher = opts.checksum ? new FileHasher(file, opts.checksum.algorithm) : undefined;
+    this.checksum = expectedDigest(opts, info);
+    this.hasher = this.checksum ? new FileHasher(file, this.checksum.algorithm) : undefined;
     this.meter = new Meter(context.started);
     this.checkpointer = new Checkpointer({
       file,
       path: input.target.controlPath,
-      state: this.ranged ? newControlState({ ...info, size: info.size! }, opts.checksum) : undefined,
+      state: this.ranged ? newControlState({ ...info, size: info.size! }, this.checksum) : undefined,
       written: () => this.pool?.written(),
       interval: SAVE_INTERVAL,
       exists: input.controlExists,
@@ -133,9 +138,9 @@ export class Transfer {
 
   /** A whole file kept from an earlier run that fails the checksum is fetched again. */
   private async verifyKept(): Promise<void> {
-    const digest = await keptMismatch(this.hasher, this.opts.checksum, this.size, this.kept);
-    if (digest === undefined) return;
-    this.warn(`the ${this.size} bytes kept in ${this.input.target.partPath} have ${this.opts.checksum?.algorithm} ${digest}, not ${this.opts.checksum?.hex}; fetching the file again`);
+    const warning = await keptMismatch(this.hasher, this.checksum, this.size, this.kept, this.input.target.partPath);
+    if (warning === undefined) return;
+    this.warn(warning);
     this.kept = [];
     this.resumed = 0;
   }
@@ -162,7 +167,9 @@ export class Transfer {
     for (;;) {
       try {
         await this.runPool(sources);
-        return;
+        // A piece found bad once the pool had ended is fetched by the next one.
+        if (await this.pieces?.drain().then(() => totalLength(this.written()) < this.size!)) this.kept = this.written();
+        else return;
       } catch (err) {
         if (err instanceof RangesUnsupported && this.ranged) {
           this.warn(`using one connection from the start: ${err.message}`);
@@ -185,8 +192,13 @@ export class Transfer {
       : [{ start: 0, end: size ?? UNKNOWN_END }];
     const count = countSettings(opts, this.ranged); // every slot may steal, even with fewer ranges
     this.connections = Math.min(count.start, Math.max(1, ranges.length));
-    const pool = newPool(this.context, this.size, () => this.rangeDone(), (connections, reason) => this.connectionsChanged(connections, reason));
+    const pool = newPool(this.context, this.size, {
+      onRangeDone: () => this.rangeDone(),
+      onConnections: (connections, reason) => this.connectionsChanged(connections, reason),
+      onWritten: (range, source) => this.pieces?.written(range, source),
+    });
     this.pool = pool;
+    if (opts.pieces && this.ranged) this.pieces ??= new PieceChecker({ file: this.input.file, size: size!, hashes: opts.pieces, sources, kept: this.kept, onBad: (r, m) => this.pieceBad(r, m) });
     const job: PoolJob = {
       partPath: this.input.target.partPath,
       sources,
@@ -197,6 +209,7 @@ export class Transfer {
       connections: count,
       // The probe took about two round trips (a new connection, then the request).
       ...(this.input.info.elapsed !== undefined ? { roundTrip: this.input.info.elapsed / 2 } : {}),
+      ...(this.pieces ? { demoted: this.pieces.demoted } : {}),
     };
     this.emit({ type: 'start', path: this.input.target.path, size, connections: this.connections, ranges: ranges.length });
     const abort = whenAborted(opts.signal);
@@ -222,31 +235,21 @@ export class Transfer {
   private rangeDone(): void {
     const written = this.written();
     if (this.size === undefined || totalLength(written) < this.size) void this.checkpointer.save();
-    this.hashWritten(written);
+    this.hasher?.follow(written);
   }
 
-  /**
-   * Hash the written prefix while the rest downloads: at every progress tick and every range
-   * done (pieces finish often, so little is left to hash at the end).
-   */
-  private hashWritten(written: readonly ByteRange[]): void {
-    const { hasher } = this;
-    if (!hasher) return;
-    const prefix = written[0]?.start === 0 ? written[0].end : 0;
-    if (prefix < hasher.position) hasher.reset();
-    void hasher.advance(prefix).catch(() => undefined);
+  /** A piece failed its check (the message says which, and whose): its bytes are fetched again. */
+  private pieceBad(range: ByteRange, message: string): void {
+    this.warn(message);
+    this.hasher?.reset();
+    if (this.ranged) this.pool?.unwrite(range);
   }
 
   /** A progress tick: the hasher catches up, then progress is reported. */
   private report(): void {
     const written = this.written();
-    this.hashWritten(written);
-    const progress = this.meter.progress({
-      now: performance.now(),
-      written: totalLength(written),
-      total: this.size,
-      connections: this.pool?.activeConnections() ?? 0,
-    });
+    this.hasher?.follow(written);
+    const progress = this.meter.progress({ now: performance.now(), written: totalLength(written), total: this.size, connections: this.pool?.activeConnections() ?? 0 });
     this.opts.onProgress?.(progress);
     this.emit({ type: 'progress', ...progress });
   }
@@ -254,7 +257,7 @@ export class Transfer {
   /** Verify the `.part` file, move it into place, and say `done`. */
   private async assemble(): Promise<DownloadResult> {
     const { info, target, file } = this.input;
-    const { opts } = this;
+    const { opts, checksum } = this;
     const time = opts.remoteTime ? lastModifiedTime(info.lastModified) : undefined;
     const result = await assemble({
       file,
@@ -264,10 +267,10 @@ export class Transfer {
       written: totalLength(this.written()),
       overwrite: opts.overwrite,
       ...(time !== undefined ? { mtime: new Date(time) } : {}),
-      ...(opts.checksum ? { checksum: opts.checksum } : {}),
+      ...(checksum ? { checksum } : {}),
       ...(this.hasher ? { hasher: this.hasher } : {}),
     }).catch(async (err: unknown) => {
-      if (err instanceof ChecksumError && opts.checksum) throw await keepFailed(err, opts.checksum, this.checkpointer, target.partPath);
+      if (err instanceof ChecksumError && checksum) throw await keepFailed(err, checksum, this.checkpointer, target.partPath);
       // Wrong bytes cannot be resumed; anything else (the path got taken) can.
       if (err instanceof SizeError) await this.checkpointer.abandon();
       throw err;
@@ -281,7 +284,7 @@ export class Transfer {
       duration: performance.now() - this.context.started,
       resumed: this.resumed,
       connections: this.connections,
-      ...(result.digest !== undefined ? { digest: result.digest } : {}),
+      ...(result.digest !== undefined ? { digest: result.digest, ...(checksum ? { verified: checksum } : {}) } : {}),
     };
     this.emit({ type: 'done', ...final });
     return final;

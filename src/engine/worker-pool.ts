@@ -30,6 +30,8 @@ export interface PoolOptions extends ThreadOptions {
   onSourceDropped?: (url: string, reason: string) => void;
   /** Called when `-c auto` changes the connections in use (how many now, and why). */
   onConnections?: (connections: number, reason: string) => void;
+  /** Called when a range ends with bytes written: which, from which source (piece checks, pieces.ts). */
+  onWritten?: (range: ByteRange, source: number) => void;
 }
 
 /** One file for the pool to fetch. */
@@ -44,6 +46,8 @@ export interface PoolJob extends FetchFile {
   roundTrip?: number;
   /** A stream's pieces, made as its window moves (the ranges given to `run` come first). */
   feed?: WindowFeed;
+  /** Sources that served a bad piece: used only when no other is alive (may grow during the job). */
+  demoted?: ReadonlySet<number>;
 }
 
 /** Thrown by {@link WorkerPool.run} when the server turned out to ignore ranges. */
@@ -82,6 +86,7 @@ export class WorkerPool {
       onEndgame: options.onEndgame,
       onSourceDropped: (source, reason) => options.onSourceDropped?.(this.job?.sources[source]?.url ?? '', reason),
       onConnections: options.onConnections,
+      onWritten: options.onWritten,
     });
   }
 
@@ -89,8 +94,8 @@ export class WorkerPool {
   run(job: PoolJob, ranges: readonly ByteRange[]): Promise<void> {
     this.job = job;
     this.failure = undefined;
-    const { mode, sources, minRangeSize, connections, roundTrip, feed } = job;
-    const assign = { mode, sources: sources.length, minRangeSize, connections, ...(roundTrip !== undefined ? { roundTrip } : {}), ...(feed ? { feed } : {}) };
+    const { mode, sources, minRangeSize, connections, roundTrip, feed, demoted } = job;
+    const assign = { mode, sources: sources.length, minRangeSize, connections, ...(roundTrip !== undefined ? { roundTrip } : {}), ...(feed ? { feed } : {}), ...(demoted ? { demoted } : {}) };
     this.assigner.load(assign, ranges, job.written ?? [], performance.now());
     const wire: FetchFile = { partPath: job.partPath, sources, mode, size: job.size, ...(job.ring ? { ring: job.ring } : {}) };
     this.threads.post({ type: 'file', file: wire });
@@ -106,6 +111,12 @@ export class WorkerPool {
   /** Every byte range written so far, merged. */
   written(): ByteRange[] {
     return this.assigner.written();
+  }
+
+  /** Written bytes found bad (a piece that failed its hash): no longer written, and first in the queue. */
+  unwrite(range: ByteRange): void {
+    this.assigner.unwrite(range);
+    this.wake();
   }
 
   /** Look for work now: a stream's window moved. */

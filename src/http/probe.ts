@@ -10,6 +10,7 @@ import type { Dispatcher, ResponseBody } from './undici.js';
 import { HttpError, RangegetError } from '../primitives/errors.js';
 import { contentLength, header, parseContentRange } from './headers.js';
 import { connectionFailure, statusFailure } from './failures.js';
+import { serverDigest, WANT_REPR_DIGEST, type ServerDigest } from './digest-fields.js';
 import { discard, followRedirects, type FollowedResponse, type RequestSettings } from './request.js';
 import { AttemptFailure, firstProbeDelay, retryDelay, type RetrySettings } from './retry-policy.js';
 import type { HttpTrace } from './trace.js';
@@ -33,6 +34,8 @@ export interface ProbeResult {
   contentType?: string;
   /** Which request gave the answer. */
   method: 'HEAD' | 'GET';
+  /** The whole file's digest the server published (Repr-Digest or Digest), when asked for. */
+  digest?: ServerDigest;
   /**
    * The server answered `304 Not Modified` to the probe's `If-Modified-Since` (`-N`): the file
    * is not newer than the date sent. Size and ranges are then unknown.
@@ -96,6 +99,8 @@ export interface ProbeRetry extends RetrySettings {
   first?: boolean;
   /** Send `If-Modified-Since` with this HTTP-date (`-N`); a `304` then answers the probe. */
   ifModifiedSince?: string;
+  /** Ask for the server's digest of the file (`Want-Repr-Digest`) and read it from the answer. */
+  serverDigest?: boolean;
 }
 
 /**
@@ -120,7 +125,7 @@ export async function probe(
   for (let failures = 1; ; failures++) {
     try {
       const sent = performance.now();
-      const result = await probeOnce(dispatcher, url, settings, signal, retry ?? {}, first, keepBody);
+      const result = await probeOnce(dispatcher, url, settings, signal, { ...retry }, first, keepBody);
       return { ...result, elapsed: performance.now() - sent };
     } catch (err) {
       if (!(err instanceof AttemptFailure)) throw err;
@@ -132,12 +137,18 @@ export async function probe(
   }
 }
 
+/** The server's digest in an answer, when asked for (`digest-fields.ts` says which answers count). */
+function digestOf(response: FollowedResponse, wanted: boolean | undefined, head: boolean): Pick<ProbeResult, 'digest'> {
+  const digest = wanted ? serverDigest(response.headers, response.statusCode, head) : undefined;
+  return digest ? { digest } : {};
+}
+
 /** The answer from a HEAD alone, when it says enough. */
-function fromHead(url: URL, head: FollowedResponse): ProbeResult | undefined {
+function fromHead(url: URL, head: FollowedResponse, wanted: boolean | undefined): ProbeResult | undefined {
   const headSize = contentLength(head.headers);
   const acceptRanges = header(head.headers, 'accept-ranges')?.toLowerCase();
   if (head.statusCode < 200 || head.statusCode >= 300 || headSize === undefined) return undefined;
-  const base = { url: url.href, finalUrl: head.url.href, size: headSize, ...validators(head.headers), method: 'HEAD' as const };
+  const base = { url: url.href, finalUrl: head.url.href, size: headSize, ...validators(head.headers), method: 'HEAD' as const, ...digestOf(head, wanted, true) };
   if (acceptRanges === 'none') {
     return { ...base, acceptsRanges: false, noRangesReason: 'the server says it does not accept ranges (Accept-Ranges: none)' };
   }
@@ -157,16 +168,18 @@ async function probeOnce(
   url: URL,
   settings: RequestSettings,
   signal: AbortSignal | undefined,
-  { onTrace, ifModifiedSince }: Pick<ProbeRetry, 'onTrace' | 'ifModifiedSince'>,
+  { onTrace, ifModifiedSince, serverDigest: wanted }: Pick<ProbeRetry, 'onTrace' | 'ifModifiedSince' | 'serverDigest'>,
   first: ProbeMethod,
   keepBody: boolean,
 ): Promise<ProbeResult> {
   const condition = ifModifiedSince !== undefined ? { 'if-modified-since': ifModifiedSince } : undefined;
+  // A Want-Repr-Digest given with -H is sent as it is.
+  const want: Record<string, string> = wanted && settings.headers['want-repr-digest'] === undefined ? { 'want-repr-digest': WANT_REPR_DIGEST } : {};
   let head: FollowedResponse | undefined;
   if (first === 'HEAD') {
-    head = await send(dispatcher, url, 'HEAD', settings, signal, condition, onTrace);
+    head = await send(dispatcher, url, 'HEAD', settings, signal, { ...want, ...condition }, onTrace);
     discard(head);
-    const answer = fromHead(url, head) ?? notModified(url, head, condition, 'HEAD');
+    const answer = fromHead(url, head, wanted) ?? notModified(url, head, condition, 'HEAD');
     if (answer) return answer;
   }
   const headOk = head !== undefined && head.statusCode >= 200 && head.statusCode < 300;
@@ -174,8 +187,10 @@ async function probeOnce(
 
   // HEAD refused, without a length, or silent about ranges: ask for the first byte.
   const from = head && headOk ? head.url : url;
-  const get = await send(dispatcher, from, 'GET', settings, signal, { range: 'bytes=0-0', ...condition }, onTrace);
-  const base = { url: url.href, finalUrl: get.url.href, ...validators(get.headers), method: 'GET' as const };
+  const get = await send(dispatcher, from, 'GET', settings, signal, { ...want, range: 'bytes=0-0', ...condition }, onTrace);
+  // A digest the HEAD gave still counts when the GET gives none.
+  const digest = { ...(head && headOk ? digestOf(head, wanted, true) : {}), ...digestOf(get, wanted, false) };
+  const base = { url: url.href, finalUrl: get.url.href, ...validators(get.headers), method: 'GET' as const, ...digest };
   let kept = false;
   try {
     const unchanged = notModified(url, get, condition, 'GET');

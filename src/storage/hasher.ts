@@ -4,6 +4,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import type { ChecksumAlgorithm } from '../primitives/checksum.js';
+import type { ByteRange } from '../primitives/ranges.js';
 
 const READ_SIZE = 4 * 1024 * 1024;
 
@@ -42,6 +43,16 @@ export class FileHasher {
       this.hash = createHash(this.algorithm);
       this.hashed = 0;
     });
+  }
+
+  /**
+   * Hash the written prefix of `written` (merged ranges) in the background; start over when the
+   * prefix shrank (bytes were found bad, or a plain stream restarted). Errors are left to `digest`.
+   */
+  follow(written: readonly ByteRange[]): void {
+    const prefix = written[0]?.start === 0 ? written[0].end : 0;
+    if (prefix < this.hashed) this.reset();
+    void this.advance(prefix).catch(() => undefined);
   }
 
   /** The digest of the first `size` bytes, hashing on afterwards as before. */

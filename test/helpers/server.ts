@@ -28,6 +28,8 @@ export interface FileSpec {
   contentDisposition?: string;
   /** Sent verbatim as Content-Encoding; the bytes are not transformed. */
   contentEncoding?: string;
+  /** Extra headers sent verbatim with every HEAD, 200 and 206 (e.g. `Repr-Digest`). */
+  headers?: Record<string, string>;
   /** Answer GET and HEAD with this status and a short text body. */
   status?: number;
   /** Answer `redirectStatus` (default 302) with `Location: redirect`. */
@@ -102,6 +104,8 @@ export interface Faults {
   ifRange412?: boolean;
   /** A range GET answers 206 as `multipart/byteranges` (one part), as some servers do. */
   multipart?: boolean;
+  /** Every GET body has the bytes of this span of the file inverted (a corrupt mirror). */
+  corrupt?: { start: number; end: number };
   /** Every GET carries a header of this many bytes (beyond what a client accepts). */
   bigHeader?: number;
   /** A 206's Content-Range gives this total instead of the size. */
@@ -361,6 +365,8 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
       }
       const buf = Buffer.allocUnsafe(n);
       fill(entry.seed, start + pos, buf);
+      const bad = entry.spec.faults?.corrupt;
+      if (bad) for (let i = Math.max(bad.start, start + pos); i < Math.min(bad.end, start + pos + n); i++) buf[i - start - pos] = buf[i - start - pos]! ^ 0xff;
       const ok = res.write(buf);
       pos += n;
       rec.bytes += n;
@@ -390,6 +396,7 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
     if (entry.lastModified !== null) h['Last-Modified'] = entry.lastModified;
     if (entry.spec.contentDisposition !== undefined) h['Content-Disposition'] = entry.spec.contentDisposition;
     if (entry.spec.contentEncoding !== undefined) h['Content-Encoding'] = entry.spec.contentEncoding;
+    Object.assign(h, entry.spec.headers);
     return h;
   }
 
