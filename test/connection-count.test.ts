@@ -15,7 +15,7 @@ import { HttpError, NetworkError } from '../src/primitives/errors.js';
 function feed(count: ConnectionCount, speed: number, from: number, to: number, bytes = 0): { changes: number[]; bytes: number } {
   const changes: number[] = [];
   for (let t = from; t <= to; t += 250) {
-    const change = count.tick(bytes, count.current(), true, t);
+    const change = count.tick(bytes, count.current(), Infinity, t);
     if (change) changes.push(change.connections);
     bytes += (speed * 250) / 1000;
   }
@@ -37,7 +37,7 @@ describe('ConnectionCount', () => {
     let t = 0;
     const seen: number[] = [];
     while (t < 20_000) {
-      const change = count.tick(bytes, count.current(), true, t);
+      const change = count.tick(bytes, count.current(), Infinity, t);
       if (change) seen.push(change.connections);
       bytes += count.current() * 1e6 * 0.25;
       t += 250;
@@ -52,7 +52,7 @@ describe('ConnectionCount', () => {
     assert.equal(AUTO_MIN_WAIT, 250);
     const seen: Array<[number, number]> = [];
     for (let t = 0, bytes = 0; t <= 5_000; t += 250, bytes += 50e6 / 4) {
-      const change = count.tick(bytes, count.current(), true, t);
+      const change = count.tick(bytes, count.current(), Infinity, t);
       if (change) seen.push([t, change.connections]);
     }
     // Settled (250) and measured (500): doubled; measured no faster (1000): back to 8, held for
@@ -66,14 +66,21 @@ describe('ConnectionCount', () => {
     const count = new ConnectionCount({ auto: true, start: 8, most: 64 }, 0);
     const wait = AUTO_WAITS * 200;
     // Nothing before the step has settled and been measured, each for AUTO_WAITS round trips.
-    for (let t = 0; t < 2 * wait; t += 250) assert.equal(count.tick(t * 1000, 8, true, t, 200), undefined);
-    assert.equal(count.tick(2 * wait * 1000, 8, true, 2 * wait + 250, 200)?.connections, 16);
+    for (let t = 0; t < 2 * wait; t += 250) assert.equal(count.tick(t * 1000, 8, Infinity, t, 200), undefined);
+    assert.equal(count.tick(2 * wait * 1000, 8, Infinity, 2 * wait + 250, 200)?.connections, 16);
+  });
+
+  it('adds no connections when the queue holds less than two periods of work at the speed measured', () => {
+    const count = new ConnectionCount({ auto: true, start: 8, most: 64 }, 0);
+    // 1 MB/s measured over 250 ms periods: two periods of work is 500 000 bytes.
+    for (let t = 0; t <= 5_000; t += 250) assert.equal(count.tick(t * 1000, 8, 499_999, t), undefined);
+    assert.equal(count.tick(5_250 * 1000, 8, 500_000, 5_250)?.connections, 16);
   });
 
   it('measures only while every connection has work', () => {
     const count = new ConnectionCount({ auto: true, start: 8, most: 64 }, 0);
-    for (let t = 0; t <= 5_000; t += 250) assert.equal(count.tick(t * 1000, 7, true, t), undefined);
-    for (let t = 0; t <= 5_000; t += 250) assert.equal(count.tick(t * 1000, 8, false, t), undefined);
+    for (let t = 0; t <= 5_000; t += 250) assert.equal(count.tick(t * 1000, 7, Infinity, t), undefined);
+    for (let t = 0; t <= 5_000; t += 250) assert.equal(count.tick(t * 1000, 8, 0, t), undefined);
   });
 
   it('gives one connection back per pushback, and grows no more', () => {

@@ -78,6 +78,15 @@ describe('scheduler simulation: -c auto', () => {
     assert.ok(a.ms <= f.ms * 0.8, `auto ${a.ms} ms, fixed 16 ${f.ms} ms`);
   });
 
+  it('with a higher cap, adds nothing to a short download on a path 16 connections fill', () => {
+    for (const rtt of [80, 200]) {
+      const a = run(path(rtt), auto(64));
+      const f = run(path(rtt), fixed(16));
+      // Doubling with the last pieces left took 1.51 s where 16 took 1.26 s (80 ms).
+      assert.ok(a.ms <= f.ms * 1.05, `rtt ${rtt}: auto ${a.ms} ms, fixed 16 ${f.ms} ms`);
+    }
+  });
+
   it('stays put where the path, not the connections, is the limit', () => {
     const net = path(20, { capacity: 100 * MiB });
     const a = run(net, auto(64), 128 * MiB);

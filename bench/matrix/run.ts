@@ -100,7 +100,12 @@ async function runPoint(r: Run, netem: Netem, base: string, throttled: boolean):
   const width = Math.max(...r.tools.map((t) => t.label.length));
   const skip = new Map<number, string>();
   for (let n = 1; n <= r.o.runs; n++) {
-    for (const [i, t] of r.tools.entries()) {
+    // Each round starts one tool later: whatever a run leaves behind (connections closing, the
+    // delay queue draining) falls on a different tool each time. With a fixed order, two
+    // identical rangeget rows measured 2.25 s and 3.28 s (the second always after the first).
+    const order = r.tools.map((_, k) => (k + n - 1) % r.tools.length);
+    for (const i of order) {
+      const t = r.tools[i]!;
       const runs = point.tools[i]!.runs;
       const skipped = skip.get(i);
       if (skipped !== undefined) {

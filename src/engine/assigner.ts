@@ -184,7 +184,9 @@ export class Assigner {
     if (this.job?.mode === 'ranges') {
       this.watchSpeeds();
       const rtt = this.roundTrip();
-      const change = this.count?.tick(this.fetched(), this.active(), this.queue.length > 0 || this.splittable(now), now, rtt);
+      // A stream's feed still to come counts as queued work.
+      const queued = this.queue.reduce((sum, r) => sum + r.end - r.start, 0) + (this.job.feed?.exhausted === false ? this.job.minRangeSize : 0);
+      const change = this.count?.tick(this.fetched(), this.active(), queued, now, rtt);
       if (change) this.hooks.onConnections?.(change.connections, change.reason);
     }
     return this.schedule(now);
@@ -239,11 +241,6 @@ export class Assigner {
       this.slots[cut.slot]!.samples = [];
       this.hooks.onSlow?.(cut.speed, cut.median);
     }
-  }
-
-  /** Whether a free slot would find a range to split now. */
-  private splittable(now: number): boolean {
-    return this.job !== undefined && chooseSplit(this.busySlots(), now, this.job.minRangeSize) !== undefined;
   }
 
   /** The next pieces of the queue for a free slot, joined where round trips are long. */
