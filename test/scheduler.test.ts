@@ -97,10 +97,12 @@ describe('takePieces', () => {
     assert.deepEqual(takePieces(pieces, 1_000_000, 2 * wait), { range: range(0, 300_000), pieces: 3 });
   });
 
-  it('takes no more than the queue shared by the connections in use', () => {
+  it('takes no more than its share of the work left (queued and running) among the connections in use', () => {
     // 700 000 bytes queued for 2 connections: 350 000 each, though 600 000 would fit in time.
     assert.deepEqual(takePieces(pieces, speed, 2 * wait, 2), { range: range(0, 300_000), pieces: 3 });
     assert.deepEqual(takePieces(pieces, speed, 2 * wait, 7), { range: range(0, 100_000), pieces: 1 });
+    // With 700 000 bytes still running on other connections, the share is of 1 400 000: 200 000.
+    assert.deepEqual(takePieces(pieces, speed, 2 * wait, 7, 700_000), { range: range(0, 200_000), pieces: 2 });
   });
 
   it('stops at a gap between pieces', () => {

@@ -246,7 +246,9 @@ export class Assigner {
   /** The next pieces of the queue for a free slot, joined where round trips are long. */
   private take(index: number): ByteRange | undefined {
     const speed = this.job?.mode === 'ranges' ? recentSpeed(this.slots[index]!.samples) : undefined;
-    const taken = takePieces(this.queue, speed, this.roundTrip(), this.usable());
+    const running = this.busySlots().reduce((sum, b) => sum + b.end - Math.max(b.received, b.position), 0);
+    // While -c auto may add connections, work is left queued for them (they would otherwise split running ranges).
+    const taken = takePieces(this.queue, speed, this.roundTrip(), this.count?.sharing() ?? this.usable(), running);
     if (!taken) return undefined;
     this.queue.splice(0, taken.pieces);
     return taken.range;

@@ -76,6 +76,11 @@ export class ConnectionCount {
     return this.count;
   }
 
+  /** Connections to leave work for: the next step's count while more may still be added. */
+  sharing(): number {
+    return this.settled ? this.count : Math.min(this.settings.most, 2 * this.count);
+  }
+
   /**
    * Called every tick with every byte fetched so far, the connections busy, the bytes queued
    * for another connection, and the path's round trip (ms). Under `-c auto` the count is
