@@ -19,7 +19,7 @@ import type { DownloadEvent, DownloadResult, Inspection, SkipReason } from './ev
 import { existingAction, type ExistingAction } from './existing.js';
 import { chooseFileName } from './file-name.js';
 import { fetchesRanges, planRanges } from './plan.js';
-import { keepWarm } from './prewarm.js';
+import { WARM_DELAY, warmUp, type WarmUp } from './prewarm.js';
 import { restartAction } from './restart.js';
 import { adoptFile, readLeftovers, takeLeftovers, type ResumePoint } from './resume.js';
 import type { DownloadSettings } from './settings.js';
@@ -34,19 +34,21 @@ export class Download {
   /** False when the dispatcher is shared with other downloads (it stays open). */
   private readonly ownDispatcher: boolean;
   /**
-   * `shared`: connections kept open by the caller (a batch's); `warm`: start the worker
-   * threads while probing (a file that turns out small does not use them).
+   * `shared`: connections kept open by the caller (a batch's); `warm`: how long the probe may
+   * take before the worker threads start anyway (ms; false: not before the pool needs them).
    */
   constructor(
     opts: DownloadSettings,
     shared?: Dispatcher,
-    private readonly warm = true,
+    private readonly warm: number | false = WARM_DELAY,
   ) {
     this.opts = opts;
     this.ownDispatcher = shared === undefined;
     this.dispatcher = shared ?? createDispatcher(opts.request.connection, Math.max(2, opts.connections));
   }
 
+  /** Threads started while probing, if the file turns out to need them. */
+  private warming: WarmUp | undefined;
   /** Bytes written so far, as last reported: a re-probe is repeated only after progress. */
   private downloaded = 0;
 
@@ -93,8 +95,8 @@ export class Download {
   async start(): Promise<DownloadResult> {
     this.checkAborted();
     for (const message of this.opts.warnings) this.warn(message);
-    // Threads load while the probe runs; a small file will not need them (the next may).
-    if (this.warm) keepWarm(this.opts.threads);
+    // Threads load while a slow probe runs, or once it says the file is big: a small file starts none.
+    if (this.warm !== false) this.warming = warmUp(this.opts.threads, this.warm);
     try {
       // Bytes written when the original URL was last probed again (none yet: -1).
       let reprobedAt = -1;
@@ -124,6 +126,7 @@ export class Download {
         }
       }
     } finally {
+      this.warming?.cancel();
       if (this.ownDispatcher) await this.dispatcher.close().catch(() => undefined);
     }
   }
@@ -166,6 +169,7 @@ export class Download {
   /** The rest of an attempt, once probed. */
   private async probed(info: ProbeResult, startOver: boolean): Promise<DownloadResult> {
     const { opts } = this;
+    this.warming?.probed(info.size);
     const { target, action } = await this.target(info);
     this.emitProbe(info, target);
     if (action?.kind === 'skip') return this.skip(info, target, action.why, action.have);

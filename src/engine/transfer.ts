@@ -21,6 +21,7 @@ import { Meter } from './meter.js';
 import { countSettings } from './connection-count.js';
 import { fetchesRanges, planRanges } from './plan.js';
 import { poolOptions } from './pool-options.js';
+import { fetchedInThreads } from './prewarm.js';
 import type { Source } from './protocol.js';
 import type { DownloadSettings } from './settings.js';
 import { findSources, sourceOf } from './sources.js';
@@ -29,8 +30,6 @@ import { WorkerPool, RangesUnsupported, type PoolJob } from './worker-pool.js';
 
 /** The control file is saved this often while bytes arrive. */
 const SAVE_INTERVAL = 500;
-/** Files up to this size are fetched in the main thread: a worker would take longer to start. */
-const INLINE_MAX_SIZE = 4 * 1024 * 1024;
 
 /** What a transfer runs in: the download it belongs to. */
 export interface TransferContext {
@@ -212,7 +211,7 @@ export class Transfer {
 
   /** A pool of worker threads (taken warm when possible), or inline fetchers for a small file. */
   private newPool(): WorkerPool {
-    const inline = this.size !== undefined && this.size <= INLINE_MAX_SIZE ? this.context.dispatcher : undefined;
+    const inline = fetchedInThreads(this.size) ? undefined : this.context.dispatcher;
     return new WorkerPool(
       poolOptions(this.opts, inline, {
         emit: (event) => this.emit(event),
