@@ -146,7 +146,9 @@ describe('answers before the answer, and conditions refused', { concurrency: 4 }
 
 describe('signed URLs that expire again and again (src/engine/restart.ts)', () => {
   test('each expired signature is renewed by probing the original URL again, as long as each makes progress', async (t) => {
-    const { events, server } = await fetchExact(t, { size: 2 * MiB, faults: { signed: { gets: 4 } } }, { connections: 2, minRangeSize: 64 * KiB });
+    // One GET per signature: how many requests a file takes depends on the first ranges' sizing
+    // (by measured speed), so the test does not count on a number of them.
+    const { events, server } = await fetchExact(t, { size: 4 * MiB, faults: { signed: { gets: 1 } } }, { connections: 2, minRangeSize: 64 * KiB });
     const renewed = warnings(events).filter((w) => /signature expired|403.*probing .* again/.test(w)).length;
     assert.ok(renewed >= 3, `renewed ${renewed} times:\n${warnings(events).join('\n')}`);
     const originals = server.stats.log.filter((r) => r.path === '/f.bin').length;
