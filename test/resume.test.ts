@@ -447,7 +447,7 @@ test(
 // above 4 MiB are fetched by worker threads, smaller ones in the main thread: both are tried.
 
 const F = { size: 6 * MiB, connections: 4, throttle: 1.5 * MiB };
-/** A file small enough to be fetched in the main thread (src/engine/transfer.ts INLINE_MAX_SIZE). */
+/** A file small enough to be fetched in the main thread (src/engine/prewarm.ts INLINE_MAX_SIZE). */
 const SMALL = { size: 3 * MiB, throttle: 0.75 * MiB };
 /** After a clean stop (SIGINT/SIGTERM) the buffers are flushed and saved: only bytes in flight are fetched again. */
 const CLEAN_STOP_SLACK = F.connections * (SLICE + IN_FLIGHT);

@@ -11,7 +11,7 @@ import { discard } from '../http/request.js';
 import type { HttpTrace } from '../http/trace.js';
 import { exists } from '../storage/assemble.js';
 import { lockTarget } from '../storage/lock.js';
-import { checkOutput, checkSpace, existing } from '../storage/output-checks.js';
+import { checkOutput, checkSpace, localFile } from '../storage/output-checks.js';
 import { resolveTarget, type Target } from '../storage/target.js';
 import { AbortError, FileExistsError, fileError } from '../primitives/errors.js';
 import { totalLength } from '../primitives/ranges.js';
@@ -19,7 +19,7 @@ import { probeEvent, type DownloadEvent, type DownloadResult, type Inspection, t
 import { existingAction, type ExistingAction } from './existing.js';
 import { chooseFileName } from './file-name.js';
 import { inspection } from './inspection.js';
-import { keepWarm } from './prewarm.js';
+import { WARM_DELAY, warmUp, type WarmUp } from './prewarm.js';
 import { restartAction } from './restart.js';
 import { adoptFile, readLeftovers, takeLeftovers, type ResumePoint } from './resume.js';
 import type { DownloadSettings } from './settings.js';
@@ -37,19 +37,21 @@ export class Download {
   /** False when the dispatcher is shared with other downloads (it stays open). */
   private readonly ownDispatcher: boolean;
   /**
-   * `shared`: connections kept open by the caller (a batch's); `warm`: start the worker
-   * threads while probing (a file that turns out small does not use them).
+   * `shared`: connections kept open by the caller (a batch's); `warm`: how long the probe may
+   * take before the worker threads start anyway (ms; false: not before the pool needs them).
    */
   constructor(
     opts: DownloadSettings,
     shared?: Dispatcher,
-    private readonly warm = true,
+    private readonly warm: number | false = WARM_DELAY,
   ) {
     this.opts = opts;
     this.ownDispatcher = shared === undefined;
     this.dispatcher = shared ?? createDispatcher(opts.request.connection, Math.max(2, opts.connections));
   }
 
+  /** Threads started while probing, if the file turns out to need them. */
+  private warming: WarmUp | undefined;
   /** Bytes written so far, as last reported: a re-probe is repeated only after progress. */
   private downloaded = 0;
 
@@ -73,10 +75,7 @@ export class Download {
     };
   }
 
-  /**
-   * Probe `url` on the download's connections. On shared connections (a batch), the probe
-   * starts with a GET: a HEAD's connection is closed.
-   */
+  /** Probe `url` on the download's connections; on shared ones (a batch) with a GET: a HEAD's connection is closed. */
   private probe(url: URL, first = false, keepBody = false, ifModifiedSince?: string): Promise<ProbeResult> {
     const retry = { ...this.probeRetry(first), ...(ifModifiedSince !== undefined ? { ifModifiedSince } : {}) };
     return probe(this.dispatcher, url, this.opts.request, this.opts.signal, retry, this.ownDispatcher ? 'HEAD' : 'GET', keepBody);
@@ -89,16 +88,14 @@ export class Download {
    */
   private async timestamped(first: boolean): Promise<{ path: string; size: number; date: string } | undefined> {
     if (!this.opts.timestamping || this.opts.continue || !first) return undefined;
-    const { path } = this.targetFor(chooseFileName(this.opts.url));
-    const found = await existing(path).catch(() => undefined);
-    return found?.isFile() ? { path, size: found.size, date: new Date(found.mtimeMs).toUTCString() } : undefined;
+    return localFile(this.targetFor(chooseFileName(this.opts.url)).path);
   }
 
   async start(): Promise<DownloadResult> {
     this.checkAborted();
     for (const message of this.opts.warnings) this.warn(message);
-    // Threads load while the probe runs; a small file will not need them (the next may).
-    if (this.warm) keepWarm(this.opts.threads);
+    // Threads load while a slow probe runs, or once it says the file is big: a small file starts none.
+    if (this.warm !== false) this.warming = warmUp(this.opts.threads, this.warm);
     try {
       // Bytes written when the original URL was last probed again (none yet: -1).
       let reprobedAt = -1;
@@ -128,6 +125,7 @@ export class Download {
         }
       }
     } finally {
+      this.warming?.cancel();
       if (this.ownDispatcher) await this.dispatcher.close().catch(() => undefined);
     }
   }
@@ -179,13 +177,14 @@ export class Download {
   async stream(write: StreamWrite): Promise<DownloadResult> {
     this.checkAborted();
     for (const message of this.opts.warnings) this.warn(message);
-    if (this.warm) keepWarm(this.opts.threads);
+    if (this.warm !== false) this.warming = warmUp(this.opts.threads, this.warm);
     try {
       const info = await this.probe(this.opts.url, true, this.opts.rate === undefined).catch((err: unknown) => {
         if (this.opts.signal?.aborted) throw new AbortError();
         throw err;
       });
       try {
+        this.warming?.probed(info.size);
         this.announce(info, '-');
         if (!info.acceptsRanges && info.noRangesReason) this.warn(`using one connection: ${info.noRangesReason}`);
         return await new StreamTransfer(this.transferContext(), info, write).run();
@@ -193,6 +192,7 @@ export class Download {
         if (info.body) discard({ body: info.body, headers: {} });
       }
     } finally {
+      this.warming?.cancel();
       if (this.ownDispatcher) await this.dispatcher.close().catch(() => undefined);
     }
   }
@@ -203,6 +203,7 @@ export class Download {
     if (opts.metalink && isMetalinkType(info.contentType)) {
       throw new MetalinkAnswer(info.finalUrl, await fetchDocument(this.dispatcher, new URL(info.finalUrl), opts.request, opts.signal));
     }
+    this.warming?.probed(info.size);
     const { target, action } = await this.target(info);
     this.announce(info, target.path);
     if (action?.kind === 'skip') return this.skip(info, target, action.why, action.have);

@@ -7,14 +7,13 @@ import type { Dispatcher } from '../http/undici.js';
 import type { DownloadEvent } from './events.js';
 import { formatRate } from './meter.js';
 import type { DownloadSettings } from './settings.js';
+import { fetchedInThreads } from './prewarm.js';
 import { WorkerPool, type PoolOptions } from './worker-pool.js';
 
 /** Bytes buffered per connection before a positional write. */
 const WRITE_BUFFER = 256 * 1024;
 /** Longest time received bytes wait in a buffer. */
 const FLUSH_INTERVAL = 200;
-/** Files up to this size are fetched in the main thread: a worker would take longer to start. */
-const INLINE_MAX_SIZE = 4 * 1024 * 1024;
 
 /** What a pool reports to, and runs on. */
 export interface PoolContext {
@@ -31,7 +30,7 @@ export type PoolHooks = Pick<PoolOptions, 'onRangeDone' | 'onConnections' | 'onW
 export function newPool(context: PoolContext, size: number | undefined, hooks: PoolHooks = {}): WorkerPool {
   const { opts } = context;
   const warn = (message: string): void => context.emit({ type: 'warning', message });
-  const inline = size !== undefined && size <= INLINE_MAX_SIZE;
+  const inline = !fetchedInThreads(size);
   return new WorkerPool({
     ...(inline ? { inline: context.dispatcher } : {}),
     connections: opts.connections,

@@ -1,13 +1,41 @@
 /**
- * Worker threads take a while to start (loading undici is most of it). Starting them
- * before the main thread loads its own modules and probes lets both happen at once.
+ * Worker threads take a while to start (~0.1 s of CPU: loading their modules). A download
+ * starts them while it probes, so that a big file's threads are ready when the probe
+ * answers; a small file is fetched in the main thread and should not pay for one.
  */
-import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import type { Worker } from 'node:worker_threads';
+
+// node:worker_threads is loaded by the first thread started: a small download starts none.
+const require = createRequire(import.meta.url);
+
+/** Files up to this size are fetched in the main thread: a worker would take longer to start. */
+export const INLINE_MAX_SIZE = 4 * 1024 * 1024;
+
+/**
+ * How long a probe may take before the threads are started anyway. A server this far away
+ * hides most of a thread's start behind the probe's round trip; one this close answers
+ * first, and a small file then starts no thread at all.
+ */
+export const WARM_DELAY = 25;
+
+/** True when a file of `size` bytes is fetched by worker threads (unknown: it may be big). */
+export function fetchedInThreads(size: number | undefined): boolean {
+  return size === undefined || size > INLINE_MAX_SIZE;
+}
 
 const parked: Worker[] = [];
+let started = 0;
 
 function spawn(): Worker {
-  return new Worker(new URL('./worker.js', import.meta.url));
+  started++;
+  const threads = require('node:worker_threads') as typeof import('node:worker_threads');
+  return new threads.Worker(new URL('./worker.js', import.meta.url));
+}
+
+/** Worker threads started by this process so far (tests: a small download starts none). */
+export function threadsStarted(): number {
+  return started;
 }
 
 /** Start `count` workers now, for the next pool to take. They do not keep the process alive. */
@@ -33,7 +61,41 @@ export function takeWorker(): Worker {
   return worker;
 }
 
-/** Park workers until `count` are parked (a download calls this before its probe). */
+/** Park workers until `count` are parked. */
 export function keepWarm(count: number): void {
   if (parked.length < count) prewarm(count - parked.length);
+}
+
+/** One download's warm-up: {@link warmUp}. */
+export interface WarmUp {
+  /** The probe answered: start the threads now if the file needs them, else never. */
+  probed(size: number | undefined): void;
+  /** The download ends (or failed before its probe answered): start nothing more. */
+  cancel(): void;
+}
+
+/**
+ * Threads for a download about to probe: started when the probe says the file is big (or
+ * does not say), or once the probe has taken `delay` ms, whichever comes first. `start`
+ * parks them ({@link keepWarm} by default).
+ */
+export function warmUp(count: number, delay = WARM_DELAY, start: (count: number) => void = keepWarm): WarmUp {
+  let timer: NodeJS.Timeout | undefined = setTimeout(() => {
+    timer = undefined;
+    start(count);
+  }, delay);
+  // A pending warm-up never keeps the process alive.
+  timer.unref();
+  const cancel = (): void => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+  };
+  return {
+    probed(size) {
+      if (!timer) return;
+      cancel();
+      if (fetchedInThreads(size)) start(count);
+    },
+    cancel,
+  };
 }

@@ -2,7 +2,7 @@
  * The connections: undici dispatchers with keep-alive, timeouts, TLS and proxy settings, one
  * per thread, or one shared by the downloads of a batch.
  */
-import { X509Certificate } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { SecureContext } from 'node:tls';
@@ -163,7 +163,8 @@ export function readCaFile(path: string): string {
   }
   blocks.forEach((pem, i) => {
     try {
-      new X509Certificate(pem);
+      // node:crypto only for --ca-cert: a download without it need not load it.
+      new (require('node:crypto') as typeof Crypto).X509Certificate(pem);
     } catch (err) {
       throw new UsageError(`--ca-cert: certificate ${i + 1} in ${path} is not valid: ${(err as Error).message}`);
     }

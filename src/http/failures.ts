@@ -2,9 +2,9 @@
  * What a failed request means: undici's errors (and the causes inside them) turned into words
  * for the user and into the typed errors rangeget raises, marked retryable or not.
  */
-import { maxHeaderSize } from 'node:http';
 import { HttpError, NetworkError, ServerError, TimeoutError } from '../primitives/errors.js';
 import { header, type ResponseHeaders } from './headers.js';
+import { MAX_HEAD_BYTES } from './response-head.js';
 import { AttemptFailure, isRetryableStatus, parseRetryAfter } from './retry-policy.js';
 
 /** OpenSSL / Node codes of a TLS certificate that could not be verified. */
@@ -59,7 +59,7 @@ export function connectionFailure(err: unknown, stallTimeout: number, prefix = '
   if (typeof code === 'string' && TIMEOUT_CODES.has(code)) return new AttemptFailure(new TimeoutError(prefix + describeNetworkError(err)), true);
   if (code === 'UND_ERR_HEADERS_OVERFLOW') {
     // The same answer would be refused again: no retry.
-    return new AttemptFailure(new ServerError(`${prefix}the server's response headers are larger than the ${maxHeaderSize / 1024} KiB accepted`), false);
+    return new AttemptFailure(new ServerError(`${prefix}the server's response headers are larger than the ${MAX_HEAD_BYTES / 1024} KiB accepted`), false);
   }
   // A bad certificate would fail the same way again.
   const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;

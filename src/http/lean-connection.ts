@@ -6,9 +6,13 @@
  * the engine); undici serves everything else.
  */
 import { connect as connectTcp, type Socket } from 'node:net';
-import { connect as connectTls, type ConnectionOptions } from 'node:tls';
+import { createRequire } from 'node:module';
+import type * as Tls from 'node:tls';
 import type { ConnectionSettings } from './dispatcher.js';
 import { tlsOptions } from './dispatcher.js';
+
+// node:tls is loaded by the first https connection: a plain http download need not pay for it.
+const require = createRequire(import.meta.url);
 
 /** Who reads the bytes of the current request's response. */
 export interface LeanReader {
@@ -67,7 +71,7 @@ export class LeanConnection {
     this.socket =
       url.protocol === 'https:'
         ? // node:tls takes `onread` as node:net does (its types do not say so yet)
-          connectTls({ ...where, servername: isIp(host) ? '' : host, ALPNProtocols: ['http/1.1'], onread, ...tls } as ConnectionOptions)
+          (require('node:tls') as typeof Tls).connect({ ...where, servername: isIp(host) ? '' : host, ALPNProtocols: ['http/1.1'], onread, ...tls } as Tls.ConnectionOptions)
         : connectTcp({ ...where, onread });
     this.socket.setNoDelay(true);
     this.connectTimer = setTimeout(

@@ -4,10 +4,8 @@
  * the `socks` package's), then TLS over it for https. `socks5://` resolves names here (with
  * `-4` / `-6`), `socks5h://` lets the proxy resolve them, as curl does.
  */
-import { lookup } from 'node:dns/promises';
 import { isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
-import { SocksClient } from 'socks';
+import type { ConnectionOptions } from 'node:tls';
 import type * as Undici from 'undici';
 
 /** An undici connector: `(target, callback)`. */
@@ -29,9 +27,12 @@ export function socksConnector(
   const remoteDns = proxy.protocol.toLowerCase() === 'socks5h:';
   const open = async (target: ConnectTarget): Promise<Socket> => {
     const name = target.hostname.replace(/^\[|\]$/g, '');
-    const host = remoteDns || isIP(name) !== 0 ? name : (await lookup(name, { family: settings.family ?? 0 })).address;
+    const resolve = async (): Promise<string> => (await (await import('node:dns/promises')).lookup(name, { family: settings.family ?? 0 })).address;
+    const host = remoteDns || isIP(name) !== 0 ? name : await resolve();
     const proxyHost = proxy.hostname.replace(/^\[|\]$/g, '');
     const proxyPort = Number(proxy.port) || 1080;
+    // Loaded on first use (node:dns and node:tls too): the package costs ~40 ms of start-up to every download without a SOCKS proxy.
+    const [{ SocksClient }, { connect: tlsConnect }] = await Promise.all([import('socks'), import('node:tls')]);
     const { socket } = await SocksClient.createConnection({
       proxy: {
         host: proxyHost,

@@ -1,12 +1,17 @@
 /**
  * The digest of the `.part` file, computed while it is still being written.
  */
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { FileHandle } from 'node:fs/promises';
 import type { ChecksumAlgorithm } from '../primitives/checksum.js';
 import type { ByteRange } from '../primitives/ranges.js';
 
 const READ_SIZE = 4 * 1024 * 1024;
+
+// node:crypto is loaded by the first hasher (--checksum): a download without one need not load it.
+const require = createRequire(import.meta.url);
+const createHash = (algorithm: ChecksumAlgorithm): Hash => (require('node:crypto') as typeof import('node:crypto')).createHash(algorithm);
 
 /**
  * Hashes a file front to back while it is still being written: whenever the written

@@ -56,3 +56,9 @@ export async function checkSpace(target: Target, needed: number): Promise<void> 
     );
   }
 }
+
+/** A regular file at `path` (for `-N`): its size, and its modification time as an HTTP-date; undefined when there is none. */
+export async function localFile(path: string): Promise<{ path: string; size: number; date: string } | undefined> {
+  const found = await existing(path).catch(() => undefined);
+  return found?.isFile() ? { path, size: found.size, date: new Date(found.mtimeMs).toUTCString() } : undefined;
+}
