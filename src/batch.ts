@@ -222,8 +222,8 @@ export async function inspectMany(
 }
 
 /**
- * Download the files a Metalink 4 document lists (RFC 5854, `.meta4`; the CLI's `-M`), as a
- * batch: each from its URLs by priority (the others are its mirrors), checked against its
+ * Download the files a Metalink 4 document lists (RFC 5854, `.meta4`; the CLI's `-M`), a
+ * path or an http(s) URL, as a batch: each from its URLs by priority (the others are its mirrors), checked against its
  * whole-file hash and, piece by piece as they are written, its piece hashes.
  *
  * @throws UsageError when the document cannot be read or used (naming `file:line`).
@@ -232,5 +232,5 @@ export async function inspectMany(
  */
 export async function downloadMetalink(file: string, options: BatchOptions = {}): Promise<BatchItemResult[]> {
   const { metalinkItems } = await import('./metalink-run.js');
-  return downloadMany(await metalinkItems(file, options.dir), options);
+  return downloadMany(await metalinkItems(file, options), options);
 }

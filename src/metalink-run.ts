@@ -5,9 +5,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { createDispatcher } from './http/dispatcher.js';
+import { fetchDocument } from './http/document.js';
 import { parseMetalink, type MetalinkFile } from './metalink.js';
-import type { DownloadOptions } from './options.js';
+import { resolveOptions, type DownloadOptions } from './options.js';
 import { UsageError } from './primitives/errors.js';
+
+/** What fetching a metalink takes from a download's options (a batch's reports differ: left out). */
+type FetchOptions = Omit<DownloadOptions, 'onProgress' | 'onEvent'>;
 
 /** The options a metalink gives one of its files; `dir`: where the batch saves. */
 export function metalinkOptions(file: MetalinkFile, dir: string | undefined): { url: string } & DownloadOptions {
@@ -25,15 +30,32 @@ export function metalinkOptions(file: MetalinkFile, dir: string | undefined): { 
   };
 }
 
-/** The files of the metalink at `file` (a path), as batch items. Throws {@link UsageError} naming `file:line`. */
-export async function metalinkItems(file: string, dir: string | undefined): Promise<Array<{ url: string } & DownloadOptions>> {
-  let text: string;
+/**
+ * The files of the metalink at `file` (a path, or an http(s) URL fetched with `options`' headers,
+ * TLS and proxy settings), as batch items. Throws {@link UsageError} naming `file:line`.
+ */
+export async function metalinkItems(file: string, options: FetchOptions = {}): Promise<Array<{ url: string } & DownloadOptions>> {
+  const text = /^https?:\/\//i.test(file) ? await fetchMetalink(file, options) : await readMetalink(file);
+  return parseMetalink(text, file).map((f) => metalinkOptions(f, options.dir));
+}
+
+async function readMetalink(file: string): Promise<string> {
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (err) {
     throw new UsageError(`--metalink: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  return parseMetalink(text, file).map((f) => metalinkOptions(f, dir));
+}
+
+/** A metalink served at `url`, read whole (a size limit: http/document.ts). */
+async function fetchMetalink(url: string, options: FetchOptions): Promise<string> {
+  const { request, signal, url: parsed } = resolveOptions(url, { ...options, output: undefined });
+  const dispatcher = createDispatcher(request.connection, 1);
+  try {
+    return await fetchDocument(dispatcher, parsed, request, signal);
+  } finally {
+    await dispatcher.close().catch(() => undefined);
+  }
 }
 
 /**
@@ -43,7 +65,7 @@ export async function metalinkItems(file: string, dir: string | undefined): Prom
 export function metalinkAnswer(url: string, text: string, options: DownloadOptions): { url: string; options: DownloadOptions } {
   const files = parseMetalink(text, url);
   if (files.length !== 1) {
-    throw new UsageError(`${url} is a metalink of ${files.length} files; save it with --no-metalink -o FILE.meta4, then download them all with --metalink FILE.meta4`);
+    throw new UsageError(`${url} is a metalink of ${files.length} files; download them all with --metalink ${url}`);
   }
   const { url: first, ...own } = metalinkOptions(files[0]!, options.dir);
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));

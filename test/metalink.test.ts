@@ -184,6 +184,32 @@ describe('metalink: downloads', () => {
     assert.match(r.stderr, /bad\.meta4:4:\d+: /);
   });
 
+  it('a metalink of several files at a URL: -M URL downloads them all as a batch; the URL alone says to use -M', T, async (t) => {
+    const one = contentOf(31, MiB + 5);
+    const two = contentOf(32, 2 * MiB + 9);
+    const server = await serve(t, { '/one.bin': { size: one.length, seed: 31 }, '/two.bin': { size: two.length, seed: 32 } });
+    const xml = metalinkXml(fileXml('one.bin', one, [[server.url('/one.bin'), 1]], 512 * 1024), fileXml('sub/two.bin', two, [[server.url('/two.bin'), 1]], 512 * 1024));
+    let served = 0;
+    const doc = createServer((req, res) => {
+      served++;
+      res.writeHead(200, { 'content-type': 'application/metalink4+xml', 'content-length': Buffer.byteLength(xml) });
+      res.end(req.method === 'HEAD' ? undefined : xml);
+    });
+    const { port, close } = await listenLoopback(doc);
+    t.after(close);
+    const url = `http://127.0.0.1:${port}/files.meta4`;
+    const dir = await tempDir(t);
+    const alone = await runCli(t, [url], { cwd: dir });
+    assert.equal(alone.code, 2, alone.stderr);
+    assert.match(alone.stderr, new RegExp(`metalink of 2 files; download them all with --metalink ${url.replace(/[.]/g, '\\.')}`));
+    const before = served;
+    const r = await runCli(t, ['-M', url, '-d', 'out'], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(served, before + 1, 'the document was fetched once');
+    assert.equal(await sha256File(join(dir, 'out', 'one.bin')), sha(one));
+    assert.equal(await sha256File(join(dir, 'out', 'sub', 'two.bin')), sha(two));
+  });
+
   it('a URL that answers application/metalink4+xml downloads the file it lists (--no-metalink saves the document)', T, async (t) => {
     const body = contentOf(21, 2 * MiB + 3);
     const server = await serve(t, { '/data.bin': { size: body.length, seed: 21 } });

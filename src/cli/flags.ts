@@ -190,7 +190,7 @@ export function buildProgram(streams: CliStreams, run: (urls: string[], raw: Raw
     .option('--min-range <size>', 'smallest byte range per connection, e.g. 512K, 4M (default: 1M)')
     .option('--checksum <algo=hex>', 'verify the file: sha256, sha1, md5 or sha512, e.g. sha256=9f86d0...')
     .option('--no-server-digest', "do not ask for or verify the server's digest of the file (Repr-Digest, Digest)")
-    .option('-M, --metalink <file>', 'download the files a Metalink 4 file (.meta4) lists, from its URLs, checked against its hashes and piece hashes')
+    .option('-M, --metalink <file|url>', 'download the files a Metalink 4 document (.meta4, a file or an http(s) URL) lists, from its URLs, checked against its hashes and piece hashes')
     .option('--no-metalink', 'save a URL that answers with a metalink as it is, instead of the file it lists')
     .option('--mirror <url>', 'another URL of the same file (repeatable): ranges are spread over all; one that fails is dropped', collect)
     .option('--dry-run', 'probe and print the plan (size, ranges, resumable, output path) without downloading')

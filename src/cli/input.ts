@@ -3,6 +3,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { BatchItem } from '../batch.js';
+import type { DownloadOptions } from '../options.js';
 import { parseInputFile } from '../input-file.js';
 import { parseUrl } from '../parse.js';
 import { UsageError } from '../primitives/errors.js';
@@ -23,7 +24,7 @@ async function readInput(file: string, stdin: NodeJS.ReadableStream): Promise<st
 }
 
 /** What to download: the URLs on the command line, then those of the input file. */
-export async function collectItems(urls: string[], raw: RawOptions, stdin: NodeJS.ReadableStream): Promise<BatchItem[]> {
+export async function collectItems(urls: string[], raw: RawOptions, stdin: NodeJS.ReadableStream, options: DownloadOptions = {}): Promise<BatchItem[]> {
   if (raw.output !== undefined && (urls.length > 1 || raw.inputFile !== undefined || typeof raw.metalink === 'string')) {
     throw new UsageError('-o names one file, but several URLs were given; use -d for the directory, and out=NAME lines in an input file (-i) for names');
   }
@@ -48,7 +49,7 @@ export async function collectItems(urls: string[], raw: RawOptions, stdin: NodeJ
   // The files of a metalink come last, each with its own name, mirrors and hashes.
   if (typeof raw.metalink === 'string') {
     const { metalinkItems } = await import('../metalink-run.js');
-    items.push(...(await metalinkItems(raw.metalink, raw.dir)));
+    items.push(...(await metalinkItems(raw.metalink, options)));
   }
   if (items.length === 0) throw new UsageError('missing URL (usage: rangeget [options] <url...> or -i FILE; see rangeget --help)');
   return items;

@@ -36,7 +36,7 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
     ]);
     const options = toDownloadOptions(raw, streams.env ?? process.env);
     const jobs = raw.jobs !== undefined ? parseIntInRange(raw.jobs, '-j', 1, MAX_CONNECTIONS) : undefined;
-    const items = await collectItems(urls, raw, streams.stdin ?? process.stdin);
+    const items = await collectItems(urls, raw, streams.stdin ?? process.stdin, options);
     const batch = items.length > 1 || raw.inputFile !== undefined || typeof raw.metalink === 'string';
     const mode = displayMode(raw, streams);
     const streamProblem = streamFlagProblem(raw, batch);
