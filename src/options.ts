@@ -19,7 +19,7 @@ import type { DownloadOptions } from './download-options.js';
 export type { DownloadOptions } from './download-options.js';
 
 
-export { VERSION, MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS } from './constants.js';
+export { VERSION, MAX_CONNECTIONS } from './constants.js';
 const MiB = 1024 * 1024;
 /** Default of `streamWindow`: how far a stream's connections may run ahead of its reader. */
 export const DEFAULT_STREAM_WINDOW = 64 * MiB;

@@ -59,7 +59,18 @@ describe('ConnectionCount', () => {
     // AUTO_RETRY_WAITS periods (until 3000), then measured again, doubled and given back again.
     assert.equal(AUTO_RETRY_WAITS, 8);
     assert.deepEqual(seen, [[500, 16], [1000, 8], [3500, 16], [4000, 8]]);
-    assert.ok(AUTO_GAIN > 0 && AUTO_START >= 1);
+  });
+
+  it('keeps doubling at a gain of exactly AUTO_GAIN, goes back just below it', () => {
+    // 1 MB/s at 8 connections over [250, 500]; then the doubled count over [750, 1000].
+    const next = (gain: number): number => {
+      const count = new ConnectionCount({ auto: true, start: 8, most: 64 }, 0);
+      const at: Record<number, number> = { 250: 0, 500: 250_000, 750: 250_000, 1000: 250_000 + 250_000 * gain };
+      for (const t of [250, 500, 750, 1000]) count.tick(at[t]!, count.current(), Infinity, t);
+      return count.current();
+    };
+    assert.equal(next(1 + AUTO_GAIN), 32);
+    assert.equal(next(1 + AUTO_GAIN - 0.001), 8);
   });
 
   it('waits longer on long round trips', () => {

@@ -13,7 +13,7 @@ import { describe, it } from 'node:test';
 import { ChecksumError, download, downloadMetalink, parseMetalink, UsageError } from '../src/index.js';
 import { PieceLedger, lastResort } from '../src/engine/pieces.js';
 import { contentOf, sha256File } from './helpers/content.js';
-import { listenLoopback } from './helpers/loopback.js';
+import { closedPort, listenLoopback } from './helpers/loopback.js';
 import { serve, type FileSpec, type TestServer } from './helpers/server.js';
 import { tempDir } from './helpers/tmp.js';
 import { runCli } from './helpers/cli.js';
@@ -43,12 +43,9 @@ function metalinkXml(...files: string[]): string {
   return ['<?xml version="1.0" encoding="UTF-8"?>', '<metalink xmlns="urn:ietf:params:xml:ns:metalink">', ...files, '</metalink>', ''].join('\n');
 }
 
-/** A URL nobody listens at: a server started and closed. */
+/** A URL nobody listens at. */
 async function deadUrl(path: string): Promise<string> {
-  const s = createServer();
-  const { port, close } = await listenLoopback(s);
-  await close();
-  return `http://127.0.0.1:${port}${path}`;
+  return `http://127.0.0.1:${await closedPort()}${path}`;
 }
 
 /** The 206s of `server` whose range overlaps `[start, end)`. */

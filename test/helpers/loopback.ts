@@ -51,3 +51,13 @@ export async function listenLoopback(server: http.Server, sockets = new Set<Sock
     },
   };
 }
+
+/** A port on 127.0.0.1 that was just free and is closed again: nothing listens there (until someone takes it). */
+export async function closedPort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

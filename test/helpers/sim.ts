@@ -161,11 +161,10 @@ export function simulate(net: SimNetwork, job: SimDownload, limitMs = 600_000): 
       fetches.delete(slot);
       conns[slot]!.open = false;
       assigner.pushback(now);
-      fetches.set(slot, { firstByte: now + RETRY_WAIT, asked: fetch.asked, refused: false });
-      // The retry: a new connection after the wait, if the server has room then.
-      const retry = fetches.get(slot)!;
-      retry.refused = true; // not counted as served while the server decides
-      retry.refused = net.serverLimit !== undefined && serving() >= net.serverLimit;
+      // The retry: a new connection after the wait, if the server has room then (this fetch,
+      // deleted above, is not counted as served while it decides).
+      const retry = { firstByte: now + RETRY_WAIT, asked: fetch.asked, refused: net.serverLimit !== undefined && serving() >= net.serverLimit };
+      fetches.set(slot, retry);
       if (!retry.refused) {
         conns[slot]!.open = true;
         conns[slot]!.cwnd = INITIAL_WINDOW;

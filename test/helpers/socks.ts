@@ -5,7 +5,8 @@
  * proxied requests (from 127.0.0.2) from direct ones (from 127.0.0.1).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
+import { closedPort } from './loopback.js';
 import { PROXIED_FROM } from './socks-server.js';
 import type { AfterContext } from './tmp.js';
 import { waitFor } from './tmp.js';
@@ -15,18 +16,9 @@ export function haveMicrosocks(): boolean {
   return spawnSync('microsocks', ['-h'], { stdio: 'ignore' }).error === undefined;
 }
 
-/** A free port on 127.0.0.1 (free when asked; microsocks takes it right after). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /** Start microsocks; resolves with its port once it accepts connections. Stopped when the test ends. */
 export async function startMicrosocks(t: AfterContext): Promise<number> {
-  const port = await freePort();
+  const port = await closedPort(); // free when asked; microsocks takes it right after
   const child = spawn('microsocks', ['-i', '127.0.0.1', '-p', String(port), '-b', PROXIED_FROM], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   t.after(async () => {
