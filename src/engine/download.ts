@@ -22,7 +22,7 @@ import { WARM_DELAY, warmUp, type WarmUp } from './prewarm.js';
 import { restartAction } from './restart.js';
 import { adoptFile, readLeftovers, takeLeftovers, type ResumePoint } from './resume.js';
 import type { DownloadSettings } from './settings.js';
-import { StreamTransfer, type StreamWrite } from './stream.js';
+import type { StreamWrite } from './stream.js';
 import { Transfer, type TransferContext } from './transfer.js';
 
 export { MetalinkAnswer } from '../http/document.js';
@@ -186,6 +186,8 @@ export class Download {
         this.warming?.probed(info.size);
         this.announce(info, '-');
         if (!info.acceptsRanges && info.noRangesReason) this.warn(`using one connection: ${info.noRangesReason}`);
+        // Loaded for `-o -` only (it brings node:crypto and node:os): a download to a file never needs it.
+        const { StreamTransfer } = await import('./stream.js');
         return await new StreamTransfer(this.transferContext(), info, write).run();
       } finally {
         if (info.body) discard({ body: info.body, headers: {} });
