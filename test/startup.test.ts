@@ -1,0 +1,92 @@
+/**
+ * Start-up: the CLI runs from its bundle (dist/bundle, scripts/build-bundle.mjs), worker
+ * threads included, and Node's compile cache goes only to a folder that is the user's own
+ * (src/cli/compile-cache.ts). How fast it starts is measured by the bench (scenario f), not here.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { chmod, chown, mkdir, stat, symlink } from 'node:fs/promises';
+import * as nodeModule from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { privateCacheDir } from '../src/cli/compile-cache.js';
+import { runCli, runNode } from './helpers/cli.js';
+import { sha256File } from './helpers/content.js';
+import { serve } from './helpers/server.js';
+import { tempDir } from './helpers/tmp.js';
+
+const T = { timeout: 60_000 };
+const MiB = 1024 * 1024;
+const uid = process.getuid?.();
+const posix = uid === undefined ? 'not on this platform: the temporary folder is the user\'s own' : false;
+
+describe('the CLI from its bundle', () => {
+  it('downloads a file big enough for a worker thread, which runs from the bundle too', T, async (t) => {
+    assert.ok(existsSync(fileURLToPath(new URL('../../dist/bundle/worker.js', import.meta.url))), 'npm run build writes the worker bundle');
+    const srv = await serve(t, { '/big.bin': { size: 6 * MiB + 3 } });
+    const dir = await tempDir(t);
+    const r = await runCli(t, ['-q', '-c', '4', '-o', 'big.bin', srv.url('/big.bin')], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await sha256File(join(dir, 'big.bin')), srv.sha256('/big.bin'));
+  });
+});
+
+describe('the compile cache folder', () => {
+  it('is made 0700 and named for the user', { skip: posix }, async (t) => {
+    const base = await tempDir(t);
+    const dir = privateCacheDir(base);
+    assert.equal(dir, join(base, `rangeget-compile-cache-${uid}`));
+    assert.equal((await stat(dir)).mode & 0o777, 0o700);
+    assert.equal(privateCacheDir(base), dir, 'the same folder next time');
+  });
+
+  it('is not used when others may write to it, when it is a link, or when the parent lets others swap it', { skip: posix }, async (t) => {
+    const open = await tempDir(t);
+    await mkdir(join(open, `rangeget-compile-cache-${uid}`), { mode: 0o755 });
+    await chmod(join(open, `rangeget-compile-cache-${uid}`), 0o775);
+    assert.equal(privateCacheDir(open), undefined, 'group-writable');
+
+    const linked = await tempDir(t);
+    await mkdir(join(linked, 'elsewhere'), { mode: 0o700 });
+    await symlink(join(linked, 'elsewhere'), join(linked, `rangeget-compile-cache-${uid}`));
+    assert.equal(privateCacheDir(linked), undefined, 'a symbolic link');
+
+    const shared = await tempDir(t);
+    await chmod(shared, 0o777);
+    assert.equal(privateCacheDir(shared), undefined, 'world-writable parent without the sticky bit');
+    await chmod(shared, 0o1777);
+    assert.equal(privateCacheDir(shared), join(shared, `rangeget-compile-cache-${uid}`), 'a sticky parent, as /tmp is');
+  });
+
+  it("is not used when another user owns it", { skip: uid !== 0 ? 'needs root to give a folder away' : false }, async (t) => {
+    const base = await tempDir(t);
+    const theirs = join(base, `rangeget-compile-cache-${uid}`);
+    await mkdir(theirs, { mode: 0o700 });
+    await chown(theirs, 65534, 65534);
+    assert.equal(privateCacheDir(base), undefined);
+  });
+
+  it('is where Node keeps the cache, for worker threads too; NODE_COMPILE_CACHE and NODE_DISABLE_COMPILE_CACHE win', T, async (t) => {
+    const tmp = await tempDir(t);
+    const script = `
+      const { enableCompileCache } = await import(${JSON.stringify(new URL('../src/cli/compile-cache.js', import.meta.url).href)});
+      const dir = enableCompileCache();
+      console.log(JSON.stringify({ dir: dir ?? null, env: process.env.NODE_COMPILE_CACHE ?? null }));`;
+    const run = async (env: Record<string, string>) => {
+      const r = await runNode(t, ['--input-type=module', '-e', script], { cwd: tmp, env: { TMPDIR: tmp, ...env } });
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as { dir: string | null; env: string | null };
+    };
+    const hasCache = typeof (nodeModule as { enableCompileCache?: unknown }).enableCompileCache === 'function';
+    const plain = await run({});
+    if (!hasCache) {
+      assert.deepEqual(plain, { dir: null, env: null }, 'no compile cache before Node 22.1');
+    } else {
+      assert.equal(plain.dir, join(tmp, `rangeget-compile-cache-${uid ?? ''}`).replace(/-$/, ''));
+      assert.equal(plain.env, plain.dir, 'worker threads inherit it through the environment');
+    }
+    assert.deepEqual(await run({ NODE_COMPILE_CACHE: join(tmp, 'mine') }), { dir: null, env: join(tmp, 'mine') });
+    assert.deepEqual(await run({ NODE_DISABLE_COMPILE_CACHE: '1' }), { dir: null, env: null });
+  });
+});
