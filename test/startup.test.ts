@@ -6,11 +6,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, stat, symlink } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import * as nodeModule from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { privateCacheDir } from '../src/cli/compile-cache.js';
+import { loadBundle, privateCacheDir } from '../src/cli/compile-cache.js';
 import { runCli, runNode } from './helpers/cli.js';
 import { sha256File } from './helpers/content.js';
 import { serve } from './helpers/server.js';
@@ -67,26 +67,67 @@ describe('the compile cache folder', () => {
     assert.equal(privateCacheDir(base), undefined);
   });
 
-  it('is where Node keeps the cache, for worker threads too; NODE_COMPILE_CACHE and NODE_DISABLE_COMPILE_CACHE win', T, async (t) => {
+  it("is where Node keeps its cache, for worker threads too; NODE_COMPILE_CACHE and NODE_DISABLE_COMPILE_CACHE win", T, async (t) => {
     const tmp = await tempDir(t);
     const script = `
-      const { enableCompileCache } = await import(${JSON.stringify(new URL('../src/cli/compile-cache.js', import.meta.url).href)});
-      const dir = enableCompileCache();
-      console.log(JSON.stringify({ dir: dir ?? null, env: process.env.NODE_COMPILE_CACHE ?? null }));`;
+      const { cacheDir, enableCompileCache } = await import(${JSON.stringify(new URL('../src/cli/compile-cache.js', import.meta.url).href)});
+      const dir = cacheDir();
+      const node = enableCompileCache(dir);
+      console.log(JSON.stringify({ dir: dir ?? null, node: node ?? null, env: process.env.NODE_COMPILE_CACHE ?? null }));`;
     const run = async (env: Record<string, string>) => {
       const r = await runNode(t, ['--input-type=module', '-e', script], { cwd: tmp, env: { TMPDIR: tmp, ...env } });
       assert.equal(r.code, 0, r.stderr);
-      return JSON.parse(r.stdout) as { dir: string | null; env: string | null };
+      return JSON.parse(r.stdout) as { dir: string | null; node: string | null; env: string | null };
     };
+    const own = uid === undefined ? join(tmp, 'rangeget-compile-cache') : join(tmp, `rangeget-compile-cache-${uid}`);
     const hasCache = typeof (nodeModule as { enableCompileCache?: unknown }).enableCompileCache === 'function';
     const plain = await run({});
-    if (!hasCache) {
-      assert.deepEqual(plain, { dir: null, env: null }, 'no compile cache before Node 22.1');
-    } else {
-      assert.equal(plain.dir, join(tmp, `rangeget-compile-cache-${uid ?? ''}`).replace(/-$/, ''));
-      assert.equal(plain.env, plain.dir, 'worker threads inherit it through the environment');
-    }
-    assert.deepEqual(await run({ NODE_COMPILE_CACHE: join(tmp, 'mine') }), { dir: null, env: join(tmp, 'mine') });
-    assert.deepEqual(await run({ NODE_DISABLE_COMPILE_CACHE: '1' }), { dir: null, env: null });
+    assert.equal(plain.dir, own);
+    if (!hasCache) assert.deepEqual([plain.node, plain.env], [null, null], 'Node has no compile cache before 22.1');
+    else assert.deepEqual([plain.node, plain.env], [own, own], 'worker threads inherit it through the environment');
+    assert.deepEqual(await run({ NODE_COMPILE_CACHE: join(tmp, 'mine') }), { dir: own, node: null, env: join(tmp, 'mine') });
+    assert.deepEqual(await run({ NODE_DISABLE_COMPILE_CACHE: '1' }), { dir: null, node: null, env: null });
+  });
+});
+
+describe("the bundle's code cache", () => {
+  const bundleFile = async (dir: string, body: string) => {
+    const file = join(dir, 'bundle.cjs');
+    await writeFile(file, `"use strict";\n${body}\n`);
+    return file;
+  };
+
+  it('is written 0600 by a full run, taken by the next, and a short run does not replace it', async (t) => {
+    const dir = await tempDir(t);
+    const file = await bundleFile(dir, 'exports.twice = (n) => n * 2; exports.where = __filename;');
+    const first = loadBundle(file, dir);
+    assert.equal(first.cached, false);
+    assert.deepEqual([(first.exports as { twice(n: number): number }).twice(21), (first.exports as { where: string }).where], [42, file]);
+    first.save('short');
+    const [short] = (await readdir(dir)).filter((n) => n.endsWith('.v8'));
+    assert.match(short ?? '', /^bundle-[0-9a-f]{24}-short\.v8$/);
+    assert.equal((await stat(join(dir, short!))).mode & 0o777, 0o600);
+
+    const second = loadBundle(file, dir);
+    assert.equal(second.cached, true, 'V8 takes the cached code');
+    second.save('full');
+    assert.deepEqual((await readdir(dir)).filter((n) => n.endsWith('.v8')), [short!.replace('-short', '-full')], 'a full run replaces a short one');
+    const third = loadBundle(file, dir);
+    assert.equal(third.cached, true);
+    third.save('short');
+    assert.deepEqual((await readdir(dir)).filter((n) => n.endsWith('.v8')), [short!.replace('-short', '-full')]);
+  });
+
+  it('is not taken for another source of the same length, and none is kept without a folder', async (t) => {
+    const dir = await tempDir(t);
+    const file = await bundleFile(dir, 'exports.value = 1;');
+    loadBundle(file, dir).save('full');
+    await bundleFile(dir, 'exports.value = 2;');
+    const changed = loadBundle(file, dir);
+    assert.equal(changed.cached, false, 'V8 alone checks only the length; the key is the content');
+    assert.equal((changed.exports as { value: number }).value, 2);
+    const none = loadBundle(file, undefined);
+    none.save('full');
+    assert.equal(none.cached, false);
   });
 });
