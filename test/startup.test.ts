@@ -6,12 +6,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, readdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import * as nodeModule from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadBundle, privateCacheDir } from '../src/cli/compile-cache.js';
-import { runCli, runNode } from './helpers/cli.js';
+import { BIN, runCli, runNode } from './helpers/cli.js';
 import { sha256File } from './helpers/content.js';
 import { serve } from './helpers/server.js';
 import { tempDir } from './helpers/tmp.js';
@@ -29,6 +29,32 @@ describe('the CLI from its bundle', () => {
     const r = await runCli(t, ['-q', '-c', '4', '-o', 'big.bin', srv.url('/big.bin')], { cwd: dir });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await sha256File(join(dir, 'big.bin')), srv.sha256('/big.bin'));
+  });
+
+  it('--version and --help load neither undici nor socks nor saxes, a download no socks or saxes', T, async (t) => {
+    const dir = await tempDir(t);
+    // Run before the CLI: every require the bundle makes (it runs with createRequire), written at exit.
+    const hook = join(dir, 'requires.cjs');
+    await writeFile(
+      hook,
+      `const M = require('node:module'); const seen = new Set(); const load = M._load;
+M._load = function (request, ...rest) { seen.add(request); return load.call(this, request, ...rest); };
+process.on('exit', () => require('node:fs').writeFileSync(process.env.REQUIRES_TO, [...seen].join('\\n')));`,
+    );
+    const requires = async (args: string[]) => {
+      const out = join(dir, `requires-${args[0]!.replace(/\W/g, '')}.txt`);
+      const r = await runNode(t, ['--require', hook, BIN, ...args], { cwd: dir, env: { REQUIRES_TO: out } });
+      assert.equal(r.code, 0, r.stderr);
+      const seen = (await readFile(out, 'utf8')).split('\n');
+      assert.ok(seen.includes('node:url'), 'the check sees what the bundle requires');
+      return seen;
+    };
+    for (const args of [['--version'], ['--help']]) {
+      assert.deepEqual((await requires(args)).filter((m) => /^(undici|socks|saxes)(\/|$)/.test(m)), [], args.join(' '));
+    }
+    const srv = await serve(t, { '/small.bin': { size: 300 * 1024 } });
+    const seen = await requires(['-q', srv.url('/small.bin')]);
+    assert.deepEqual(seen.filter((m) => /^(socks|saxes|commander)(\/|$)/.test(m)), [], 'commander is in the bundle; socks and saxes wait for their flags');
   });
 });
 
