@@ -112,7 +112,8 @@ export function downloadStream(url: string | URL, options: StreamOptions = {}): 
 
 /**
  * Download `url` into `writable` in file order (as {@link downloadStream}), waiting for it
- * to drain. Resolves when the last byte is written and verified; the writable is not ended.
+ * to drain. Resolves when the last byte is verified and the writable has taken it (its write
+ * callback ran); the writable is not ended.
  * A writable that fails (a closed pipe: EPIPE) stops the download with a FileError whose
  * `cause` is the writable's error.
  */
@@ -124,10 +125,16 @@ export async function downloadTo(url: string | URL, writable: NodeJS.WritableStr
     controller.abort();
   };
   writable.on('error', onError);
+  // The last chunk's write callback: it runs once the writable has taken every chunk before it.
+  let flushed: Promise<void> = Promise.resolve();
   const write: StreamWrite = (chunk) =>
     new Promise<void>((resolve, reject) => {
       if (failed) return reject(failed);
-      if (writable.write(chunk)) return resolve();
+      let ok = true;
+      flushed = new Promise<void>((done) => {
+        ok = writable.write(chunk, () => done());
+      });
+      if (ok) return resolve();
       const settle = (): void => {
         writable.off('drain', settle);
         writable.off('close', settle);
@@ -142,7 +149,12 @@ export async function downloadTo(url: string | URL, writable: NodeJS.WritableStr
       controller.signal.addEventListener('abort', settle, { once: true });
     });
   try {
-    return await new Download(resolveOptions(url, { ...options, signal: controller.signal })).stream(write);
+    const result = await new Download(resolveOptions(url, { ...options, signal: controller.signal })).stream(write);
+    // A writable that takes its chunks slowly may still hold the last ones (under its
+    // highWaterMark, so no drain was due): resolve once it has taken them.
+    await flushed;
+    if (failed) throw failed;
+    return result;
   } catch (err) {
     if (failed) throw fileError(failed, 'the output stream');
     throw err;

@@ -296,6 +296,23 @@ describe('downloadStream and downloadTo', () => {
     await assert.rejects(downloadTo(server.url('/f'), stuck, { signal: controller.signal }), AbortError);
   });
 
+  it('downloadTo resolves only once the writable has taken every chunk, even one that never asks to drain', T, async (t) => {
+    const server = await serve(t, { '/f': { size: 3 * MiB + 5, ranges: false } });
+    const hash = createHash('sha256');
+    // A buffer far above the file: write() always says "go on", each chunk is taken later.
+    const sink = new Writable({
+      highWaterMark: 64 * MiB,
+      write(chunk: Buffer, _enc, done) {
+        setTimeout(() => {
+          hash.update(chunk);
+          done();
+        }, 1);
+      },
+    });
+    await downloadTo(server.url('/f'), sink);
+    assert.equal(hash.digest('hex'), server.sha256('/f'));
+  });
+
   it('downloadTo waits for the writable, and a failing writable is a FileError with its cause', T, async (t) => {
     const server = await serve(t, { '/f': { size: 7 * MiB + 3, ranges: false }, '/g': { size: 9 * MiB } });
     const sink = hashSink(1);

@@ -26,6 +26,8 @@ export type ResponseBody = Readable & { dump(options?: { limit: number }): Promi
 
 /** Memory for the head; doubled while a head is larger, up to Node's head limit. */
 const FIRST_SPACE = 16 * 1024;
+/** Memory each body read lands in before it is copied out: undici's read size. */
+const BODY_SPACE = 64 * 1024;
 
 function coded(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });
@@ -143,6 +145,7 @@ export class AnswerReader implements LeanReader {
     this.resolve({ statusCode: status, headers, body: this.body });
     const rest = Buffer.from(this.buf.subarray(head.bodyStart, this.fill));
     this.fill = 0;
+    if (this.framing !== 'none' && this.buf.length < BODY_SPACE) this.buf = Buffer.allocUnsafe(BODY_SPACE);
     if (this.framing === 'none' || this.framing === 'length') {
       if (this.owed === 0) return this.end(rest.length === 0 && this.keepAlive, true);
     }
