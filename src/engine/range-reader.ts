@@ -11,7 +11,8 @@
  * 4 MiB less peak RSS, ~1,000 fewer minor faults, the same CPU. A shared 64 KiB buffer cost
  * 30% more CPU (smaller reads); 1 MiB saved nothing over 256 KiB.
  * Over TLS a read is one record (≤ 16 KiB), so each slot has a buffer of its own and
- * coalesces reads into one positional write per buffer-full or flush interval.
+ * coalesces reads into one positional write per buffer-full or flush interval: sharing one
+ * there (a write per record, 65,000 per GiB) cost 22% more CPU for 3 MiB less RSS.
  */
 import { contentLength, header } from '../http/headers.js';
 import type { LeanConnection, LeanReader } from '../http/lean-connection.js';
