@@ -9,7 +9,8 @@
  *                each request gets no more than ~128 KiB ahead of the limit (see nginx.ts)
  *   /fast/       unthrottled
  * The tools run alternately (A B C D A B C D …), each run under `/usr/bin/time -v` (peak RSS,
- * user and system CPU seconds: a slow run shows which it spent more of)
+ * user and system CPU seconds: a slow run shows which it spent more of; minor page faults:
+ * memory first touched. CPU seconds, faults and RSS hold steady on a busy machine, wall time does not)
  * with a wall clock of our own (process.hrtime), a fresh output folder (deleted after, so aria2's
  * .aria2 and axel's .st files go too), a timeout (killed after), and a sha256 check of every
  * output against its source: a mismatch, a non-zero exit or a timeout marks that run FAILED,
@@ -24,6 +25,15 @@
  *   e  checksum overhead: rangeget on the 1 GiB file with and without --checksum sha256=HEX
  *   f  start-up: one 256 KiB file with default flags (rangeget, curl, aria2c), against
  *      `node -e 0` (a Node.js process doing nothing) and `rangeget --version`, same run
+ *   g  https: the 1 GiB file of b over loopback TLS. nginx serves it with a certificate signed by a
+ *      test CA that openssl makes for the run (bench/tls.ts); curl --cacert, rangeget --ca-cert and
+ *      aria2c --ca-certificate verify against that CA; axel has no option for a CA and runs with
+ *      -k (no verification). Needs openssl and nginx's ssl module
+ *   h  (opt-in, not in the default run) memory, bigger file: peak RSS of rangeget on a 4 GiB file
+ *      at 16 connections, against d's 1 GiB; needs ~8 GiB free in the temp folder
+ * The targets of b, d, g and h are issue #12's: rangeget ≥ 0.9 × curl's throughput and faster
+ * than aria2c and axel; CPU (user + sys) ≤ 1.3 × curl's; minor page faults ≤ 8,000 per GiB; peak
+ * RSS ≤ 64 MiB, for 4 GiB too; https ≥ 0.8 × curl's throughput.
  * Tools (--tools, default all): rangeget (`node bin/rangeget.js`), curl, aria2c, axel, and with
  * --baseline also baseline. A missing peer is skipped; a missing nginx is fatal.
  * `apt-get install -y nginx-light aria2 axel`.
@@ -43,7 +53,7 @@
  *
  * Options:
  *   --runs N         runs per tool and scenario (default 5; 3 with --quick)
- *   --quick          3 runs and smaller files (a: 128 MiB, b/d/e: 256 MiB)
+ *   --quick          3 runs and smaller files (a: 128 MiB, b/d/e/g: 256 MiB, h: 1 GiB)
  *   --scenario LIST  e.g. a,b,e
  *   --tools LIST     e.g. rangeget,aria2c
  *   --timeout SEC    per-run timeout, killed after (default 600); a tool that timed out is not
@@ -55,8 +65,9 @@
  *                    Under `npm run bench` a relative PATH is taken from the project root.
  *   --help
  *
- * A default run takes about 6–8 minutes here with the peers (curl's throttled runs alone are 5 × 32 s)
- * and needs ~2.5 GiB free in os.tmpdir() ($TMPDIR) for the test files and one output at a time.
+ * A default run takes about 7–9 minutes here with the peers (curl's throttled runs alone are 5 × 32 s)
+ * and needs ~2.5 GiB free in os.tmpdir() ($TMPDIR) for the test files and one output at a time
+ * (h: ~8 GiB more).
  *
  * Latency matrix (--matrix, issue #13; `npm run bench -- --matrix --help`): round trip {loopback,
  * 20, 80, 200 ms} × loss {0, 0.5 %} × {unthrottled, limit_rate 8m per connection}, each (round
@@ -81,6 +92,7 @@ import { aria2cArgs, aria2cTemplate, axelArgs, axelTemplate } from './commands.j
 import { extractSection } from './matrix/report.js';
 import { matrixCleanupSync, runMatrix } from './matrix/run.js';
 import { startNginx, type NginxServer } from './nginx.js';
+import { makeTestCertificates } from './tls.js';
 import { markdownTable, textTable, type Table } from './report.js';
 import { killActiveRuns } from './runner.js';
 import { runVerified, type Expected } from './verify.js';
@@ -104,10 +116,12 @@ const TOOLS = ['rangeget', 'baseline', 'curl', 'aria2c', 'axel'] as const;
 type ToolName = (typeof TOOLS)[number];
 /** The tools that are builds of rangeget (run with node, same flags); baseline needs --baseline. */
 type RangegetBuild = 'rangeget' | 'baseline';
-const SCENARIOS = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
+const SCENARIOS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'] as const;
 /** Markers around the hand-written notes on start-up in BENCHMARKS.md, which --write keeps. */
 const STARTUP_NOTES = ['<!-- startup-notes:start -->', '<!-- startup-notes:end -->'] as const;
 type ScenarioId = (typeof SCENARIOS)[number];
+/** Run without --scenario: h (4 GiB, ~8 GiB of temp space) only when asked for. */
+const DEFAULT_SCENARIOS: readonly ScenarioId[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
 
 const CONNECTIONS = 16;
 const LIMIT_RATE = '8m';
@@ -115,10 +129,17 @@ const LIMIT_RATE_BYTES = 8 * MiB; // nginx's "m" is 1024 × 1024
 const MANY_COUNT = 200;
 const MANY_SIZE = 256 * KiB;
 
+// Issue #12's targets for b (and d, g, h): against curl in the same run, and absolute.
 const TARGETS = {
   throttledFraction: 0.97,
   curlFraction: 0.9,
-  rssMiB: 150,
+  /** CPU seconds (user + sys) at most this many times curl's for the same file. */
+  cpuVsCurl: 1.3,
+  /** Minor page faults per GiB downloaded. */
+  faultsPerGiB: 8000,
+  rssMiB: 64,
+  /** https throughput at least this fraction of curl's over the same TLS. */
+  httpsCurlFraction: 0.8,
   checksumRatio: 1.15,
   /** One small file in at most this many times `node -e 0`. */
   startupRatio: 2,
@@ -140,13 +161,15 @@ interface Options {
 }
 
 function usage(): string {
-  return `usage: npm run bench -- [--runs N] [--quick] [--scenario a,b,c,d,e] [--tools rangeget,curl,aria2c,axel]
+  return `usage: npm run bench -- [--runs N] [--quick] [--scenario a,b,c,d,e,f,g,h] [--tools rangeget,curl,aria2c,axel]
                           [--timeout SEC] [--write] [--rangeget PATH] [--baseline PATH]
   a throttled 256 MiB (limit_rate ${LIMIT_RATE}/conn, ${CONNECTIONS} conns)    b unthrottled 1 GiB
   c many files (${MANY_COUNT} × 256 KiB, -i LIST -j 16)    d peak RSS (runs of b)
   e checksum overhead (rangeget with/without --checksum sha256=HEX)
   f start-up: one 256 KiB file, against node -e 0 and rangeget --version
-  --quick: 3 runs, smaller files.  --write: write BENCHMARKS.md at the project root.
+  g https: the 1 GiB file over loopback TLS (a test CA made with openssl)
+  h opt-in: peak RSS for a 4 GiB file (~8 GiB of temp space; only with --scenario h)
+  --quick: 3 runs, smaller files (b/d/e/g 256 MiB, h 1 GiB).  --write: write BENCHMARKS.md at the project root.
   --baseline PATH: also run another build's CLI script as the tool "baseline", with rangeget's flags,
   alternating; just the two builds: --tools rangeget,baseline.
   --matrix: the latency matrix instead (round trip × loss × rate; root, iptables, python3):
@@ -196,7 +219,7 @@ function parseOptions(root: string): Options {
       .map((x) => x.trim())
       .filter((x) => x !== '');
   const scenarios = new Set<ScenarioId>();
-  for (const s of values.scenario === undefined ? [...SCENARIOS] : list(values.scenario)) {
+  for (const s of values.scenario === undefined ? [...DEFAULT_SCENARIOS] : list(values.scenario)) {
     if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario "${s}" (${SCENARIOS.join(',')})`);
     scenarios.add(s as ScenarioId);
   }
@@ -246,6 +269,7 @@ interface RunRecord {
   /** CPU seconds (user space, kernel): where a slow run spent its time. */
   userS: number | undefined;
   sysS: number | undefined;
+  minorFaults: number | undefined;
   reason: string | undefined;
 }
 
@@ -276,6 +300,9 @@ interface VariantStats {
   rssMax: number | undefined;
   userMedian: number | undefined;
   sysMedian: number | undefined;
+  /** Median of each run's user + sys (not the sum of the two medians). */
+  cpuMedian: number | undefined;
+  faultsMedian: number | undefined;
 }
 
 function statsOf(v: VariantResult, bytes: number): VariantStats {
@@ -293,6 +320,8 @@ function statsOf(v: VariantResult, bytes: number): VariantStats {
     rssMax: max(rss),
     userMedian: median(ok.map((r) => r.userS).filter((x): x is number => x !== undefined)),
     sysMedian: median(ok.map((r) => r.sysS).filter((x): x is number => x !== undefined)),
+    cpuMedian: median(ok.filter((r) => r.userS !== undefined && r.sysS !== undefined).map((r) => r.userS! + r.sysS!)),
+    faultsMedian: median(ok.map((r) => r.minorFaults).filter((x): x is number => x !== undefined)),
   };
 }
 
@@ -303,6 +332,8 @@ interface Context {
   env: NodeJS.ProcessEnv;
   timeBin: string | undefined;
   bins: Partial<Record<ToolName, string>>;
+  /** The test CA that signed nginx's certificate (scenario g), trusted by every tool that can be told to. */
+  caFile: string | undefined;
 }
 
 let stopping = false;
@@ -323,7 +354,7 @@ async function runScenario(
     for (const [i, v] of variants.entries()) {
       if (stopping) break;
       if (timedOut.has(i)) {
-        results[i]!.runs.push({ ok: false, wallS: Number.NaN, rssMiB: undefined, userS: undefined, sysS: undefined, reason: 'not run: an earlier run timed out' });
+        results[i]!.runs.push({ ok: false, wallS: Number.NaN, rssMiB: undefined, userS: undefined, sysS: undefined, minorFaults: undefined, reason: 'not run: an earlier run timed out' });
         continue;
       }
       const { res, reason } = await runVerified(path.join(ctx.outRoot, `${id}-${i}-${r}`), v.command, v.expected, {
@@ -334,11 +365,11 @@ async function runScenario(
       });
       if (res.timedOut) timedOut.add(i);
       const rssMiB = res.maxRssKiB === undefined ? undefined : res.maxRssKiB / 1024;
-      results[i]!.runs.push({ ok: reason === undefined, wallS: res.wallS, rssMiB, userS: res.userS, sysS: res.sysS, reason });
+      results[i]!.runs.push({ ok: reason === undefined, wallS: res.wallS, rssMiB, userS: res.userS, sysS: res.sysS, minorFaults: res.minorFaults, reason });
       const speed = bytes / MiB / res.wallS;
       console.log(
         `  ${id} ${r}/${ctx.opts.runs}  ${v.label.padEnd(width)}  ${res.wallS.toFixed(3).padStart(8)} s` +
-          `  ${speed.toFixed(1).padStart(7)} MiB/s  RSS ${fmt(rssMiB, 1).padStart(6)} MiB  CPU ${cpu(res.userS, res.sysS)}  ` +
+          `  ${speed.toFixed(1).padStart(7)} MiB/s  RSS ${fmt(rssMiB, 1).padStart(6)} MiB  ${fmt(res.minorFaults, 0).padStart(6)} faults  CPU ${cpu(res.userS, res.sysS)}  ` +
           (reason === undefined ? 'ok' : `FAILED: ${reason}`),
       );
       if (reason !== undefined && res.outputTail !== '') {
@@ -356,43 +387,52 @@ function singleFileVariant(ctx: Context, tool: ToolName, url: string, sha: strin
   const name = path.posix.basename(new URL(url).pathname);
   const expected = (dir: string): Expected[] => [{ file: path.join(dir, name), sha256: sha }];
   const bin = ctx.bins[tool] ?? tool;
+  // https (g): each tool trusts the test CA, as a user would pass their own; axel has no such
+  // option and runs with -k (it does not verify), which only makes it faster if anything.
+  const ca = url.startsWith('https:') ? ctx.caFile : undefined;
+  const caArgs = (flag: string): string[] => (ca === undefined ? [] : flag.endsWith('=') ? [`${flag}${ca}`] : [flag, ca]);
+  const caTemplate = (flag: string): string => (ca === undefined ? '' : `${flag}${flag.endsWith('=') ? '' : ' '}CA `);
   switch (tool) {
     case 'rangeget':
-    case 'baseline':
+    case 'baseline': {
+      const flags = [...caArgs('--ca-cert'), ...extra];
       return {
         label: label ?? tool,
         tool,
-        template: `node ${cliTemplate(tool)} -c ${CONNECTIONS} --quiet ${extra.map((a) => a.replace(sha, 'HEX')).join(' ')}${extra.length ? ' ' : ''}-o OUT URL`,
+        template: `node ${cliTemplate(tool)} -c ${CONNECTIONS} --quiet ${caTemplate('--ca-cert')}${extra.map((a) => a.replace(sha, 'HEX')).join(' ')}${extra.length ? ' ' : ''}-o OUT URL`,
         command: (dir) => ({
           cmd: process.execPath,
-          args: [cliOf(ctx, tool), '-c', String(CONNECTIONS), '--quiet', ...extra, '-o', path.join(dir, name), url],
+          args: [cliOf(ctx, tool), '-c', String(CONNECTIONS), '--quiet', ...flags, '-o', path.join(dir, name), url],
         }),
         expected,
       };
+    }
     case 'curl':
       return {
         label: label ?? 'curl',
         tool,
-        template: 'curl -s -o OUT URL',
-        command: (dir) => ({ cmd: bin, args: ['-s', '-o', path.join(dir, name), url] }),
+        template: `curl -s ${caTemplate('--cacert')}-o OUT URL`,
+        command: (dir) => ({ cmd: bin, args: ['-s', ...caArgs('--cacert'), '-o', path.join(dir, name), url] }),
         expected,
       };
     case 'aria2c':
       return {
         label: label ?? 'aria2c',
         tool,
-        template: aria2cTemplate(CONNECTIONS),
-        command: (dir) => ({ cmd: bin, args: aria2cArgs(CONNECTIONS, dir, name, url) }),
+        template: `${aria2cTemplate(CONNECTIONS).replace(/ URL$/, '')} ${caTemplate('--ca-certificate=')}URL`,
+        command: (dir) => ({ cmd: bin, args: [...aria2cArgs(CONNECTIONS, dir, name, url).slice(0, -1), ...caArgs('--ca-certificate='), url] }),
         expected,
       };
-    case 'axel':
+    case 'axel': {
+      const insecure = ca === undefined ? [] : ['-k'];
       return {
         label: label ?? 'axel',
         tool,
-        template: axelTemplate(CONNECTIONS),
-        command: (dir) => ({ cmd: bin, args: axelArgs(CONNECTIONS, path.join(dir, name), url) }),
+        template: `${axelTemplate(CONNECTIONS).replace(/ URL$/, '')}${insecure.length ? ' -k' : ''} URL`,
+        command: (dir) => ({ cmd: bin, args: [...axelArgs(CONNECTIONS, path.join(dir, name), url).slice(0, -1), ...insecure, url] }),
         expected,
       };
+    }
   }
 }
 
@@ -501,16 +541,17 @@ function ratio(s: VariantStats, base: VariantStats | undefined): string {
 function scenarioTable(sc: ScenarioResult, idealS?: number): Table {
   const stats = sc.variants.map((v) => statsOf(v, sc.bytes));
   const base = stats.find((s) => s.label === 'rangeget');
-  if (sc.id === 'd') {
+  if (sc.id === 'd' || sc.id === 'h') {
     return {
-      headers: ['tool', 'runs ok', 'peak RSS MiB (median)', 'peak RSS MiB (max)', 'RSS ÷ rangeget'],
-      align: ['l', 'r', 'r', 'r', 'r'],
+      headers: ['tool', 'runs ok', 'peak RSS MiB (median)', 'peak RSS MiB (max)', 'RSS ÷ rangeget', 'minor faults (median)'],
+      align: ['l', 'r', 'r', 'r', 'r', 'r'],
       rows: stats.map((s) => [
         s.label,
         `${s.okRuns}/${s.totalRuns}`,
         fmt(s.rssMedian, 1),
         fmt(s.rssMax, 1),
         base?.rssMedian !== undefined && s.rssMedian !== undefined ? (s.rssMedian / base.rssMedian).toFixed(2) : '—',
+        fmt(s.faultsMedian, 0),
       ]),
     };
   }
@@ -521,7 +562,7 @@ function scenarioTable(sc: ScenarioResult, idealS?: number): Table {
   const buildsInE = sc.id === 'e' && stats.some((s) => s.tool === 'baseline');
   const headers = ['tool', 'runs ok', 'median s', 'MiB/s (median)'];
   if (withIdeal) headers.push('fraction of ideal');
-  headers.push('peak RSS MiB (median)', 'CPU s user + sys (median)', sc.id === 'e' ? 'time ÷ no-checksum' : 'time ÷ rangeget');
+  headers.push('peak RSS MiB (median)', 'CPU s user + sys (median)', 'minor faults (median)', sc.id === 'e' ? 'time ÷ no-checksum' : 'time ÷ rangeget');
   if (buildsInE) headers.push('time ÷ rangeget');
   return {
     headers,
@@ -529,7 +570,7 @@ function scenarioTable(sc: ScenarioResult, idealS?: number): Table {
     rows: stats.map((s) => {
       const row = [s.label, `${s.okRuns}/${s.totalRuns}`, fmt(s.medianS, 3), fmt(s.mibps, 1)];
       if (withIdeal) row.push(s.medianS === undefined ? '—' : (idealS / s.medianS).toFixed(3));
-      row.push(fmt(s.rssMedian, 1), cpu(s.userMedian, s.sysMedian), ratio(s, sc.id === 'e' ? byLabel(s.tool) : base));
+      row.push(fmt(s.rssMedian, 1), cpu(s.userMedian, s.sysMedian), fmt(s.faultsMedian, 0), ratio(s, sc.id === 'e' ? byLabel(s.tool) : base));
       if (buildsInE) row.push(ratio(s, byLabel(s.label.replace(s.tool, 'rangeget'))));
       return row;
     }),
@@ -539,7 +580,7 @@ function scenarioTable(sc: ScenarioResult, idealS?: number): Table {
 function runDetails(sc: ScenarioResult): string[] {
   const lines: string[] = [];
   for (const v of sc.variants) {
-    const times = v.runs.map((r) => (r.ok ? `${r.wallS.toFixed(2)} s (${cpu(r.userS, r.sysS)})` : 'FAILED')).join(', ');
+    const times = v.runs.map((r) => (r.ok ? `${r.wallS.toFixed(2)} s (${cpu(r.userS, r.sysS)}, ${fmt(r.minorFaults, 0)} faults)` : 'FAILED')).join(', ');
     lines.push(`${v.label}: ${times}`);
     for (const [i, r] of v.runs.entries()) {
       if (!r.ok) lines.push(`  ${v.label} run ${i + 1} FAILED: ${r.reason ?? '?'}`);
@@ -557,6 +598,71 @@ interface TargetRow {
 function findStats(sc: ScenarioResult | undefined, label: string): VariantStats | undefined {
   const v = sc?.variants.find((x) => x.label === label);
   return v && sc ? statsOf(v, sc.bytes) : undefined;
+}
+
+/**
+ * Issue #12's targets: b (1 GiB unthrottled at 16 connections) against curl, aria2c and axel in
+ * the same run, CPU and faults per GiB, peak RSS (b, and h's 4 GiB), g's https against curl.
+ */
+function unthrottledTargets(b: ScenarioResult | undefined, g: ScenarioResult | undefined, h: ScenarioResult | undefined): TargetRow[] {
+  const rows: TargetRow[] = [];
+  const na = (target: string, why: string): TargetRow => ({ target, value: '—', status: `not measured (${why})` });
+  const verdict = (met: boolean, s: VariantStats): string =>
+    (met && s.okRuns === s.totalRuns ? 'met' : 'NOT met') + (s.okRuns < s.totalRuns ? ` (${s.totalRuns - s.okRuns}/${s.totalRuns} rangeget runs FAILED)` : '');
+  const rg = findStats(b, 'rangeget');
+  const curl = findStats(b, 'curl');
+  const perGiB = (x: number): number => x / (b!.bytes / GiB);
+
+  const speedTarget = `unthrottled ≥ ${TARGETS.curlFraction} × curl`;
+  if (rg?.medianS === undefined || curl?.medianS === undefined) rows.push(na(speedTarget, 'needs rangeget and curl in b'));
+  else {
+    const f = curl.medianS / rg.medianS; // rangeget's speed ÷ curl's
+    rows.push({ target: speedTarget, value: `${f.toFixed(2)} × curl (${rg.medianS.toFixed(2)} s against ${curl.medianS.toFixed(2)} s)`, status: verdict(f >= TARGETS.curlFraction, rg) });
+  }
+  const peers = (['aria2c', 'axel'] as const).map((t) => [t, findStats(b, t)] as const).filter(([, s]) => s?.medianS !== undefined);
+  const peerTarget = 'unthrottled faster than aria2c and axel';
+  if (rg?.medianS === undefined || peers.length === 0) rows.push(na(peerTarget, 'needs rangeget and aria2c or axel in b'));
+  else {
+    const value = peers.map(([t, s]) => `${t} ÷ rangeget = ${(s!.medianS! / rg.medianS!).toFixed(2)}`).join(', ');
+    const missing = peers.length < 2 ? ` (${peers[0]![0] === 'axel' ? 'aria2c' : 'axel'} not run)` : '';
+    rows.push({ target: peerTarget, value: value + missing, status: verdict(peers.every(([, s]) => rg.medianS! < s!.medianS!) && missing === '', rg) });
+  }
+  const cpuTarget = `CPU (user + sys) ≤ ${TARGETS.cpuVsCurl} × curl's`;
+  if (rg?.cpuMedian === undefined || curl?.cpuMedian === undefined) rows.push(na(cpuTarget, 'needs rangeget and curl in b, and /usr/bin/time'));
+  else {
+    const r = rg.cpuMedian / curl.cpuMedian;
+    rows.push({
+      target: cpuTarget,
+      value: `${r.toFixed(2)} × (${perGiB(rg.cpuMedian).toFixed(2)} s per GiB against ${perGiB(curl.cpuMedian).toFixed(2)} s)`,
+      status: verdict(r <= TARGETS.cpuVsCurl, rg),
+    });
+  }
+  const faultTarget = `minor page faults ≤ ${TARGETS.faultsPerGiB} per GiB`;
+  if (rg?.faultsMedian === undefined) rows.push(na(faultTarget, 'needs rangeget in b, and /usr/bin/time'));
+  else {
+    // Start-up's faults do not scale with the size: a --quick run's figure per GiB is pessimistic.
+    const f = perGiB(rg.faultsMedian);
+    rows.push({ target: faultTarget, value: `${f.toFixed(0)} per GiB (${rg.faultsMedian.toFixed(0)} for ${b!.bytes / MiB} MiB)`, status: verdict(f <= TARGETS.faultsPerGiB, rg) });
+  }
+  const rssTarget = `peak RSS ≤ ${TARGETS.rssMiB} MiB at ${CONNECTIONS} connections`;
+  if (rg?.rssMax === undefined) rows.push(na(rssTarget, 'needs rangeget in b/d'));
+  else rows.push({ target: rssTarget, value: `max ${rg.rssMax.toFixed(1)} MiB (median ${fmt(rg.rssMedian, 1)})`, status: verdict(rg.rssMax <= TARGETS.rssMiB, rg) });
+  const rg4 = findStats(h, 'rangeget');
+  const bigTarget = `peak RSS for ${h ? h.bytes / GiB : 4} GiB no higher (≤ ${TARGETS.rssMiB} MiB)`;
+  if (rg4?.rssMax === undefined) rows.push(na(bigTarget, 'opt-in: --scenario h'));
+  else {
+    const vs = rg?.rssMax === undefined ? '' : ` against ${rg.rssMax.toFixed(1)} MiB for ${b!.bytes / MiB} MiB`;
+    rows.push({ target: bigTarget, value: `max ${rg4.rssMax.toFixed(1)} MiB${vs}`, status: verdict(rg4.rssMax <= TARGETS.rssMiB, rg4) });
+  }
+  const rgG = findStats(g, 'rangeget');
+  const curlG = findStats(g, 'curl');
+  const httpsTarget = `https ≥ ${TARGETS.httpsCurlFraction} × curl`;
+  if (rgG?.medianS === undefined || curlG?.medianS === undefined) rows.push(na(httpsTarget, 'needs rangeget and curl in g'));
+  else {
+    const f = curlG.medianS / rgG.medianS;
+    rows.push({ target: httpsTarget, value: `${f.toFixed(2)} × curl (${rgG.medianS.toFixed(2)} s against ${curlG.medianS.toFixed(2)} s)`, status: verdict(f >= TARGETS.httpsCurlFraction, rgG) });
+  }
+  return rows;
 }
 
 function evaluateTargets(results: Map<ScenarioId, ScenarioResult>, idealS: number): TargetRow[] {
@@ -595,32 +701,7 @@ function evaluateTargets(results: Map<ScenarioId, ScenarioResult>, idealS: numbe
       status: verdict(rgA.medianS < ariaA.medianS, rgA),
     });
 
-  const b = results.get('b') ?? results.get('d');
-  const rgB = findStats(b, 'rangeget');
-  const ariaB = findStats(b, 'aria2c');
-  const curlB = findStats(b, 'curl');
-  if (rgB?.medianS === undefined || ariaB?.medianS === undefined)
-    rows.push({ target: 'unthrottled faster than aria2c', value: '—', status: na('needs rangeget and aria2c in b') });
-  else
-    rows.push({
-      target: 'unthrottled faster than aria2c',
-      value: `aria2c ÷ rangeget = ${(ariaB.medianS / rgB.medianS).toFixed(2)}`,
-      status: verdict(rgB.medianS < ariaB.medianS, rgB),
-    });
-  if (rgB?.medianS === undefined || curlB?.medianS === undefined)
-    rows.push({ target: `unthrottled ≥ ${TARGETS.curlFraction} × curl`, value: '—', status: na('needs rangeget and curl in b') });
-  else {
-    const f = curlB.medianS / rgB.medianS; // rangeget speed ÷ curl speed
-    rows.push({ target: `unthrottled ≥ ${TARGETS.curlFraction} × curl`, value: `${f.toFixed(2)} × curl`, status: verdict(f >= TARGETS.curlFraction, rgB) });
-  }
-  if (rgB?.rssMax === undefined)
-    rows.push({ target: `peak RSS ≤ ${TARGETS.rssMiB} MiB at ${CONNECTIONS} connections`, value: '—', status: na('needs rangeget in b/d') });
-  else
-    rows.push({
-      target: `peak RSS ≤ ${TARGETS.rssMiB} MiB at ${CONNECTIONS} connections`,
-      value: `max ${rgB.rssMax.toFixed(1)} MiB (median ${fmt(rgB.rssMedian, 1)})`,
-      status: verdict(rgB.rssMax <= TARGETS.rssMiB, rgB),
-    });
+  rows.push(...unthrottledTargets(results.get('b') ?? results.get('d'), results.get('g'), results.get('h')));
 
   const e = results.get('e');
   const plain = findStats(e, 'rangeget');
@@ -736,6 +817,7 @@ async function main(): Promise<number> {
   // --- sizes and which scenarios actually run
   const bigA = opts.quick ? 128 * MiB : 256 * MiB;
   const bigB = opts.quick ? 256 * MiB : 1 * GiB;
+  const bigH = opts.quick ? 1 * GiB : 4 * GiB;
   const idealS = bigA / (CONNECTIONS * LIMIT_RATE_BYTES);
   const sc = opts.scenarios;
   const skipped = new Map<ScenarioId, string>();
@@ -757,6 +839,10 @@ async function main(): Promise<number> {
   }
   if (sc.has('e') && !hasRangeget && !hasBaseline) skipped.set('e', 'needs a working rangeget');
   if (sc.has('f') && !hasRangeget && !hasBaseline) skipped.set('f', 'needs a working rangeget');
+  const opensslBin = which('openssl');
+  if (sc.has('g') && !opensslBin) skipped.set('g', 'needs openssl (for the test certificates)');
+  if (sc.has('g') && singleTools.length === 0) skipped.set('g', 'no tool to run');
+  if (sc.has('h') && !hasRangeget && !hasBaseline) skipped.set('h', 'needs a working rangeget');
   const willRun = (id: ScenarioId): boolean => sc.has(id) && !skipped.has(id);
   for (const [id, why] of skipped) console.log(`scenario ${id} skipped: ${why}`);
 
@@ -775,7 +861,9 @@ async function main(): Promise<number> {
   const nameA = `throttled-${bigA / MiB}M.bin`;
   const nameB = `big-${bigB / MiB}M.bin`;
   const shaA = willRun('a') ? gen(nameA, bigA) : '';
-  const shaB = willRun('b') || willRun('d') || willRun('e') ? gen(nameB, bigB) : '';
+  const shaB = willRun('b') || willRun('d') || willRun('e') || willRun('g') ? gen(nameB, bigB) : '';
+  const nameH = `big-${bigH / MiB}M.bin`;
+  const shaH = willRun('h') ? gen(nameH, bigH) : '';
   const nameF = 'small-256K.bin';
   const shaF = willRun('f') ? gen(nameF, 256 * KiB) : '';
   const many: Expected[] = [];
@@ -790,11 +878,14 @@ async function main(): Promise<number> {
   spawnSync('sync');
   console.log(`test files written in ${((Date.now() - tg) / 1000).toFixed(1)} s under ${tmp}`);
 
-  nginx = await startNginx({ nginxBin, prefix: tmp, dataDir, limitRate: LIMIT_RATE });
-  console.log(`nginx serving on ${nginx.baseUrl} (/throttled/ limit_rate ${LIMIT_RATE}, /fast/ unthrottled)`);
+  const certs = willRun('g') && opensslBin ? makeTestCertificates(opensslBin, path.join(tmp, 'tls')) : undefined;
+  nginx = await startNginx({ nginxBin, prefix: tmp, dataDir, limitRate: LIMIT_RATE, ...(certs ? { tls: certs } : {}) });
+  console.log(
+    `nginx serving on ${nginx.baseUrl}${nginx.httpsUrl ? ` and ${nginx.httpsUrl}` : ''} (/throttled/ limit_rate ${LIMIT_RATE}, /fast/ unthrottled)`,
+  );
   const base = nginx.baseUrl;
 
-  const ctx: Context = { opts, tmp, outRoot, env: loopbackEnv(), timeBin, bins };
+  const ctx: Context = { opts, tmp, outRoot, env: loopbackEnv(), timeBin, bins, caFile: certs?.caFile };
   const results = new Map<ScenarioId, ScenarioResult>();
 
   if (willRun('a') && !stopping) {
@@ -845,6 +936,19 @@ async function main(): Promise<number> {
   if (willRun('f') && !stopping) {
     const desc = `one 256 KiB file over loopback with default flags, against node -e 0 and rangeget --version`;
     results.set('f', await runScenario(ctx, 'f', 'start-up', desc, 256 * KiB, startupVariants(ctx, tools, `${base}/fast/${nameF}`, shaF)));
+  }
+  if (willRun('g') && !stopping && nginx.httpsUrl !== undefined) {
+    const url = `${nginx.httpsUrl}/fast/${nameB}`;
+    const variants = singleTools.map((t) => singleFileVariant(ctx, t, url, shaB));
+    const desc =
+      `${bigB / MiB} MiB over loopback TLS (nginx, a P-256 certificate from a test CA made by openssl for this run; TLS 1.3, AES-256-GCM), ` +
+      `${CONNECTIONS} connections; curl, rangeget and aria2c verify against the CA, axel cannot be given one and runs with -k`;
+    results.set('g', await runScenario(ctx, 'g', 'https', desc, bigB, variants));
+  }
+  if (willRun('h') && !stopping) {
+    const url = `${base}/fast/${nameH}`;
+    const desc = `peak RSS downloading ${bigH / MiB} MiB at ${CONNECTIONS} connections (against d's ${bigB / MiB} MiB)`;
+    results.set('h', await runScenario(ctx, 'h', 'memory, bigger file', desc, bigH, builds.map((t) => singleFileVariant(ctx, t, url, shaH))));
   }
 
   // --- report
@@ -903,6 +1007,9 @@ async function main(): Promise<number> {
     md.push(`/throttled/ is \`limit_rate ${LIMIT_RATE}\` (8 MiB/s per connection) with \`sendfile_max_chunk 128k\`, so a request`);
     md.push('gets at most ~128 KiB ahead of the limit (with the default 2m chunk, each range request of ≤ 2 MiB would be unthrottled).');
     md.push("In a), curl's row shows what one throttled connection actually got in this run (8.0 MiB/s on an idle machine).");
+    md.push('Each run is under `/usr/bin/time -v`: CPU seconds, minor page faults (memory first touched) and peak RSS hold');
+    md.push('steady on a busy machine, wall times do not. In g), axel cannot be given a CA and runs with `-k` (no certificate');
+    md.push('check); the other tools verify against the test CA made for the run.');
     md.push('');
     md.push(`- date: ${date}`);
     md.push(`- command: \`${cmd}\``);

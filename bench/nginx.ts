@@ -9,6 +9,8 @@ export interface NginxServer {
   readonly port: number;
   /** e.g. http://127.0.0.1:PORT — `/throttled/NAME` and `/fast/NAME` serve files of the data dir. */
   readonly baseUrl: string;
+  /** https://127.0.0.1:PORT with the same locations, when started with `tls`. */
+  readonly httpsUrl: string | undefined;
   stop(): Promise<void>;
   /** Best effort for exit handlers: signals nginx without waiting. */
   stopSync(): void;
@@ -23,10 +25,12 @@ export interface NginxOptions {
   /** nginx `limit_rate` value for /throttled/, e.g. "8m" (per connection). */
   limitRate: string;
   /** Runs nginx (and the readiness probe) elsewhere, e.g. inside a network namespace. */
+  /** Also serve the same locations over TLS (1.2 and 1.3, nginx's default ciphers) with this certificate. */
+  tls?: { certFile: string; keyFile: string };
   wrap?: (cmd: string, args: string[]) => { cmd: string; args: string[] };
 }
 
-function config(o: NginxOptions, port: number): string {
+function config(o: NginxOptions, port: number, tlsPort: number | undefined): string {
   const p = (s: string): string => path.join(o.prefix, s);
   const data = o.dataDir.endsWith('/') ? o.dataDir : `${o.dataDir}/`;
   // Workers may run as "nobody" when started by root: the temp dirs are made world-readable.
@@ -53,7 +57,11 @@ http {
     scgi_temp_path ${p('tmp/scgi')};
     server {
         listen 127.0.0.1:${port};
-        server_name localhost;
+${o.tls && tlsPort !== undefined ? `        listen 127.0.0.1:${tlsPort} ssl;
+        ssl_certificate ${o.tls.certFile};
+        ssl_certificate_key ${o.tls.keyFile};
+        ssl_protocols TLSv1.2 TLSv1.3;
+` : ''}        server_name localhost;
         location = /ready { return 200 "ok\\n"; }
         location /throttled/ {
             alias ${data};
@@ -109,7 +117,8 @@ export async function startNginx(o: NginxOptions): Promise<NginxServer> {
   let lastError = '';
   for (let attempt = 1; attempt <= 3; attempt++) {
     const port = await freePort();
-    writeFileSync(confFile, config(o, port));
+    const tlsPort = o.tls ? await freePort() : undefined;
+    writeFileSync(confFile, config(o, port, tlsPort));
     const argv = ['-p', `${o.prefix}/`, '-c', confFile, '-g', 'daemon off;'];
     const c = o.wrap ? o.wrap(o.nginxBin, argv) : { cmd: o.nginxBin, args: argv };
     const child = spawn(c.cmd, c.args, {
@@ -146,6 +155,7 @@ export async function startNginx(o: NginxOptions): Promise<NginxServer> {
       return {
         port,
         baseUrl: `http://127.0.0.1:${port}`,
+        httpsUrl: tlsPort === undefined ? undefined : `https://127.0.0.1:${tlsPort}`,
         stopSync,
         async stop() {
           stopSync();

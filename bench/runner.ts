@@ -12,6 +12,8 @@ export interface TimedResult {
   /** CPU seconds in user space and in the kernel, if /usr/bin/time was available. */
   userS: number | undefined;
   sysS: number | undefined;
+  /** Minor page faults ("reclaiming a frame"): memory first touched, a steady figure on a noisy machine. */
+  minorFaults: number | undefined;
   exitCode: number | null;
   signal: NodeJS.Signals | null;
   timedOut: boolean;
@@ -89,6 +91,7 @@ export function runTimed(cmd: string, args: string[], o: TimedOptions): Promise<
       let maxRssKiB: number | undefined;
       let userS: number | undefined;
       let sysS: number | undefined;
+      let minorFaults: number | undefined;
       let timeWallS: number | undefined;
       let exitCode = code;
       if (o.timeBin) {
@@ -104,6 +107,8 @@ export function runTimed(cmd: string, args: string[], o: TimedOptions): Promise<
         if (user?.[1]) userS = Number(user[1]);
         const sys = /System time \(seconds\):\s*([\d.]+)/.exec(report);
         if (sys?.[1]) sysS = Number(sys[1]);
+        const minor = /Minor \(reclaiming a frame\) page faults:\s*(\d+)/.exec(report);
+        if (minor?.[1]) minorFaults = Number(minor[1]);
         const wall = /Elapsed \(wall clock\) time[^:]*:\s*([\d:.]+)/.exec(report);
         if (wall?.[1]) timeWallS = parseClock(wall[1]);
         const st = /Exit status:\s*(\d+)/.exec(report);
@@ -116,6 +121,7 @@ export function runTimed(cmd: string, args: string[], o: TimedOptions): Promise<
         maxRssKiB,
         userS,
         sysS,
+        minorFaults,
         exitCode,
         signal,
         timedOut,

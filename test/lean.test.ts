@@ -2,16 +2,19 @@
  * The lean range reader (src/engine/range-reader.ts over src/http/lean-connection.ts): the
  * response-head parser on hand-made bytes, then downloads that worker threads fetch (files
  * over 4 MiB) from the fault server: keep-alive reuse, a server that closes a connection
- * instead of answering its next request, a chunked 206 handed to undici, byte-exact each time.
+ * instead of answering its next request, a chunked 206 handed to undici, heads split across
+ * reads while other connections' reads go through the thread's shared buffer, byte-exact each time.
  * The rest of the suite covers the lean path too: every download without a proxy or `-v` takes
  * it (small files in the main thread, on the probe's connection); `npm run test:undici` runs
  * the fault, TLS, proxy, resume and batch suites again with everything through undici.
  */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import net from 'node:net';
 import { download, type DownloadEvent } from '../src/index.js';
 import { HeadError, MAX_HEAD_BYTES, parseHead } from '../src/http/response-head.js';
-import { sha256File } from './helpers/content.js';
+import { contentOf, sha256File } from './helpers/content.js';
 import { gets, serve, type FileSpec } from './helpers/server.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -83,4 +86,56 @@ describe('lean range reader', () => {
     const { server } = await fetched(t, { faults: { extraBytes: 100 } });
     assert.ok(gets(server).every((r) => r.status === 206 || r.method !== 'GET'));
   });
+
+  it('keeps a head split across reads apart from the buffer the other connections read into', T, async (t) => {
+    const body = contentOf(7, 5 * MiB + 3);
+    const port = await splitHeadServer(t, body);
+    const dir = await tempDir(t);
+    const result = await download(`http://127.0.0.1:${port}/f.bin`, { dir, connections: 4, minRangeSize: 256 * 1024, retries: 0 });
+    assert.equal(await sha256File(result.path), createHash('sha256').update(body).digest('hex'));
+  });
 });
+
+/**
+ * A keep-alive HTTP/1.1 server on 127.0.0.1 whose every range answer sends the first half of its
+ * head, then 20 ms later the rest with the body: meanwhile the other connections' bytes arrive.
+ */
+async function splitHeadServer(t: TestContext, body: Buffer): Promise<number> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    let pending = Buffer.alloc(0);
+    let queue = Promise.resolve();
+    socket.on('data', (data: Buffer) => {
+      pending = Buffer.concat([pending, data]);
+      for (let end = pending.indexOf('\r\n\r\n'); end >= 0; end = pending.indexOf('\r\n\r\n')) {
+        const request = pending.toString('latin1', 0, end);
+        pending = pending.subarray(end + 4);
+        queue = queue.then(() => answer(socket, request, body));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return (server.address() as net.AddressInfo).port;
+}
+
+async function answer(socket: net.Socket, request: string, body: Buffer): Promise<void> {
+  const range = /^range: *bytes=(\d+)-(\d*)$/im.exec(request);
+  const start = range ? Number(range[1]) : 0;
+  const end = range?.[2] ? Math.min(Number(range[2]), body.length - 1) : body.length - 1;
+  const fields = [`Content-Length: ${end + 1 - start}`, 'Accept-Ranges: bytes', 'ETag: "split"', 'Connection: keep-alive'];
+  if (range) fields.push(`Content-Range: bytes ${start}-${end}/${body.length}`);
+  const head = Buffer.from(`HTTP/1.1 ${range ? '206 Partial Content' : '200 OK'}\r\n${fields.join('\r\n')}\r\n\r\n`, 'latin1');
+  const payload = request.startsWith('HEAD ') ? Buffer.alloc(0) : body.subarray(start, end + 1);
+  if (!range || socket.destroyed) return void socket.write(Buffer.concat([head, payload]));
+  const half = head.length >> 1;
+  socket.write(head.subarray(0, half));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  if (!socket.destroyed) socket.write(Buffer.concat([head.subarray(half), payload]));
+}

@@ -38,9 +38,11 @@ export class Fetcher {
   private stopping = false;
   /** Set when a server drops Range on an ETag `If-Range` although the file did not change (some CDNs). */
   private avoidEtag = false;
-  /** Each slot's lean connection and read buffer (see range-reader.ts), kept from range to range. */
+  /** Each slot's lean connection (see range-reader.ts), kept from range to range. */
   private readonly lean: Array<LeanConnection | undefined> = [];
+  /** TLS connections' read buffers, one per slot; plain ones share `readBuffer` (see range-reader.ts). */
   private readonly buffers: Array<Buffer | undefined> = [];
+  private readBuffer: Buffer | undefined;
   /** Set when a server answered in a framing the lean reader does not take. */
   private leanOff = false;
   private tls: ReturnType<typeof tlsOptions> | undefined;
@@ -202,8 +204,9 @@ export class Fetcher {
     const path = url.search ? `${url.pathname}${url.search}` : url.pathname;
     if (this.leanFits(url)) {
       const connection = this.leanConnection(slot, url);
-      const buffer = (this.buffers[slot] ??= Buffer.allocUnsafe(this.init.writeBuffer));
-      const reader = new RangeReader(asked, { ...context, buffer, headersTimeout: this.init.request.connection.headersTimeout }, connection, signal);
+      const shared = url.protocol === 'http:';
+      const buffer = shared ? (this.readBuffer ??= Buffer.allocUnsafe(this.init.writeBuffer)) : (this.buffers[slot] ??= Buffer.allocUnsafe(this.init.writeBuffer));
+      const reader = new RangeReader(asked, { ...context, buffer, shared, headersTimeout: this.init.request.connection.headersTimeout }, connection, signal);
       if (!signal.aborted) connection.send('GET', path, headers, reader);
       return reader.done.catch((err: unknown) => {
         // A keep-alive connection the server had closed: the same request on a fresh one.

@@ -230,7 +230,11 @@ export class Transfer {
   /**
    * A range done is saved, unless it was the last: the assembler syncs and moves the file
    * next (a stop in between leaves a true state, merely behind), and a small file then
-   * never writes a control file at all.
+   * never writes a control file at all. Resume needs only the 500 ms saves, but these keep
+   * the kernel writing the file back while bytes arrive: with the 500 ms saves alone, 1 GiB
+   * at -c 16 took 2.51 s against 1.80 s, and 2.59 s against 2.16 s (medians of 8 alternating
+   * runs, twice), for the same CPU, the final sync then having the whole file to write; at
+   * most one every 100 ms measured as every one.
    */
   private rangeDone(): void {
     const written = this.written();
