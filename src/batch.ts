@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { LimitFunction } from 'p-limit';
 import { RateLimiter } from './engine/rate.js';
 import { downloadSharing, inspect } from './download.js';
-import { SharedConnections } from './http/dispatcher.js';
+import { SharedConnections } from './http/client.js';
 import { AbortError, FileError, InternalError, RangegetError, UsageError, ExitCode } from './primitives/errors.js';
 import type { DownloadEvent, DownloadResult, Inspection, Progress } from './engine/events.js';
 import { DEFAULT_JOBS, DEFAULT_MAX_CONNECTIONS, MAX_CONNECTIONS } from './constants.js';

@@ -3,7 +3,7 @@
  */
 import { Download, MetalinkAnswer } from './engine/download.js';
 import type { DownloadEvent, DownloadResult, Inspection } from './engine/events.js';
-import type { SharedConnections } from './http/dispatcher.js';
+import type { SharedConnections } from './http/client.js';
 import { resolveOptions, type DownloadOptions } from './options.js';
 import { RangegetError, type ErrorCode } from './primitives/errors.js';
 
@@ -79,6 +79,6 @@ export async function download(url: string | URL, options: DownloadOptions = {})
 export async function downloadSharing(url: string | URL, options: DownloadOptions, shared: SharedConnections): Promise<DownloadResult> {
   return runDownload(url, options, (u, o) => {
     const opts = resolveOptions(u, o);
-    return new Download(opts, shared.dispatcher(opts.request.connection), false).start();
+    return new Download(opts, shared.client(opts.request.connection), false).start();
   });
 }

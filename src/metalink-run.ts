@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createDispatcher } from './http/dispatcher.js';
+import { createClient } from './http/client.js';
 import { fetchDocument } from './http/document.js';
 import { parseMetalink, type MetalinkFile } from './metalink.js';
 import { resolveOptions, type DownloadOptions } from './options.js';
@@ -50,11 +50,11 @@ async function readMetalink(file: string): Promise<string> {
 /** A metalink served at `url`, read whole (a size limit: http/document.ts). */
 async function fetchMetalink(url: string, options: FetchOptions): Promise<string> {
   const { request, signal, url: parsed } = resolveOptions(url, { ...options, output: undefined });
-  const dispatcher = createDispatcher(request.connection, 1);
+  const client = createClient(request.connection, 1);
   try {
-    return await fetchDocument(dispatcher, parsed, request, signal);
+    return await fetchDocument(client, parsed, request, signal);
   } finally {
-    await dispatcher.close().catch(() => undefined);
+    await client.close().catch(() => undefined);
   }
 }
 

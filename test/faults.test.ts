@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { download, NoSpaceError, RangegetError, type DownloadEvent, type DownloadOptions, type DownloadResult } from '../src/index.js';
 import { backoffDelay, parseRetryAfter } from '../src/http/retry-policy.js';
 import { probe } from '../src/http/probe.js';
-import { createDispatcher } from '../src/http/dispatcher.js';
+import { createClient } from '../src/http/client.js';
 import { type RequestSettings } from '../src/http/request.js';
 import { runCli, runMain, startCli, type CliProcess, type Exit } from './helpers/cli.js';
 import { sha256File } from './helpers/content.js';
@@ -211,30 +211,30 @@ describe('the probe (src/http/probe.ts) retries what may clear up', { concurrenc
   test('503 to HEAD and GET: tried again with backoff, Retry-After honoured', async (t) => {
     const past = new Date(Date.now() - 60_000).toUTCString();
     const srv = await serve(t, { '/f': { size: 5000, faults: { headFailFirst: 2, failFirst: 2, retryAfter: past } } });
-    const dispatcher = createDispatcher(settingsFor(srv).connection, 2);
-    t.after(() => dispatcher.close());
+    const client = createClient(settingsFor(srv).connection, 2);
+    t.after(() => client.close());
     const delays: number[] = [];
-    const info = await probe(dispatcher, new URL(srv.url('/f')), settingsFor(srv), undefined, retry(2, delays));
+    const info = await probe(client, new URL(srv.url('/f')), settingsFor(srv), undefined, retry(2, delays));
     assert.equal(info.size, 5000);
     assert.equal(info.acceptsRanges, true);
     assert.deepEqual(delays, [0, 0], 'a Retry-After date in the past: no wait');
     // Without retries (the default), the first failure is final.
     srv.set('/f', { size: 5000, faults: { headFailFirst: 1, failFirst: 1, errorStatus: 429 } });
-    const err = await failsWith(probe(dispatcher, new URL(srv.url('/f')), settingsFor(srv)), 'EHTTP');
+    const err = await failsWith(probe(client, new URL(srv.url('/f')), settingsFor(srv)), 'EHTTP');
     assert.match(err.message, /429/);
   });
 
   test('bounded by retries; a 404 or a bad redirect is never retried', async (t) => {
     const srv = await serve(t, { '/busy': { size: 10, faults: { headFailFirst: 99, failFirst: 99 } }, '/gone': { size: 10, status: 404 }, '/ftp': { size: 0, redirect: 'ftp://x/' } });
-    const dispatcher = createDispatcher(settingsFor(srv).connection, 2);
-    t.after(() => dispatcher.close());
+    const client = createClient(settingsFor(srv).connection, 2);
+    t.after(() => client.close());
     const delays: number[] = [];
-    await failsWith(probe(dispatcher, new URL(srv.url('/busy')), settingsFor(srv), undefined, retry(2, delays)), 'EHTTP');
+    await failsWith(probe(client, new URL(srv.url('/busy')), settingsFor(srv), undefined, retry(2, delays)), 'EHTTP');
     assert.equal(delays.length, 2);
     assert.equal(srv.stats.log.filter((r) => r.path === '/busy').length, 6, 'HEAD + GET, three times');
     delays.length = 0;
-    await failsWith(probe(dispatcher, new URL(srv.url('/gone')), settingsFor(srv), undefined, retry(5, delays)), 'EHTTP');
-    await failsWith(probe(dispatcher, new URL(srv.url('/ftp')), settingsFor(srv), undefined, retry(5, delays)), 'EREDIRECT');
+    await failsWith(probe(client, new URL(srv.url('/gone')), settingsFor(srv), undefined, retry(5, delays)), 'EHTTP');
+    await failsWith(probe(client, new URL(srv.url('/ftp')), settingsFor(srv), undefined, retry(5, delays)), 'EREDIRECT');
     assert.deepEqual(delays, []);
   });
 
@@ -243,10 +243,10 @@ describe('the probe (src/http/probe.ts) retries what may clear up', { concurrenc
     const url = new URL(srv.url('/f'));
     const settings = settingsFor(srv);
     await srv.close();
-    const dispatcher = createDispatcher(settings.connection, 2);
-    t.after(() => dispatcher.close());
+    const client = createClient(settings.connection, 2);
+    t.after(() => client.close());
     const delays: number[] = [];
-    const err = await failsWith(probe(dispatcher, url, settings, undefined, retry(2, delays)), 'ENETWORK');
+    const err = await failsWith(probe(client, url, settings, undefined, retry(2, delays)), 'ENETWORK');
     assert.match(err.message, /ECONNREFUSED/);
     assert.equal(delays.length, 2);
   });

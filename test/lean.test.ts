@@ -3,8 +3,9 @@
  * response-head parser on hand-made bytes, then downloads that worker threads fetch (files
  * over 4 MiB) from the fault server: keep-alive reuse, a server that closes a connection
  * instead of answering its next request, a chunked 206 handed to undici, byte-exact each time.
- * The rest of the suite covers the lean path too: every download over 4 MiB takes it, and
- * `RANGEGET_TRANSPORT=lean npm test` sends the small ones through it as well.
+ * The rest of the suite covers the lean path too: every download without a proxy or `-v` takes
+ * it (small files in the main thread, on the probe's connection); `npm run test:undici` runs
+ * the fault, TLS, proxy, resume and batch suites again with everything through undici.
  */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';

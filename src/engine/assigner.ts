@@ -197,10 +197,16 @@ export class Assigner {
     this.job?.feed?.fill(this.queue);
     const usable = this.usable();
     let idle = usable - this.active();
+    // With the queue empty, a slot that finds nothing to steal or hand over tells every other
+    // free slot the same: asking again per slot cost a batch of 200 small files ~0.1 s of CPU.
+    let nothing = false;
     this.slots.forEach((slot, index) => {
-      if (slot.busy || idle <= 0) return;
+      if (slot.busy || idle <= 0 || nothing) return;
       const next = this.take(index) ?? this.steal(now) ?? this.endgame();
-      if (!next) return;
+      if (!next) {
+        nothing = this.queue.length === 0;
+        return;
+      }
       this.start(index, next, now);
       idle--;
     });
@@ -245,6 +251,7 @@ export class Assigner {
 
   /** The next pieces of the queue for a free slot, joined where round trips are long. */
   private take(index: number): ByteRange | undefined {
+    if (this.queue.length === 0) return undefined;
     const speed = this.job?.mode === 'ranges' ? recentSpeed(this.slots[index]!.samples) : undefined;
     const running = this.busySlots().reduce((sum, b) => sum + b.end - Math.max(b.received, b.position), 0);
     // While -c auto may add connections, work is left queued for them (they would otherwise split running ranges).

@@ -3,8 +3,7 @@
  * start over, then a {@link Transfer}), and `inspect()`, which only plans.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import type { Dispatcher } from '../http/undici.js';
-import { createDispatcher } from '../http/dispatcher.js';
+import { createClient, type HttpClient } from '../http/client.js';
 import { fetchDocument, isMetalinkType, MetalinkAnswer } from '../http/document.js';
 import { probe, type ProbeResult, type ProbeRetry } from '../http/probe.js';
 import { discard } from '../http/request.js';
@@ -23,7 +22,7 @@ import { WARM_DELAY, warmUpFor, type WarmUp } from './prewarm.js';
 import { restartAction } from './restart.js';
 import { adoptFile, readLeftovers, takeLeftovers, type ResumePoint } from './resume.js';
 import type { DownloadSettings } from './settings.js';
-import { StreamTransfer, type StreamWrite } from './stream.js';
+import type { StreamWrite } from './stream.js';
 import { Transfer, type TransferContext } from './transfer.js';
 
 export { MetalinkAnswer } from '../http/document.js';
@@ -33,21 +32,21 @@ export class Download {
   private readonly opts: DownloadSettings;
   private readonly started = performance.now();
   /** The probe's connections, and the fetch's for a small file (fetched in the main thread). */
-  private readonly dispatcher: Dispatcher;
-  /** False when the dispatcher is shared with other downloads (it stays open). */
-  private readonly ownDispatcher: boolean;
+  private readonly client: HttpClient;
+  /** False when the client is shared with other downloads (it stays open). */
+  private readonly ownClient: boolean;
   /**
    * `shared`: connections kept open by the caller (a batch's); `warm`: how long the probe may
    * take before the worker threads start anyway (ms; false: not before the pool needs them).
    */
   constructor(
     opts: DownloadSettings,
-    shared?: Dispatcher,
+    shared?: HttpClient,
     private readonly warm: number | false = WARM_DELAY,
   ) {
     this.opts = opts;
-    this.ownDispatcher = shared === undefined;
-    this.dispatcher = shared ?? createDispatcher(opts.request.connection, Math.max(2, opts.connections));
+    this.ownClient = shared === undefined;
+    this.client = shared ?? createClient(opts.request.connection, Math.max(2, opts.connections));
   }
 
   /** Threads started while probing, if the file turns out to need them. */
@@ -78,7 +77,7 @@ export class Download {
   /** Probe `url` on the download's connections; on shared ones (a batch) with a GET: a HEAD's connection is closed. */
   private probe(url: URL, first = false, keepBody = false, ifModifiedSince?: string): Promise<ProbeResult> {
     const retry = { ...this.probeRetry(first), ...(ifModifiedSince !== undefined ? { ifModifiedSince } : {}) };
-    return probe(this.dispatcher, url, this.opts.request, this.opts.signal, retry, this.ownDispatcher ? 'HEAD' : 'GET', keepBody);
+    return probe(this.client, url, this.opts.request, this.opts.signal, retry, this.ownClient ? 'HEAD' : 'GET', keepBody);
   }
 
   /**
@@ -126,7 +125,7 @@ export class Download {
       }
     } finally {
       this.warming?.cancel();
-      if (this.ownDispatcher) await this.dispatcher.close().catch(() => undefined);
+      if (this.ownClient) await this.client.close().catch(() => undefined);
     }
   }
 
@@ -187,13 +186,15 @@ export class Download {
         this.warming?.probed(info.size, info.acceptsRanges);
         this.announce(info, '-');
         if (!info.acceptsRanges && info.noRangesReason) this.warn(`using one connection: ${info.noRangesReason}`);
+        // Loaded for `-o -` only (it brings node:crypto and node:os): a download to a file never needs it.
+        const { StreamTransfer } = await import('./stream.js');
         return await new StreamTransfer(this.transferContext(), info, write).run();
       } finally {
         if (info.body) discard({ body: info.body, headers: {} });
       }
     } finally {
       this.warming?.cancel();
-      if (this.ownDispatcher) await this.dispatcher.close().catch(() => undefined);
+      if (this.ownClient) await this.client.close().catch(() => undefined);
     }
   }
 
@@ -201,7 +202,7 @@ export class Download {
   private async probed(info: ProbeResult, startOver: boolean): Promise<DownloadResult> {
     const { opts } = this;
     if (opts.metalink && isMetalinkType(info.contentType)) {
-      throw new MetalinkAnswer(info.finalUrl, await fetchDocument(this.dispatcher, new URL(info.finalUrl), opts.request, opts.signal));
+      throw new MetalinkAnswer(info.finalUrl, await fetchDocument(this.client, new URL(info.finalUrl), opts.request, opts.signal));
     }
     this.warming?.probed(info.size, info.acceptsRanges);
     const { target, action } = await this.target(info);
@@ -244,7 +245,7 @@ export class Download {
   private transferContext(replace = false): TransferContext {
     return {
       opts: replace ? { ...this.opts, overwrite: true } : this.opts,
-      dispatcher: this.dispatcher,
+      client: this.client,
       started: this.started,
       emit: (event) => this.emit(event),
       probe: (url) => this.probe(url),
@@ -301,7 +302,7 @@ export class Download {
       const left = this.opts.resume ? await readLeftovers(target, info) : undefined;
       return inspection(info, this.opts, target.path, left?.kind === 'kept' ? left.written : [], await exists(target.path));
     } finally {
-      if (this.ownDispatcher) await this.dispatcher.close().catch(() => undefined);
+      if (this.ownClient) await this.client.close().catch(() => undefined);
     }
   }
 }

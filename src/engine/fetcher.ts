@@ -6,6 +6,7 @@
  */
 import { closeSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LeanClient, UndiciClient, type HttpClient } from '../http/client.js';
 import { createDispatcher, proxyFromEnvironment, tlsOptions } from '../http/dispatcher.js';
 import { LeanConnection } from '../http/lean-connection.js';
 import { connectionFailure } from '../http/failures.js';
@@ -49,13 +50,13 @@ export class Fetcher {
 
   /**
    * `post` sends a message to the pool; `close` ends the thread (or its stand-in). `shared`:
-   * a dispatcher to use instead of one of its own (in the main thread, the download's), left
-   * open when the fetcher stops.
+   * connections to use instead of its own (in the main thread, the download's: the probe's
+   * warm connection), left open when the fetcher stops.
    */
   constructor(
     private readonly post: (message: FromWorker) => void,
     private readonly close: () => void,
-    private readonly shared?: Dispatcher,
+    private readonly shared?: HttpClient,
   ) {}
 
   /** Handle one message from the pool. */
@@ -98,9 +99,12 @@ export class Fetcher {
     for (const controller of this.running.values()) controller.abort();
     // Wait for every slot to flush its buffer before the file is closed.
     while (this.running.size > 0) await sleep(5);
-    for (const connection of this.lean) connection?.destroy();
+    for (const connection of this.lean) {
+      if (connection && this.shared instanceof LeanClient && !connection.busy) this.shared.giveBack(connection);
+      else connection?.destroy();
+    }
     this.spares.close();
-    if (!this.shared) await this.dispatcher?.destroy().catch(() => undefined);
+    if (!(this.shared instanceof UndiciClient)) await this.dispatcher?.destroy().catch(() => undefined);
     this.untrace?.();
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
@@ -209,7 +213,7 @@ export class Fetcher {
       const connection = this.leanConnection(slot, url);
       const buffer = (this.buffers[slot] ??= Buffer.allocUnsafe(this.init.writeBuffer));
       const reader = new RangeReader(asked, { ...context, buffer, headersTimeout: this.init.request.connection.headersTimeout }, connection, signal);
-      if (!signal.aborted) connection.get(path, headers, reader);
+      if (!signal.aborted) connection.send('GET', path, headers, reader);
       return reader.done.catch((err: unknown) => {
         // A keep-alive connection the server had closed: the same request on a fresh one.
         if (err instanceof StaleConnection) return this.fetchOnce(slot, index, signal);
@@ -223,25 +227,24 @@ export class Fetcher {
     }
     const handler = new RangeHandler(asked, context, signal);
     // Made on first use: a thread whose ranges all go the lean way never loads undici.
-    this.dispatcher ??= this.shared ?? createDispatcher(this.init.request.connection, this.init.connections);
+    this.dispatcher ??= this.shared instanceof UndiciClient ? this.shared.dispatcher : createDispatcher(this.init.request.connection, this.init.connections);
     if (!signal.aborted) this.dispatcher.dispatch({ origin: url.origin, path, method: 'GET', headers }, handler);
     return handler.done;
   }
 
   /**
-   * The lean reader takes the ranges a worker thread fetches over plain and TLS connections
-   * to the server itself. undici takes the rest: small files fetched in the main thread (on
-   * the connection the probe left open, a round trip sooner, and a batch's connections
-   * shared from file to file), proxies, `-v` traces (undici's diagnostics channel),
-   * whole-file streams, and servers whose framing the lean reader does not take.
-   * `RANGEGET_TRANSPORT=undici` or `=lean` forces one way (the suite runs both).
+   * The lean reader takes the ranges fetched over plain and TLS connections to the server
+   * itself: in worker threads, and in the main thread (small files) on the main thread's lean
+   * connections (the one the probe left open, a round trip sooner; a batch's, shared from
+   * file to file). undici takes the rest: proxies, `-v` traces (undici's diagnostics
+   * channel), whole-file streams, and servers whose framing the lean reader does not take.
+   * `RANGEGET_TRANSPORT=undici` sends them all through undici (the suite runs both ways).
    */
   private leanFits(url: URL): boolean {
     const { connection } = this.init.request;
-    const forced = process.env.RANGEGET_TRANSPORT;
-    if (forced === 'undici') return false;
+    if (process.env.RANGEGET_TRANSPORT === 'undici') return false;
     return (
-      (this.shared === undefined || forced === 'lean') &&
+      (this.shared === undefined || this.shared instanceof LeanClient) &&
       this.file.mode === 'ranges' &&
       !this.leanOff &&
       !this.init.trace &&
@@ -256,6 +259,7 @@ export class Fetcher {
     const current = this.lean[slot];
     if (current?.alive && current.origin === url.origin) return current;
     current?.destroy();
+    if (this.shared instanceof LeanClient) return (this.lean[slot] = this.shared.take(url));
     this.tls ??= tlsOptions(this.init.request.connection);
     const fresh = this.spares.take(url.origin) ?? new LeanConnection(url.origin, url, this.init.request.connection, this.tls);
     this.lean[slot] = fresh;

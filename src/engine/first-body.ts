@@ -4,7 +4,7 @@
  * body saves fetching every byte a second time.
  */
 import type { FileHandle } from 'node:fs/promises';
-import type { ResponseBody } from '../http/undici.js';
+import type { ResponseBody } from '../http/client.js';
 import { AbortError, fileError, RangegetError, RemoteChangedError } from '../primitives/errors.js';
 
 /** The body to write, where, and who hears of it. */

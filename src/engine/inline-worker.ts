@@ -6,19 +6,19 @@
 import { EventEmitter } from 'node:events';
 import { Fetcher } from './fetcher.js';
 import type { FromWorker, ToWorker } from './protocol.js';
-import type { Dispatcher } from '../http/undici.js';
+import type { HttpClient } from '../http/client.js';
 
 export class InlineWorker extends EventEmitter {
   private exited = false;
   private readonly fetcher: Fetcher;
 
-  /** `dispatcher`: the connections to use (the download's, kept open after the fetch). */
-  constructor(dispatcher: Dispatcher) {
+  /** `client`: the connections to use (the download's, kept open after the fetch). */
+  constructor(client: HttpClient) {
     super();
     this.fetcher = new Fetcher(
       (message: FromWorker) => queueMicrotask(() => this.emit('message', message)),
       () => this.exit(),
-      dispatcher,
+      client,
     );
   }
 

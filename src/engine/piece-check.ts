@@ -3,13 +3,14 @@
  * written (one at a time, in the main thread); a bad one is reported with the sources that
  * wrote it, and they are demoted: used only when no other source is alive.
  */
-import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import type { PieceHashes } from '../primitives/checksum.js';
 import { ChecksumError, ServerError } from '../primitives/errors.js';
 import type { ByteRange } from '../primitives/ranges.js';
 import { KEPT, PieceLedger } from './pieces.js';
 import type { Source } from './protocol.js';
+// node:crypto loads with the first piece checked: a download without piece hashes never needs it.
+import { createHash } from '../storage/hasher.js';
 
 /** What a {@link PieceChecker} checks, and whom it tells. */
 export interface PieceCheckInput {

@@ -3,7 +3,7 @@
  * threads (taken warm when possible) or inline fetchers for a small file, and every report
  * of the pool turned into the download's events.
  */
-import type { Dispatcher } from '../http/undici.js';
+import type { HttpClient } from '../http/client.js';
 import type { DownloadEvent } from './events.js';
 import { formatRate } from './meter.js';
 import type { DownloadSettings } from './settings.js';
@@ -19,7 +19,7 @@ const FLUSH_INTERVAL = 200;
 export interface PoolContext {
   opts: DownloadSettings;
   /** The download's connections: a small file is fetched on them, in the main thread. */
-  dispatcher: Dispatcher;
+  client: HttpClient;
   emit(event: DownloadEvent): void;
 }
 
@@ -32,7 +32,7 @@ export function newPool(context: PoolContext, size: number | undefined, hooks: P
   const warn = (message: string): void => context.emit({ type: 'warning', message });
   const inline = !fetchedInThreads(size);
   return new WorkerPool({
-    ...(inline ? { inline: context.dispatcher } : {}),
+    ...(inline ? { inline: context.client } : {}),
     connections: opts.connections,
     threads: inline ? 1 : opts.threads,
     request: opts.request,

@@ -17,7 +17,7 @@ import type { ProbeResult } from '../http/probe.js';
 import { header } from '../http/headers.js';
 import { discard, followRedirects } from '../http/request.js';
 import { validatorChange } from '../http/validators.js';
-import type { ResponseBody } from '../http/undici.js';
+import type { ResponseBody } from '../http/client.js';
 import { whenAborted } from '../primitives/abort.js';
 import { AbortError, ChecksumError, InternalError, NetworkError, RangegetError, RemoteChangedError, FileError } from '../primitives/errors.js';
 import type { DownloadResult } from './events.js';
@@ -177,13 +177,13 @@ export class StreamTransfer {
    * version of the file only.
    */
   private async fromBody(kept: ResponseBody | undefined): Promise<void> {
-    const { opts, dispatcher } = this.context;
+    const { opts, client } = this.context;
     const { size } = this.info;
     this.context.emit({ type: 'start', path: '-', size, connections: 1, ranges: 1 });
     let body = kept;
     if (!body) {
       const url = new URL(this.info.finalUrl);
-      const res = await followRedirects(dispatcher, url, { method: 'GET', ...(opts.signal ? { signal: opts.signal } : {}) }, opts.request);
+      const res = await followRedirects(client, url, { method: 'GET', ...(opts.signal ? { signal: opts.signal } : {}) }, opts.request);
       const change = validatorChange(this.info, { etag: header(res.headers, 'etag'), lastModified: header(res.headers, 'last-modified') });
       if (res.statusCode !== 200 || (change && this.streamed > 0)) {
         discard(res);

@@ -10,7 +10,7 @@ import type { RateLimiter } from './rate.js';
 import type { SlotTable } from './slots.js';
 import type { RequestSettings } from '../http/request.js';
 import type { RetrySettings } from '../http/retry-policy.js';
-import type { Dispatcher } from '../http/undici.js';
+import type { HttpClient } from '../http/client.js';
 
 /** A worker thread, or its in-thread stand-in. */
 type PoolWorker = Worker | InlineWorker;
@@ -32,7 +32,7 @@ export interface ThreadOptions {
    * Run the fetchers in the main thread instead of worker threads (small files), on these
    * connections (the download's: a batch keeps them open from one file to the next).
    */
-  inline?: Dispatcher;
+  inline?: HttpClient;
 }
 
 /** What the workers tell their owner. */

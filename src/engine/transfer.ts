@@ -11,7 +11,7 @@ import { FileHasher } from '../storage/hasher.js';
 import type { Target } from '../storage/target.js';
 import type { ProbeResult } from '../http/probe.js';
 import { lastModifiedTime } from '../http/validators.js';
-import type { Dispatcher } from '../http/undici.js';
+import type { HttpClient } from '../http/client.js';
 import { whenAborted } from '../primitives/abort.js';
 import { AbortError, ChecksumError, SizeError, fileError } from '../primitives/errors.js';
 import { totalLength, UNKNOWN_END, type ByteRange } from '../primitives/ranges.js';
@@ -35,7 +35,7 @@ const SAVE_INTERVAL = 500;
 export interface TransferContext {
   opts: DownloadSettings;
   /** The download's connections: a small file is fetched on them, in the main thread. */
-  dispatcher: Dispatcher;
+  client: HttpClient;
   /** When the download started (ms, `performance.now()`). */
   started: number;
   emit(event: DownloadEvent): void;

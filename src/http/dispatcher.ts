@@ -114,33 +114,6 @@ export function createDispatcher(settings: ConnectionSettings, connections: numb
   return new EnvHttpProxyAgent({ ...options, httpProxy: http ?? '', httpsProxy: https ?? '', requestTls: tls, proxyTls: tls, proxyTunnel: false });
 }
 
-/**
- * Connections kept open from one download to the next (a batch's): one dispatcher per set of
- * connection settings, each with up to `connections` connections per server.
- */
-export class SharedConnections {
-  private readonly dispatchers = new Map<string, Dispatcher>();
-
-  constructor(private readonly connections: number) {}
-
-  /** The dispatcher for these settings, made on first use. */
-  dispatcher(settings: ConnectionSettings): Dispatcher {
-    const key = JSON.stringify(settings);
-    let dispatcher = this.dispatchers.get(key);
-    if (!dispatcher) {
-      dispatcher = createDispatcher(settings, this.connections);
-      this.dispatchers.set(key, dispatcher);
-    }
-    return dispatcher;
-  }
-
-  /** Close every connection (after the last download). */
-  async close(): Promise<void> {
-    await Promise.all([...this.dispatchers.values()].map((d) => d.close().catch(() => undefined)));
-    this.dispatchers.clear();
-  }
-}
-
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
 /**

@@ -2,7 +2,7 @@
  * A small document fetched whole (a metalink a URL answered with), with a size limit: it is
  * read into memory, never written to the output path.
  */
-import type { Dispatcher } from './undici.js';
+import type { HttpClient } from './client.js';
 import { ServerError } from '../primitives/errors.js';
 import { statusFailure } from './failures.js';
 import { header } from './headers.js';
@@ -30,8 +30,8 @@ export function isMetalinkType(contentType: string | undefined): boolean {
 }
 
 /** GET `url` and return its body as UTF-8 text; a failure status or a body over `limit` bytes throws. */
-export async function fetchDocument(dispatcher: Dispatcher, url: URL, settings: RequestSettings, signal?: AbortSignal, limit = DOCUMENT_LIMIT): Promise<string> {
-  const res = await followRedirects(dispatcher, url, { method: 'GET', ...(signal ? { signal } : {}) }, settings);
+export async function fetchDocument(client: HttpClient, url: URL, settings: RequestSettings, signal?: AbortSignal, limit = DOCUMENT_LIMIT): Promise<string> {
+  const res = await followRedirects(client, url, { method: 'GET', ...(signal ? { signal } : {}) }, settings);
   if (res.statusCode !== 200) {
     discard(res);
     throw statusFailure(res.statusCode, res.url.href, res.headers).error;

@@ -3,7 +3,8 @@
  * bytes are read straight into memory its reader owns (`onread`), never into a buffer of its
  * own per read. It sends a GET and hands every read to the current {@link LeanReader}; the
  * reader parses and decides. This is the range fetcher's hot path (see range-reader.ts in
- * the engine); undici serves everything else.
+ * the engine) and of the main thread's requests without a proxy (lean-client.ts); undici
+ * serves proxies.
  */
 import { connect as connectTcp, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
@@ -90,16 +91,22 @@ export class LeanConnection {
     this.socket.on('close', () => this.close());
   }
 
+  /** An answer is being read. */
+  get busy(): boolean {
+    return this.reader !== undefined;
+  }
+
   /** Usable for another request. */
   get alive(): boolean {
     return !this.dead && !this.socket.destroyed;
   }
 
-  /** Send a GET; `reader` gets every byte of the answer until {@link release}. */
-  get(path: string, headers: Record<string, string>, reader: LeanReader): void {
+  /** Send a request; `reader` gets every byte of the answer until {@link release}. */
+  send(method: 'GET' | 'HEAD', path: string, headers: Record<string, string>, reader: LeanReader): void {
     this.reader = reader;
     this.requests++;
-    let head = `GET ${path} HTTP/1.1\r\nhost: ${new URL(this.origin).host}\r\n`;
+    this.socket.ref();
+    let head = `${method} ${path} HTTP/1.1\r\nhost: ${new URL(this.origin).host}\r\n`;
     for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
     this.socket.write(`${head}connection: keep-alive\r\n\r\n`, 'latin1');
   }
@@ -107,6 +114,12 @@ export class LeanConnection {
   /** The answer is read to its end: the connection waits for the next request. */
   release(): void {
     this.reader = undefined;
+  }
+
+  /** Waiting in a pool for the next request: it does not keep the process alive meanwhile. */
+  park(): void {
+    this.reader = undefined;
+    this.socket.unref();
   }
 
   pause(): void {

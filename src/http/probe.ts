@@ -6,7 +6,7 @@
  * connection per item; the GET's connection serves the next item.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Dispatcher, ResponseBody } from './undici.js';
+import type { HttpClient, ResponseBody } from './client.js';
 import { HttpError, RangegetError } from '../primitives/errors.js';
 import { contentLength, header, parseContentRange } from './headers.js';
 import { connectionFailure, statusFailure } from './failures.js';
@@ -71,7 +71,7 @@ function validators(headers: Headers): Pick<ProbeResult, 'etag' | 'lastModified'
 }
 
 async function send(
-  dispatcher: Dispatcher,
+  client: HttpClient,
   url: URL,
   method: 'HEAD' | 'GET',
   settings: RequestSettings,
@@ -80,7 +80,7 @@ async function send(
   onTrace?: (trace: HttpTrace) => void,
 ): Promise<FollowedResponse> {
   try {
-    return await followRedirects(dispatcher, url, { method, headers: extra, signal, ...(onTrace ? { onTrace } : {}) }, settings);
+    return await followRedirects(client, url, { method, headers: extra, signal, ...(onTrace ? { onTrace } : {}) }, settings);
   } catch (err) {
     if (err instanceof RangegetError || signal?.aborted) throw err;
     throw connectionFailure(err, settings.connection.stallTimeout, `cannot reach ${url.href}: `);
@@ -114,7 +114,7 @@ export interface ProbeRetry extends RetrySettings {
  * header for why a batch starts with the GET).
  */
 export async function probe(
-  dispatcher: Dispatcher,
+  client: HttpClient,
   url: URL,
   settings: RequestSettings,
   signal?: AbortSignal,
@@ -125,7 +125,7 @@ export async function probe(
   for (let failures = 1; ; failures++) {
     try {
       const sent = performance.now();
-      const result = await probeOnce(dispatcher, url, settings, signal, { ...retry }, first, keepBody);
+      const result = await probeOnce(client, url, settings, signal, { ...retry }, first, keepBody);
       return { ...result, elapsed: performance.now() - sent };
     } catch (err) {
       if (!(err instanceof AttemptFailure)) throw err;
@@ -164,7 +164,7 @@ function notModified(url: URL, res: FollowedResponse, condition: object | undefi
 }
 
 async function probeOnce(
-  dispatcher: Dispatcher,
+  client: HttpClient,
   url: URL,
   settings: RequestSettings,
   signal: AbortSignal | undefined,
@@ -177,7 +177,7 @@ async function probeOnce(
   const want: Record<string, string> = wanted && settings.headers['want-repr-digest'] === undefined ? { 'want-repr-digest': WANT_REPR_DIGEST } : {};
   let head: FollowedResponse | undefined;
   if (first === 'HEAD') {
-    head = await send(dispatcher, url, 'HEAD', settings, signal, { ...want, ...condition }, onTrace);
+    head = await send(client, url, 'HEAD', settings, signal, { ...want, ...condition }, onTrace);
     discard(head);
     const answer = fromHead(url, head, wanted) ?? notModified(url, head, condition, 'HEAD');
     if (answer) return answer;
@@ -187,7 +187,7 @@ async function probeOnce(
 
   // HEAD refused, without a length, or silent about ranges: ask for the first byte.
   const from = head && headOk ? head.url : url;
-  const get = await send(dispatcher, from, 'GET', settings, signal, { ...want, range: 'bytes=0-0', ...condition }, onTrace);
+  const get = await send(client, from, 'GET', settings, signal, { ...want, range: 'bytes=0-0', ...condition }, onTrace);
   // A digest the HEAD gave still counts when the GET gives none.
   const digest = { ...(head && headOk ? digestOf(head, wanted, true) : {}), ...digestOf(get, wanted, false) };
   const base = { url: url.href, finalUrl: get.url.href, ...validators(get.headers), method: 'GET' as const, ...digest };

@@ -2,9 +2,9 @@
  * Requests: the headers every request of a download carries (credentials kept to their
  * origin), redirects followed by hand, and bodies dropped without holding a connection.
  */
-import { request, type Dispatcher, type ResponseBody } from './undici.js';
 import { RedirectError } from '../primitives/errors.js';
 import { cookieHeader, type StoredCookie } from './cookies.js';
+import type { HttpClient, ResponseBody } from './client.js';
 import type { ConnectionSettings } from './dispatcher.js';
 import { contentLength, type ResponseHeaders } from './headers.js';
 import { maskHeaders, type HttpTrace } from './trace.js';
@@ -77,7 +77,7 @@ const redirectStatuses = new Set([301, 302, 303, 307, 308]);
  * https are followed, and credentials stay with their origin.
  */
 export async function followRedirects(
-  dispatcher: Dispatcher,
+  client: HttpClient,
   url: URL,
   init: { method: 'GET' | 'HEAD'; headers?: Record<string, string>; signal?: AbortSignal; onTrace?: (trace: HttpTrace) => void },
   settings: RequestSettings,
@@ -88,7 +88,7 @@ export async function followRedirects(
   for (;;) {
     const headers = { ...headersFor(current, settings), ...init.headers };
     init.onTrace?.({ kind: 'request', method: init.method, url: current.href, headers: maskHeaders(headers) });
-    const res = await request(current, { dispatcher, method: init.method, headers, signal: init.signal });
+    const res = await client.request(current, { method: init.method, headers, ...(init.signal ? { signal: init.signal } : {}) });
     init.onTrace?.({
       kind: 'response',
       method: init.method,

@@ -65,9 +65,6 @@ export function request(url: URL, options: RequestOptions): Promise<Undici.Dispa
   });
 }
 
-/** A response body: a Readable of Buffers. */
-export type ResponseBody = Undici.Dispatcher.ResponseData['body'];
-
 /** undici's dispatch handler (the callback API under `request`). */
 export type DispatchHandler = Undici.Dispatcher.DispatchHandler;
 /** Pause, resume or abort a dispatched request. */

@@ -11,7 +11,8 @@ const READ_SIZE = 4 * 1024 * 1024;
 
 // node:crypto is loaded by the first hasher (--checksum): a download without one need not load it.
 const require = createRequire(import.meta.url);
-const createHash = (algorithm: ChecksumAlgorithm): Hash => (require('node:crypto') as typeof import('node:crypto')).createHash(algorithm);
+/** node:crypto's `createHash`, loaded on first use. */
+export const createHash = (algorithm: ChecksumAlgorithm): Hash => (require('node:crypto') as typeof import('node:crypto')).createHash(algorithm);
 
 /**
  * Hashes a file front to back while it is still being written: whenever the written
