@@ -105,6 +105,8 @@ type ToolName = (typeof TOOLS)[number];
 /** The tools that are builds of rangeget (run with node, same flags); baseline needs --baseline. */
 type RangegetBuild = 'rangeget' | 'baseline';
 const SCENARIOS = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
+/** Markers around the hand-written notes on start-up in BENCHMARKS.md, which --write keeps. */
+const STARTUP_NOTES = ['<!-- startup-notes:start -->', '<!-- startup-notes:end -->'] as const;
 type ScenarioId = (typeof SCENARIOS)[number];
 
 const CONNECTIONS = 16;
@@ -911,6 +913,11 @@ async function main(): Promise<number> {
     md.push('## Targets', '');
     if (opts.quick) md.push('_Measured with --quick: smaller files than the targets are defined for._', '');
     md.push(markdownTable(targetTable), '');
+    const file = path.join(root, 'BENCHMARKS.md');
+    const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    // Notes written by hand about start-up (how it was measured beyond this table): kept as they are.
+    const notesAt = [previous.indexOf(STARTUP_NOTES[0]), previous.indexOf(STARTUP_NOTES[1])] as const;
+    let notes = notesAt[0] >= 0 && notesAt[1] > notesAt[0] ? previous.slice(notesAt[0], notesAt[1] + STARTUP_NOTES[1].length) : undefined;
     for (const id of order) {
       const r = results.get(id);
       if (!r) continue;
@@ -923,11 +930,15 @@ async function main(): Promise<number> {
         for (const l of runDetails(r)) md.push(`- ${l.trim()}`);
         md.push('');
       }
+      if (id === 'f' && notes !== undefined) {
+        md.push(notes, '');
+        notes = undefined;
+      }
     }
     for (const [id, why] of skipped) md.push(`## ${id}) skipped`, '', `${why}.`, '');
-    const file = path.join(root, 'BENCHMARKS.md');
+    if (notes !== undefined) md.push(notes, '');
     // The latency matrix (--matrix) writes a section of its own: kept as it is.
-    const matrix = existsSync(file) ? extractSection(readFileSync(file, 'utf8')) : undefined;
+    const matrix = extractSection(previous);
     if (matrix !== undefined) md.push(matrix, '');
     writeFileSync(file, md.join('\n'));
     console.log(`wrote ${file}`);

@@ -5,12 +5,8 @@ import { CommanderError } from 'commander';
 import { MAX_CONNECTIONS } from '../constants.js';
 import { parseIntInRange } from '../parse.js';
 import { AbortError, ExitCode, RangegetError } from '../primitives/errors.js';
-import { Display, type DisplayMode } from './display.js';
-import { configArgs } from './config.js';
+import type { Display, DisplayMode } from './display.js';
 import { buildProgram, toDownloadOptions, type CliStreams, type RawOptions } from './flags.js';
-import { batchInterruption, formatPlan, interruption } from './format.js';
-import { collectItems } from './input.js';
-import { streamFlagProblem, streamToStdout } from './stream.js';
 
 
 function displayMode(raw: RawOptions, streams: CliStreams): DisplayMode {
@@ -29,11 +25,12 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
   let display: Display | undefined;
 
   const run = async (urls: string[], raw: RawOptions): Promise<number> => {
-    // Loaded only for a download: --help, --version and completion never load the engine.
-    const [{ batchExitCode, downloadMany, inspectMany }, { download, inspect }] = await Promise.all([
-      import('../batch.js'),
-      import('../download.js'),
-    ]);
+    // Loaded only for a download: --help, --version and completion load neither the engine nor
+    // the display, the input list, the stream or the options' checks (test/docs.test.ts).
+    const [{ download, inspect }, { Display }, { collectItems }, { streamFlagProblem, streamToStdout }, { batchInterruption, formatPlan, interruption }] =
+      await Promise.all([import('../download.js'), import('./display.js'), import('./input.js'), import('./stream.js'), import('./format.js')]);
+    // A batch's functions only for a batch: one URL does not load them.
+    const batchApi = () => import('../batch.js');
     const options = toDownloadOptions(raw, streams.env ?? process.env);
     const jobs = raw.jobs !== undefined ? parseIntInRange(raw.jobs, '-j', 1, MAX_CONNECTIONS) : undefined;
     const items = await collectItems(urls, raw, streams.stdin ?? process.stdin, options);
@@ -79,6 +76,7 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
           else streams.stdout.write(formatPlan(plan, { overwrite: options.overwrite ?? false }));
           return ExitCode.ok;
         }
+        const { batchExitCode, inspectMany } = await batchApi();
         const shown = new Display(mode === 'bar' ? 'plain' : mode, streams, items.length);
         display = shown;
         const results = await inspectMany(items, { ...options, ...(jobs !== undefined ? { jobs } : {}), signal });
@@ -104,6 +102,7 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
         }
       }
 
+      const { batchExitCode, downloadMany } = await batchApi();
       const shown = new Display(mode, streams, items.length);
       display = shown;
       try {
@@ -134,7 +133,7 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
   try {
     // The configuration file's flags go first, so the command line's win.
     const skipConfig = argv.some((a) => /^(--no-config|-h|--help|-V|--version)$/.test(a));
-    const args = skipConfig ? argv : [...configArgs(program, streams.env ?? process.env), ...argv];
+    const args = skipConfig ? argv : [...(await import('./config.js')).configArgs(program, streams.env ?? process.env), ...argv];
     await program.parseAsync(args, { from: 'user' });
     return Number(program.getOptionValue('__exit') ?? 0);
   } catch (err) {
@@ -143,6 +142,7 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
       return err.exitCode === 0 ? 0 : ExitCode.usage;
     }
     const e = err instanceof RangegetError ? err : undefined;
+    const { Display } = await import('./display.js');
     const report = display && !display.batch ? display : new Display(argv.includes('--json') ? 'json' : 'plain', streams);
     display?.stop();
     report.error({

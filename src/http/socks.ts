@@ -4,9 +4,14 @@
  * the `socks` package's), then TLS over it for https. `socks5://` resolves names here (with
  * `-4` / `-6`), `socks5h://` lets the proxy resolve them, as curl does.
  */
+import { createRequire } from 'node:module';
 import { isIP, type Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import type * as Undici from 'undici';
+
+// `require`, not `import()`: the CLI's bundle runs from V8's code cache in a vm.Script
+// (src/cli/compile-cache.ts), where a dynamic import has no loader to go to.
+const require = createRequire(import.meta.url);
 
 /** An undici connector: `(target, callback)`. */
 export type SocksConnector = Undici.buildConnector.connector;
@@ -27,12 +32,14 @@ export function socksConnector(
   const remoteDns = proxy.protocol.toLowerCase() === 'socks5h:';
   const open = async (target: ConnectTarget): Promise<Socket> => {
     const name = target.hostname.replace(/^\[|\]$/g, '');
-    const resolve = async (): Promise<string> => (await (await import('node:dns/promises')).lookup(name, { family: settings.family ?? 0 })).address;
+    const resolve = async (): Promise<string> =>
+      (await (require('node:dns/promises') as typeof import('node:dns/promises')).lookup(name, { family: settings.family ?? 0 })).address;
     const host = remoteDns || isIP(name) !== 0 ? name : await resolve();
     const proxyHost = proxy.hostname.replace(/^\[|\]$/g, '');
     const proxyPort = Number(proxy.port) || 1080;
     // Loaded on first use (node:dns and node:tls too): the package costs ~40 ms of start-up to every download without a SOCKS proxy.
-    const [{ SocksClient }, { connect: tlsConnect }] = await Promise.all([import('socks'), import('node:tls')]);
+    const { SocksClient } = require('socks') as typeof import('socks');
+    const { connect: tlsConnect } = require('node:tls') as typeof import('node:tls');
     const { socket } = await SocksClient.createConnection({
       proxy: {
         host: proxyHost,
