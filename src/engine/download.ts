@@ -18,7 +18,7 @@ import { probeEvent, type DownloadEvent, type DownloadResult, type Inspection, t
 import { existingAction, type ExistingAction } from './existing.js';
 import { chooseFileName } from './file-name.js';
 import { inspection } from './inspection.js';
-import { WARM_DELAY, warmUp, type WarmUp } from './prewarm.js';
+import { WARM_DELAY, warmUpFor, type WarmUp } from './prewarm.js';
 import { restartAction } from './restart.js';
 import { adoptFile, readLeftovers, takeLeftovers, type ResumePoint } from './resume.js';
 import type { DownloadSettings } from './settings.js';
@@ -94,7 +94,7 @@ export class Download {
     this.checkAborted();
     for (const message of this.opts.warnings) this.warn(message);
     // Threads load while a slow probe runs, or once it says the file is big: a small file starts none.
-    if (this.warm !== false) this.warming = warmUp(this.opts.threads, this.warm);
+    if (this.warm !== false) this.warming = warmUpFor(this.opts, this.warm);
     try {
       // Bytes written when the original URL was last probed again (none yet: -1).
       let reprobedAt = -1;
@@ -176,14 +176,14 @@ export class Download {
   async stream(write: StreamWrite): Promise<DownloadResult> {
     this.checkAborted();
     for (const message of this.opts.warnings) this.warn(message);
-    if (this.warm !== false) this.warming = warmUp(this.opts.threads, this.warm);
+    if (this.warm !== false) this.warming = warmUpFor(this.opts, this.warm);
     try {
       const info = await this.probe(this.opts.url, true, this.opts.rate === undefined).catch((err: unknown) => {
         if (this.opts.signal?.aborted) throw new AbortError();
         throw err;
       });
       try {
-        this.warming?.probed(info.size);
+        this.warming?.probed(info.size, info.acceptsRanges);
         this.announce(info, '-');
         if (!info.acceptsRanges && info.noRangesReason) this.warn(`using one connection: ${info.noRangesReason}`);
         // Loaded for `-o -` only (it brings node:crypto and node:os): a download to a file never needs it.
@@ -204,7 +204,7 @@ export class Download {
     if (opts.metalink && isMetalinkType(info.contentType)) {
       throw new MetalinkAnswer(info.finalUrl, await fetchDocument(this.client, new URL(info.finalUrl), opts.request, opts.signal));
     }
-    this.warming?.probed(info.size);
+    this.warming?.probed(info.size, info.acceptsRanges);
     const { target, action } = await this.target(info);
     this.announce(info, target.path);
     if (action?.kind === 'skip') return this.skip(info, target, action.why, action.have);

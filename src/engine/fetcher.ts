@@ -17,6 +17,7 @@ import type { Dispatcher } from '../http/undici.js';
 import { ifRangeHeader, isStrongEtag } from '../http/validators.js';
 import { fileError, HttpError, NetworkError, RangegetError, toWire } from '../primitives/errors.js';
 import { UNKNOWN_END } from '../primitives/ranges.js';
+import { Spares } from './preconnect.js';
 import type { FetchFile, FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import { NoRangesError, RangeHandler } from './range-handler.js';
 import { LeanUnsupported, RangeReader, StaleConnection } from './range-reader.js';
@@ -46,6 +47,8 @@ export class Fetcher {
   /** Set when a server answered in a framing the lean reader does not take. */
   private leanOff = false;
   private tls: ReturnType<typeof tlsOptions> | undefined;
+  /** Lean connections opened while the probe ran, for the first ranges to take (preconnect.ts). */
+  private readonly spares = new Spares();
 
   /**
    * `post` sends a message to the pool; `close` ends the thread (or its stand-in). `shared`:
@@ -61,6 +64,9 @@ export class Fetcher {
   /** Handle one message from the pool. */
   handle(message: ToWorker): void {
     switch (message.type) {
+      case 'preconnect':
+        this.spares.want(message.order);
+        break;
       case 'init':
         this.init = message.init;
         this.table = new SlotTable(this.init.slotBuffer);
@@ -72,6 +78,8 @@ export class Fetcher {
         this.file = message.file;
         this.avoidEtag = false;
         this.leanOff = false;
+        // Spares only for the lean path to this file's servers (a redirect may have moved it).
+        this.spares.keep((origin) => this.file.mode === 'ranges' && this.file.sources.some((s) => new URL(s.url).origin === origin));
         try {
           this.fd = openSync(this.file.partPath, 'r+');
         } catch (err) {
@@ -97,6 +105,7 @@ export class Fetcher {
       if (connection && this.shared instanceof LeanClient && !connection.busy) this.shared.giveBack(connection);
       else connection?.destroy();
     }
+    this.spares.close();
     if (!(this.shared instanceof UndiciClient)) await this.dispatcher?.destroy().catch(() => undefined);
     this.untrace?.();
     if (this.fd >= 0) closeSync(this.fd);
@@ -255,7 +264,7 @@ export class Fetcher {
     current?.destroy();
     if (this.shared instanceof LeanClient) return (this.lean[slot] = this.shared.take(url));
     this.tls ??= tlsOptions(this.init.request.connection);
-    const fresh = new LeanConnection(url.origin, url, this.init.request.connection, this.tls);
+    const fresh = this.spares.take(url.origin) ?? new LeanConnection(url.origin, url, this.init.request.connection, this.tls);
     this.lean[slot] = fresh;
     return fresh;
   }

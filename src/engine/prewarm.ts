@@ -5,6 +5,9 @@
  */
 import { createRequire } from 'node:module';
 import type { Worker } from 'node:worker_threads';
+import { connectionsFor, preconnectPlan, threadShare, type PreconnectPlan } from './preconnect.js';
+import type { ToWorker } from './protocol.js';
+import type { DownloadSettings } from './settings.js';
 
 // node:worker_threads is loaded by the first thread started: a small download starts none.
 const require = createRequire(import.meta.url);
@@ -72,15 +75,19 @@ export function takeWorker(): Worker {
   return worker;
 }
 
-/** Park workers until `count` are parked. */
-export function keepWarm(count: number): void {
+/** Park workers until `count` are parked; the `count` the next pool takes first. */
+export function keepWarm(count: number): Worker[] {
   if (parked.length < count) prewarm(count - parked.length);
+  return parked.slice(0, count);
 }
 
 /** One download's warm-up: {@link warmUp}. */
 export interface WarmUp {
-  /** The probe answered: start the threads now if the file needs them, else never. */
-  probed(size: number | undefined): void;
+  /**
+   * The probe answered: start the threads now if the file needs them, else never. `ranged`
+   * false: the file comes as one stream, and connections opened for ranges are closed.
+   */
+  probed(size: number | undefined, ranged?: boolean): void;
   /** The download ends (or failed before its probe answered): start nothing more. */
   cancel(): void;
 }
@@ -109,4 +116,42 @@ export function warmUp(count: number, delay = WARM_DELAY, start: (count: number)
     },
     cancel,
   };
+}
+
+/**
+ * {@link warmUp} for a download: its threads, which open the connections its first ranges
+ * will take as soon as they start (preconnect.ts), and close them once the probe says they
+ * are not needed (a small file, one without ranges, fewer ranges than connections) or the
+ * download ends without taking them.
+ */
+export function warmUpFor(opts: DownloadSettings, delay: number = WARM_DELAY): WarmUp {
+  const plan = preconnectPlan(opts);
+  if (!plan) return warmUp(opts.threads, delay);
+  let workers: Worker[] = [];
+  let connections = plan.connections;
+  const warm = warmUp(opts.threads, delay, (count) => {
+    workers = keepWarm(count);
+    order(workers, plan, connections);
+  });
+  return {
+    probed(size, ranged = true) {
+      connections = ranged && fetchedInThreads(size) ? connectionsFor(plan, size) : 0;
+      warm.probed(size);
+      order(workers, plan, connections);
+    },
+    cancel() {
+      warm.cancel();
+      order(workers, plan, 0);
+      workers = [];
+    },
+  };
+}
+
+/** Tell each worker of a pool-to-be how many connections to keep open: its share of `connections`. */
+function order(workers: readonly Worker[], plan: PreconnectPlan, connections: number): void {
+  const threads = Math.min(workers.length, plan.threads);
+  workers.forEach((worker, t) => {
+    const count = t < threads ? threadShare(connections, threads, t) : 0;
+    worker.postMessage({ type: 'preconnect', order: { origin: plan.origin, count, connection: plan.connection } } satisfies ToWorker);
+  });
 }

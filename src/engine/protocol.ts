@@ -6,6 +6,7 @@ import type { WireError } from '../primitives/errors.js';
 import type { RetrySettings } from '../http/retry-policy.js';
 import type { RequestSettings } from '../http/request.js';
 import type { HttpTrace } from '../http/trace.js';
+import type { PreconnectOrder } from './preconnect.js';
 
 /** How a worker fetches: byte ranges (206), or one plain stream from the start (200). */
 export type FetchMode = 'ranges' | 'stream';
@@ -47,8 +48,12 @@ export interface Source {
   lastModified?: string;
 }
 
-/** Main → worker. Workers start before the probe; `init` and `file` come before any `run`. */
+/**
+ * Main → worker. Workers start before the probe; `init` and `file` come before any `run`.
+ * `preconnect` may come first of all (a warm worker, while the probe runs: preconnect.ts).
+ */
 export type ToWorker =
+  | { type: 'preconnect'; order: PreconnectOrder }
   | { type: 'init'; init: WorkerInit }
   | { type: 'file'; file: FetchFile }
   | { type: 'run'; slot: number; source: number }
