@@ -80,7 +80,7 @@ export class AnswerReader implements LeanReader {
   private readonly timer: NodeJS.Timeout;
   private readonly onAbort = (): void => this.connection.destroy(coded('request aborted', 'UND_ERR_ABORTED'));
 
-  /** `done`: the answer is over; its connection may serve another request when `reusable`. */
+  /** `done`: the answer is over; its connection may serve another request when `reusable` (then `done` parks or closes it). */
   constructor(
     private readonly connection: LeanConnection,
     private readonly method: 'GET' | 'HEAD',
@@ -201,8 +201,8 @@ export class AnswerReader implements LeanReader {
     this.over = true;
     this.signal?.removeEventListener('abort', this.onAbort);
     if (complete) this.body?.push(null);
-    if (reusable) this.connection.park();
-    else this.connection.destroy();
+    // A reusable connection is parked by whoever `done` hands it to (LeanClient.giveBack).
+    if (!reusable) this.connection.destroy();
     this.done(reusable);
   }
 
