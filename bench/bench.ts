@@ -18,7 +18,8 @@
  *
  * Scenarios (--scenario, default all):
  *   a  throttled: 256 MiB file, 16 connections; also "fraction of ideal" (16 × 8 MiB/s)
- *   b  unthrottled: 1 GiB file, 16 connections
+ *   b  unthrottled: 1 GiB file, 16 connections; also rangeget --no-fsync and `curl … && sync OUT`
+ *      (rangeget syncs its file, the peers do not: like-for-like pairs beside the plain target)
  *   c  many files: 200 × 256 KiB from a list file, `-i LIST -j 16 -d DIR` (rangeget vs aria2c;
  *      only when `rangeget --help` mentions --input-file, else skipped)
  *   d  memory: peak RSS for the 1 GiB file at 16 connections (reuses the runs of b)
@@ -491,6 +492,30 @@ function startupVariants(ctx: Context, tools: ToolName[], url: string, sha: stri
   return variants;
 }
 
+/**
+ * b's runs of one tool. rangeget syncs the `.part` file before it claims or places bytes; curl,
+ * aria2c and axel leave the write-back to the kernel. Like for like, b also runs rangeget
+ * `--no-fsync` and curl followed by `sync OUT` (coreutils: fsync of that file), so that the
+ * data path and the disk are told apart (one 1 GiB fdatasync here: 1.1–1.7 s).
+ */
+function unthrottledVariants(ctx: Context, tool: ToolName, url: string, sha: string): Variant[] {
+  const plain = singleFileVariant(ctx, tool, url, sha);
+  if (tool === 'rangeget') return [plain, singleFileVariant(ctx, tool, url, sha, ['--no-fsync'], 'rangeget --no-fsync')];
+  if (tool !== 'curl') return [plain];
+  const bin = ctx.bins.curl ?? 'curl';
+  const synced: Variant = {
+    ...plain,
+    label: 'curl, then sync',
+    template: `${plain.template} && sync OUT`,
+    command: (dir) => {
+      const { args } = plain.command(dir);
+      const out = args[args.indexOf('-o') + 1]!;
+      return { cmd: 'sh', args: ['-c', '"$@" && sync "$0"', out, bin, ...args] };
+    },
+  };
+  return [plain, synced];
+}
+
 function manyFilesVariant(ctx: Context, tool: RangegetBuild | 'aria2c', list: string, files: Expected[]): Variant {
   const expected = (dir: string): Expected[] => files.map((f) => ({ file: path.join(dir, f.file), sha256: f.sha256 }));
   if (tool === 'rangeget' || tool === 'baseline') {
@@ -626,6 +651,21 @@ function unthrottledTargets(b: ScenarioResult | undefined, g: ScenarioResult | u
     const value = peers.map(([t, s]) => `${t} ÷ rangeget = ${(s!.medianS! / rg.medianS!).toFixed(2)}`).join(', ');
     const missing = peers.length < 2 ? ` (${peers[0]![0] === 'axel' ? 'aria2c' : 'axel'} not run)` : '';
     rows.push({ target: peerTarget, value: value + missing, status: verdict(peers.every(([, s]) => rg.medianS! < s!.medianS!) && missing === '', rg) });
+  }
+  // Like for like (see unthrottledVariants): neither syncs, or both do.
+  const pairs = [
+    ['rangeget --no-fsync', 'curl', 'neither syncs'],
+    ['rangeget', 'curl, then sync', 'both sync'],
+  ] as const;
+  for (const [ours, theirs, how] of pairs) {
+    const o = findStats(b, ours);
+    const c = findStats(b, theirs);
+    const target = `unthrottled ≥ ${TARGETS.curlFraction} × curl, ${how}`;
+    if (o?.medianS === undefined || c?.medianS === undefined) rows.push(na(target, `needs ${ours} and ${theirs} in b`));
+    else {
+      const f = c.medianS / o.medianS;
+      rows.push({ target, value: `${f.toFixed(2)} × (${ours} ${o.medianS.toFixed(2)} s against ${theirs} ${c.medianS.toFixed(2)} s)`, status: verdict(f >= TARGETS.curlFraction, o) });
+    }
   }
   const cpuTarget = `CPU (user + sys) ≤ ${TARGETS.cpuVsCurl} × curl's`;
   if (rg?.cpuMedian === undefined || curl?.cpuMedian === undefined) rows.push(na(cpuTarget, 'needs rangeget and curl in b, and /usr/bin/time'));
@@ -906,7 +946,7 @@ async function main(): Promise<number> {
   }
   if ((willRun('b') || willRun('d')) && !stopping) {
     const url = `${base}/fast/${nameB}`;
-    const variants = singleTools.map((t) => singleFileVariant(ctx, t, url, shaB));
+    const variants = singleTools.flatMap((t) => unthrottledVariants(ctx, t, url, shaB));
     const r = await runScenario(ctx, 'b', 'unthrottled', `${bigB / MiB} MiB over loopback, ${CONNECTIONS} connections`, bigB, variants);
     if (willRun('b')) results.set('b', r);
     if (willRun('d'))

@@ -82,6 +82,15 @@ export interface DownloadOptions {
   timestamping?: boolean;
   /** Give the saved file the remote Last-Modified as its time (`--no-remote-time` sets false). Default true. */
   remoteTime?: boolean;
+  /**
+   * Sync the `.part` file to the disk before each control-file save and before it is moved to
+   * its path, so that neither a crash nor a power cut leaves a control file claiming lost bytes
+   * or a finished file with holes. False (`--no-fsync`): the kernel writes the data back when it
+   * will, as for aria2c, curl and wget; a killed process still loses nothing. Where the network
+   * outruns the disk this is faster (README, Performance).
+   * Default true.
+   */
+  fsync?: boolean;
   /** Continue from a control file left by an earlier run (`--no-resume` sets false). Default true. */
   resume?: boolean;
   /** When the remote file changed, start over (true) or fail (false, `--no-restart`). Default true. */

@@ -137,6 +137,7 @@ export function resolveOptions(url: string | URL, options: DownloadOptions & { s
     skipExisting: options.skipExisting ?? false,
     timestamping: options.timestamping ?? false,
     remoteTime: options.remoteTime ?? true,
+    fsync: options.fsync ?? true,
     resume: options.resume ?? true,
     restart: options.restart ?? true,
     serverDigest: options.serverDigest ?? true,

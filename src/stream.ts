@@ -12,7 +12,7 @@ import { AbortError, fileError } from './primitives/errors.js';
 
 /** Options of {@link downloadStream} and {@link downloadTo}: a download's, less those of an output file. */
 export interface StreamOptions
-  extends Omit<DownloadOptions, 'output' | 'dir' | 'overwrite' | 'continue' | 'skipExisting' | 'timestamping' | 'remoteTime' | 'resume' | 'restart'> {
+  extends Omit<DownloadOptions, 'output' | 'dir' | 'overwrite' | 'continue' | 'skipExisting' | 'timestamping' | 'remoteTime' | 'fsync' | 'resume' | 'restart'> {
   /**
    * Bytes the connections may fetch ahead of the reader (`--stream-window`), at least
    * 64 KiB. They wait in a temporary ring file of this size in the OS's temporary directory

@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { open, writeFile } from 'node:fs/promises';
+import { open, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Checkpointer, type CheckpointerOptions } from '../src/storage/checkpointer.js';
 import { CONTROL_VERSION, newControlState, readControl, type ControlRead, type ControlState } from '../src/storage/control-file.js';
@@ -26,6 +26,7 @@ async function setUp(
   const errors: Error[] = [];
   const checkpointer = new Checkpointer({
     file,
+    sync: true,
     path,
     state: state(),
     written: () => [{ start: 0, end: 100 }],
@@ -47,6 +48,17 @@ describe('Checkpointer', () => {
     assert.equal(read.kind, 'ok');
     assert.deepEqual(claims(read), [[0, 100]]);
     assert.equal(read.kind === 'ok' ? read.state.etag : undefined, '"e"');
+  });
+
+  it('syncs the .part data after reading the written ranges and before saving them; with sync false (--no-fsync) never', async (t) => {
+    for (const sync of [true, false]) {
+      const calls: string[] = [];
+      const file = { datasync: async () => void calls.push('datasync') } as unknown as FileHandle;
+      const { checkpointer, path } = await setUp(t, { file, sync, written: () => (calls.push('written'), [{ start: 0, end: 100 }]) });
+      await checkpointer.save();
+      assert.deepEqual(calls, sync ? ['written', 'datasync'] : ['written']);
+      assert.deepEqual(claims(await readControl(path)), [[0, 100]], 'the state is saved either way');
+    }
   });
 
   it('saves nothing without a state, or before anything writes', async (t) => {

@@ -34,6 +34,8 @@ export interface RawOptions {
   timestamping?: boolean;
   /** False with --no-remote-time. */
   remoteTime?: boolean;
+  /** False with --no-fsync. */
+  fsync?: boolean;
   resume: boolean;
   /** False with --no-netrc. */
   netrc?: boolean;
@@ -104,6 +106,7 @@ export function toDownloadOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proc
     if (existsSync(path)) options.netrc = path;
   }
   if (raw.remoteTime === false) options.remoteTime = false;
+  if (raw.fsync === false) options.fsync = false;
   if (raw.continue) options.continue = true;
   if (raw.skipExisting) options.skipExisting = true;
   if (raw.timestamping) options.timestamping = true;
@@ -207,6 +210,7 @@ export function buildProgram(streams: CliStreams, run: (urls: string[], raw: Raw
     .option('--skip-existing', 'leave any file already at the output path alone and succeed (wget -nc)')
     .option('-N, --timestamping', 'fetch only when the remote file is newer than the local one (If-Modified-Since; wget -N, curl -z)')
     .option('--no-remote-time', "do not give the saved file the remote Last-Modified as its time")
+    .option('--no-fsync', 'do not wait for the disk: the control file claims what the kernel has taken (safe from a kill, not from a power cut), as with aria2c, curl and wget')
     .option('--no-resume', 'ignore an earlier partial download and start over')
     .option('--no-restart', 'fail instead of starting over when the remote file changed')
     .option('--retries <n>', 'failed attempts in a row before a range gives up (default: 5)')

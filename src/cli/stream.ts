@@ -53,7 +53,7 @@ export async function streamToStdout(run: StreamRun): Promise<number> {
   const { downloadTo } = await import('../stream.js');
   // Reports (JSON lines too) go to stderr: stdout is the file.
   const display = new Display(streamMode(run), { ...streams, stdout: streams.stderr });
-  const { output: _o, dir: _d, overwrite: _w, continue: _c, skipExisting: _s, timestamping: _t, remoteTime: _r, resume: _u, restart: _a, ...options } = run.options;
+  const { output: _o, dir: _d, overwrite: _w, continue: _c, skipExisting: _s, timestamping: _t, remoteTime: _r, fsync: _f, resume: _u, restart: _a, ...options } = run.options;
   // A closed pipe may still report after the last write: it must not end the process.
   streams.stdout.on('error', () => undefined);
   let code: number;

@@ -37,6 +37,8 @@ export interface DownloadSettings {
   timestamping: boolean;
   /** Give the saved file the remote Last-Modified as its modification time. */
   remoteTime: boolean;
+  /** Sync the `.part` file before each control-file save and before the move into place. */
+  fsync: boolean;
   resume: boolean;
   restart: boolean;
   request: RequestSettings;

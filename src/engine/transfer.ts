@@ -94,6 +94,7 @@ export class Transfer {
     this.meter = new Meter(context.started);
     this.checkpointer = new Checkpointer({
       file,
+      sync: opts.fsync,
       path: input.target.controlPath,
       state: this.ranged ? newControlState({ ...info, size: info.size! }, this.checksum) : undefined,
       written: () => this.pool?.written(),
@@ -270,6 +271,7 @@ export class Transfer {
       size: this.size,
       written: totalLength(this.written()),
       overwrite: opts.overwrite,
+      sync: opts.fsync,
       ...(time !== undefined ? { mtime: new Date(time) } : {}),
       ...(checksum ? { checksum } : {}),
       ...(this.hasher ? { hasher: this.hasher } : {}),

@@ -15,6 +15,7 @@ const LIBRARY_WORDS: ReadonlyArray<readonly [cli: string, library: string]> = [
   ['--skip-existing', '`skipExisting: true`'],
   ['--timestamping', '`timestamping: true`'],
   ['--no-remote-time', '`remoteTime: false`'],
+  ['--no-fsync', '`fsync: false`'],
   ['--load-cookies', '`cookieFile`'],
   ['--netrc-file', '`netrc`'],
   ['--max-speed', '`maxSpeed`'],

@@ -1,5 +1,5 @@
 /**
- * The assembler: verify the `.part` file (size, checksum), sync it, and move it to the
+ * The assembler: verify the `.part` file (size, checksum), sync it (unless `--no-fsync`), and move it to the
  * final path without clobbering anything the user did not ask to replace.
  */
 import { link, lstat, rename, type FileHandle } from 'node:fs/promises';
@@ -20,6 +20,8 @@ export interface AssembleInput {
   checksum?: Checksum;
   hasher?: FileHasher;
   overwrite: boolean;
+  /** Sync the file before it is moved into place (false: `--no-fsync`). */
+  sync: boolean;
   /** The modification time to give the file (the remote Last-Modified). */
   mtime?: Date;
 }
@@ -43,14 +45,14 @@ export async function assemble(input: AssembleInput): Promise<{ size: number; di
     const hasher = input.hasher ?? new FileHasher(file, input.checksum.algorithm);
     digest = await hasher.digest(expected);
     if (digest !== input.checksum.hex) {
-      await file.datasync();
+      if (input.sync) await file.datasync();
       await file.close();
       throw new ChecksumError(input.checksum.algorithm, input.checksum.hex, digest);
     }
   }
   // Before the file is at its path: it never shows there with another time.
   if (input.mtime) await file.utimes(input.mtime, input.mtime);
-  await file.datasync();
+  if (input.sync) await file.datasync();
   await file.close();
   await place(partPath, path, input.overwrite);
   return digest === undefined ? { size: expected } : { size: expected, digest };

@@ -2,7 +2,9 @@
  * The checkpointer: saves a download's control file while the bytes arrive, so that an
  * interrupted run resumes from them. It never claims a byte that is not on disk: the
  * written ranges are read, the `.part` data synced, and only then the state claiming them
- * saved (the control file itself is replaced atomically, see control-file.ts).
+ * saved (the control file itself is replaced atomically, see control-file.ts). Without `sync`
+ * (`--no-fsync`) it claims the bytes the kernel has taken: a killed process loses none of
+ * them, a power cut may.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { removeControl, writeControl, type ControlState } from './control-file.js';
@@ -12,6 +14,11 @@ import type { ByteRange } from '../primitives/ranges.js';
 export interface CheckpointerOptions {
   /** The `.part` file, synced before each save. */
   file: FileHandle;
+  /**
+   * Sync the `.part` data and the control file at each save. False (`--no-fsync`): the state
+   * claims what the kernel has taken, as aria2c's does; a kill cannot lose it, a power cut can.
+   */
+  sync: boolean;
   /** The control file's path. */
   path: string;
   /** The state to save, its `written` filled in at each save; none: nothing is ever saved. */
@@ -98,7 +105,7 @@ export class Checkpointer {
     state.written = state.size > 0 ? [[0, state.size]] : [];
     state.digest = digest;
     this.mayExist = true;
-    await writeControl(this.options.path, state);
+    await writeControl(this.options.path, state, this.options.sync);
     return true;
   }
 
@@ -112,9 +119,9 @@ export class Checkpointer {
     if (!current) return;
     const snapshot = this.options.written();
     if (!snapshot) return;
-    await this.options.file.datasync();
+    if (this.options.sync) await this.options.file.datasync();
     current.written = snapshot.map((s) => [s.start, s.end]);
     this.mayExist = true;
-    await writeControl(this.options.path, current);
+    await writeControl(this.options.path, current, this.options.sync);
   }
 }

@@ -119,13 +119,13 @@ export async function readControl(path: string): Promise<ControlRead> {
   return typeof state === 'string' ? { kind: 'corrupt', reason: state } : { kind: 'ok', state };
 }
 
-/** Write a control file atomically: temporary file, fsync, rename. */
-export async function writeControl(path: string, state: ControlState): Promise<void> {
+/** Write a control file atomically: temporary file, fsync (unless `sync` is false), rename. */
+export async function writeControl(path: string, state: ControlState, sync = true): Promise<void> {
   const temp = `${path}.tmp`;
   const handle = await open(temp, 'w');
   try {
     await handle.writeFile(JSON.stringify(state) + '\n');
-    await handle.sync();
+    if (sync) await handle.sync();
   } finally {
     await handle.close();
   }
