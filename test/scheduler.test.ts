@@ -21,6 +21,7 @@ import {
   sourceFailure,
   STEAL_MIN_AGE,
   takePieces,
+  MIN_RANGE_MS,
   ASSUMED_SPEED,
   WAITS_PER_RANGE,
   type BusySlot,
@@ -73,49 +74,59 @@ describe('recentSpeed', () => {
 });
 
 describe('takePieces', () => {
-  // 15 MB/s (above ASSUMED_SPEED) and 1 ms round trips: a range may last 20 round trips, 300 000 bytes.
+  // 15 MB/s (above ASSUMED_SPEED) and 10 ms round trips: a range may last 20 round trips, 3 000 000 bytes.
   const speed = 15_000_000;
-  const wait = 1;
-  const pieces = Array.from({ length: 7 }, (_, i) => range(i * 100_000, (i + 1) * 100_000));
+  const wait = 10;
+  const pieces = Array.from({ length: 7 }, (_, i) => range(i * 1_000_000, (i + 1) * 1_000_000));
+
+  it('where round trips are short, lets a range last MIN_RANGE_MS at its speed (each range costs CPU)', () => {
+    assert.equal(MIN_RANGE_MS, 100);
+    const small = Array.from({ length: 20 }, (_, i) => range(i * 100_000, (i + 1) * 100_000));
+    // 15 MB/s × 100 ms = 1 500 000 bytes, whether the round trip is 1 ms or 0.1 ms.
+    assert.deepEqual(takePieces(small, speed, 1), { range: range(0, 1_500_000), pieces: 15 });
+    assert.deepEqual(takePieces(small, speed, 0.1), { range: range(0, 1_500_000), pieces: 15 });
+    // Unmeasured: ASSUMED_SPEED × 100 ms = 838 860 bytes.
+    assert.deepEqual(takePieces(small, undefined, 1), { range: range(0, 800_000), pieces: 8 });
+  });
 
   it('takes nothing from an empty queue', () => {
     assert.equal(takePieces([], speed, wait), undefined);
   });
 
   it('joins consecutive pieces while the whole lasts at most WAITS_PER_RANGE round trips', () => {
-    assert.deepEqual(takePieces(pieces, speed, wait), { range: range(0, 300_000), pieces: 3 });
+    assert.deepEqual(takePieces(pieces, speed, wait), { range: range(0, 3_000_000), pieces: 3 });
     // One byte/s less and the third piece no longer fits.
-    assert.deepEqual(takePieces(pieces, speed - 1, wait), { range: range(0, 200_000), pieces: 2 });
+    assert.deepEqual(takePieces(pieces, speed - 1, wait), { range: range(0, 2_000_000), pieces: 2 });
     // Longer round trips, longer ranges.
-    assert.deepEqual(takePieces(pieces, speed, 2 * wait), { range: range(0, 600_000), pieces: 6 });
+    assert.deepEqual(takePieces(pieces, speed, 2 * wait), { range: range(0, 6_000_000), pieces: 6 });
   });
 
   it('takes a connection to reach at least ASSUMED_SPEED before it is measured, or while it is slower', () => {
-    // 8 MiB/s × 20 × 2 ms = 335 544 bytes: three pieces, measured or not.
+    // 8 MiB/s × 20 × 20 ms = 3 355 443 bytes: three pieces, measured or not.
     assert.equal(ASSUMED_SPEED, 8 * 1024 * 1024);
-    assert.deepEqual(takePieces(pieces, undefined, 2 * wait), { range: range(0, 300_000), pieces: 3 });
-    assert.deepEqual(takePieces(pieces, 1_000_000, 2 * wait), { range: range(0, 300_000), pieces: 3 });
+    assert.deepEqual(takePieces(pieces, undefined, 2 * wait), { range: range(0, 3_000_000), pieces: 3 });
+    assert.deepEqual(takePieces(pieces, 1_000_000, 2 * wait), { range: range(0, 3_000_000), pieces: 3 });
   });
 
   it('takes no more than its share of the work left (queued and running) among the connections in use', () => {
-    // 700 000 bytes queued for 2 connections: 350 000 each, though 600 000 would fit in time.
-    assert.deepEqual(takePieces(pieces, speed, 2 * wait, 2), { range: range(0, 300_000), pieces: 3 });
-    assert.deepEqual(takePieces(pieces, speed, 2 * wait, 7), { range: range(0, 100_000), pieces: 1 });
-    // With 700 000 bytes still running on other connections, the share is of 1 400 000: 200 000.
-    assert.deepEqual(takePieces(pieces, speed, 2 * wait, 7, 700_000), { range: range(0, 200_000), pieces: 2 });
+    // 7 000 000 bytes queued for 2 connections: 3 500 000 each, though 6 000 000 would fit in time.
+    assert.deepEqual(takePieces(pieces, speed, 2 * wait, 2), { range: range(0, 3_000_000), pieces: 3 });
+    assert.deepEqual(takePieces(pieces, speed, 2 * wait, 7), { range: range(0, 1_000_000), pieces: 1 });
+    // With 7 000 000 bytes still running on other connections, the share is of 14 000 000: 2 000 000.
+    assert.deepEqual(takePieces(pieces, speed, 2 * wait, 7, 7_000_000), { range: range(0, 2_000_000), pieces: 2 });
   });
 
   it('stops at a gap between pieces', () => {
-    const queue = [range(0, 100_000), range(100_000, 200_000), range(220_000, 250_000), range(250_000, 260_000)];
-    assert.deepEqual(takePieces(queue, speed, wait), { range: range(0, 200_000), pieces: 2 });
+    const queue = [range(0, 1_000_000), range(1_000_000, 2_000_000), range(2_200_000, 2_500_000), range(2_500_000, 2_600_000)];
+    assert.deepEqual(takePieces(queue, speed, wait), { range: range(0, 2_000_000), pieces: 2 });
   });
 
   it('takes a head longer than the budget alone', () => {
-    assert.deepEqual(takePieces([range(0, 500_000), range(500_000, 510_000)], speed, wait), { range: range(0, 500_000), pieces: 1 });
+    assert.deepEqual(takePieces([range(0, 5_000_000), range(5_000_000, 5_100_000)], speed, wait), { range: range(0, 5_000_000), pieces: 1 });
   });
 
   it('joins nothing before a round trip is known', () => {
-    assert.deepEqual(takePieces(pieces, speed, undefined), { range: range(0, 100_000), pieces: 1 });
+    assert.deepEqual(takePieces(pieces, speed, undefined), { range: range(0, 1_000_000), pieces: 1 });
   });
 
   it('leaves the queue as it was (the pool removes what was taken)', () => {

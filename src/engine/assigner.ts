@@ -74,6 +74,8 @@ interface Slot {
   fetched: number;
   /** Its bytes (`fetched` plus the running range's) sampled every tick, the newest last. */
   samples: number[];
+  /** Bytes/s of its last completed range: its speed where ranges end between two samples. */
+  speed?: number;
 }
 
 /** Which slot fetches what: see the module comment. */
@@ -110,6 +112,7 @@ export class Assigner {
     for (const slot of this.slots) {
       slot.fetched = 0;
       slot.samples = [];
+      delete slot.speed;
     }
   }
 
@@ -143,7 +146,7 @@ export class Assigner {
     if (!s) return this.finished();
     const seconds = (now - s.startedAt) / 1000;
     const bytes = this.table.position(slot) - this.table.start(slot);
-    if (seconds > 0 && bytes > 0) this.rangeSpeeds.push(bytes / seconds);
+    if (seconds > 0 && bytes > 0) this.rangeSpeeds.push((s.speed = bytes / seconds));
     if (this.rangeSpeeds.length > RANGE_SPEEDS) this.rangeSpeeds.shift();
     this.release(slot);
     return this.schedule(now);
@@ -252,7 +255,8 @@ export class Assigner {
   /** The next pieces of the queue for a free slot, joined where round trips are long. */
   private take(index: number): ByteRange | undefined {
     if (this.queue.length === 0) return undefined;
-    const speed = this.job?.mode === 'ranges' ? recentSpeed(this.slots[index]!.samples) : undefined;
+    const slot = this.slots[index]!;
+    const speed = this.job?.mode === 'ranges' ? (recentSpeed(slot.samples) ?? slot.speed) : undefined;
     const running = this.busySlots().reduce((sum, b) => sum + b.end - Math.max(b.received, b.position), 0);
     // While -c auto may add connections, work is left queued for them (they would otherwise split running ranges).
     const taken = takePieces(this.queue, speed, this.roundTrip(), this.count?.sharing() ?? this.usable(), running);
