@@ -15,6 +15,7 @@ import {
   SECTION_START,
   spliceSection,
   summarize,
+  fixesCount,
   tally,
   type MatrixRun,
   type PointResult,
@@ -93,7 +94,7 @@ describe('matrix options', () => {
 });
 
 describe('matrix figures', () => {
-  it('divides each rangeget row by the better peer, and rangeget by the best variant', () => {
+  it('divides each rangeget row by the better peer, and rangeget by the best variant that fixes the count', () => {
     const p = point([
       tool('rangeget', 'rangeget', [ok(2.0), ok(1.8), ok(9)]),
       tool('rangeget -c 32', 'variant', [ok(1.5), ok(1.6), ok(1.7)]),
@@ -107,7 +108,24 @@ describe('matrix figures', () => {
     assert.equal(s.ratios.get('rangeget -c 32'), 1.6 / 2.5);
     assert.equal(s.vsBestVariant, 2.0 / 1.6);
     assert.equal(s.delayCpu, undefined);
-    assert.equal(s.verdict, 'met; variants NOT met');
+    assert.equal(s.verdict, 'met; fixed -c NOT met');
+  });
+
+  it('judges -c auto only against variants that fix the count', () => {
+    assert.ok(fixesCount('rangeget -c 8') && fixesCount('rangeget --connections=32 --min-range 16M') && fixesCount('rangeget -c 32 --no-fsync'));
+    assert.ok(!fixesCount('rangeget --no-fsync') && !fixesCount('rangeget --max-connections 32') && !fixesCount('rangeget -c auto'));
+    const p = point([
+      tool('rangeget', 'rangeget', [ok(2.0)]),
+      tool('rangeget --no-fsync', 'variant', [ok(1.0)]),
+      tool('rangeget -c 8', 'variant', [ok(1.95)]),
+      tool('aria2c', 'peer', [ok(2.5)]),
+    ]);
+    const s = summarize(p, 0.9);
+    assert.equal(s.vsBestVariant, 2.0 / 1.95);
+    assert.equal(s.verdict, 'met; fixed -c met');
+    const none = summarize(point([tool('rangeget', 'rangeget', [ok(2.0)]), tool('rangeget --no-fsync', 'variant', [ok(1.0)]), tool('aria2c', 'peer', [ok(2.5)])]), 0.9);
+    assert.equal(none.vsBestVariant, undefined);
+    assert.equal(none.verdict, 'met');
   });
 
   it('says NOT met above 0.9 × the better peer, and leaves failed runs out of the medians', () => {

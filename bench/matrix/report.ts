@@ -4,8 +4,13 @@ import { fmt, median } from '../util.js';
 
 /** rangeget's time at most this × the better peer's, at every point (issue #13). */
 export const PEER_TARGET = 0.9;
-/** rangeget with its defaults within this × the best of the --variant rows. */
+/** rangeget with its defaults (`-c auto`) within this × the best --variant row that fixes the count (`-c N`). */
 export const VARIANT_TARGET = 1.05;
+
+/** A --variant row that fixes the connection count (`-c N`, `--connections N`): what `-c auto` is judged against. */
+export function fixesCount(label: string): boolean {
+  return /(?:^|\s)(?:-c|--connections)(?:\s+|=)\d+(?:\s|$)/.test(label);
+}
 
 export interface MatrixRun {
   ok: boolean;
@@ -41,7 +46,7 @@ export interface PointSummary {
   better: { label: string; medianS: number } | undefined;
   /** Each rangeget row's median ÷ the better peer's (label → ratio). */
   ratios: Map<string, number | undefined>;
-  /** rangeget (defaults) ÷ the fastest variant row. */
+  /** rangeget (defaults) ÷ the fastest variant row that fixes the count; undefined without one. */
   vsBestVariant: number | undefined;
   /** Highest per-tool median of the delay process's CPU (fraction of a core). */
   delayCpu: number | undefined;
@@ -72,7 +77,7 @@ export function summarize(p: PointResult, emulationLimit: number): PointSummary 
     const m = medians.get(t.label);
     ratios.set(t.label, m === undefined || better === undefined ? undefined : m / better.medianS);
   }
-  const variantMedians = p.tools.filter((t) => t.role === 'variant').map((t) => medians.get(t.label)).filter((m): m is number => m !== undefined);
+  const variantMedians = p.tools.filter((t) => t.role === 'variant' && fixesCount(t.label)).map((t) => medians.get(t.label)).filter((m): m is number => m !== undefined);
   const rg = p.tools.find((t) => t.role === 'rangeget');
   const rgMedian = rg ? medians.get(rg.label) : undefined;
   const vsBestVariant = rgMedian === undefined || variantMedians.length === 0 ? undefined : rgMedian / Math.min(...variantMedians);
@@ -97,7 +102,7 @@ function verdictOf(p: PointResult, rg: ToolRuns | undefined, ratios: Map<string,
   const r = ratios.get(rg.label);
   if (r === undefined) return '— (no peer figure)';
   const notes = [r <= PEER_TARGET ? 'met' : 'NOT met'];
-  if (vsBest !== undefined) notes.push(`variants ${vsBest <= VARIANT_TARGET ? 'met' : 'NOT met'}`);
+  if (vsBest !== undefined) notes.push(`fixed -c ${vsBest <= VARIANT_TARGET ? 'met' : 'NOT met'}`);
   return notes.join('; ');
 }
 
@@ -114,9 +119,9 @@ function cell(t: ToolRuns, m: number | undefined): string {
 export function matrixTable(points: PointResult[], emulationLimit: number): Table {
   const tools = points.find((p) => p.tools.length > 0)?.tools ?? [];
   const own = tools.filter((t) => t.role !== 'peer');
-  const hasVariants = tools.some((t) => t.role === 'variant');
+  const hasVariants = tools.some((t) => t.role === 'variant' && fixesCount(t.label));
   const headers = ['RTT', 'loss %', 'per connection', ...tools.map((t) => `${t.label} s`), ...own.map((t) => `${t.label} ÷ better peer`)];
-  if (hasVariants) headers.push('rangeget ÷ best variant');
+  if (hasVariants) headers.push('rangeget ÷ best fixed -c');
   headers.push('delay CPU', 'delay busy', 'verdict');
   const rows = points.map((p) => {
     const s = summarize(p, emulationLimit);
@@ -182,7 +187,7 @@ export function markdownSection(points: PointResult[], info: SectionInfo): strin
     '(`bench/netem/delay.py` on NFQUEUE; lo at MTU 1500) and drops the loss % of them on arrival (iptables',
     `statistic match), ${info.gso ? '64 KiB GSO packets (--matrix-gso: a loss is a burst of segments)' : 'one TCP segment per packet'}; loopback without loss is the`,
     `namespace's lo as it comes. "÷ better peer" is a median time over the faster peer's: target ≤ ${PEER_TARGET};`,
-    `"rangeget ÷ best variant": target ≤ ${VARIANT_TARGET}. "delay CPU" is the delay process's CPU share during the runs,`,
+    `"rangeget ÷ best fixed -c" (when a --variant fixes the count): target ≤ ${VARIANT_TARGET}. "delay CPU" is the delay process's CPU share during the runs,`,
     '"delay busy" that plus the time it waited for a CPU (highest tool medians): from',
     `${Math.round(info.emulationLimit * 100)} % busy the emulation itself may be the limit (it delays packets more than asked), and that`,
     'point is flagged and not counted.',
