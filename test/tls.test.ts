@@ -10,6 +10,7 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { download, RangegetError, type DownloadEvent } from '../src/index.js';
+import { tlsOptions } from '../src/http/dispatcher.js';
 import { runCli, runMain } from './helpers/cli.js';
 import { sha256File } from './helpers/content.js';
 import { serve, type FileSpec, type TestServer } from './helpers/server.js';
@@ -58,6 +59,16 @@ describe('TLS', { concurrency: 3 }, () => {
     const run = await runCli(t, [...FAST, '--ca-cert', CERT, '-d', dir, srv.url('/secure.bin')], { cwd: dir });
     assert.equal(run.code, 0, run.stderr);
     assert.equal(await sha256File(join(dir, 'secure.bin')), srv.sha256('/secure.bin'));
+  });
+
+  test('--ca-cert: one certificate context per thread and CA, whoever connects (parsing the roots costs 30–40 ms)', () => {
+    const settings = (ca: string) => ({ insecure: false, ca, connectTimeout: 1000, headersTimeout: 1000, stallTimeout: 1000 });
+    const ca = readFileSync(CERT, 'utf8');
+    const other = readFileSync(OTHER_CA, 'utf8');
+    const first = tlsOptions(settings(ca)).secureContext;
+    assert.ok(first, 'a context for --ca-cert');
+    assert.equal(tlsOptions(settings(ca)).secureContext, first, 'the same CA: the same context');
+    assert.notEqual(tlsOptions(settings(other)).secureContext, first, 'another CA: its own context');
   });
 
   test('--ca-cert with an unrelated CA still fails verification', async (t) => {

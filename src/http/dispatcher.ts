@@ -33,6 +33,9 @@ export interface ConnectionSettings {
 
 const require = createRequire(import.meta.url);
 
+/** The contexts made for `--ca-cert`, by CA text: one per thread, whoever asks (probe, preconnect, fetcher). */
+const contexts = new Map<string, SecureContext>();
+
 /**
  * Certificate checks for every connection. node:tls is loaded only for `--ca-cert` (undici
  * loads it itself for https), so a plain-http download starts sooner.
@@ -41,9 +44,16 @@ export function tlsOptions(settings: ConnectionSettings): { rejectUnauthorized?:
   if (settings.insecure) return { rejectUnauthorized: false };
   if (!settings.ca) return {};
   // Node's `ca` replaces the trusted roots; `--ca-cert` adds to them (a private CA for one
-  // host must not break a redirect to a public CDN). One context for every connection.
-  const { createSecureContext, rootCertificates } = require('node:tls') as typeof import('node:tls');
-  return { secureContext: createSecureContext({ ca: [...rootCertificates, settings.ca] }) };
+  // host must not break a redirect to a public CDN). One context for every connection of the
+  // thread: parsing Node's ~140 roots took 30–40 ms of CPU per context (CPU profile, 1 GiB over
+  // TLS), and a worker thread made two (its preconnect, its fetcher).
+  let secureContext = contexts.get(settings.ca);
+  if (secureContext === undefined) {
+    const { createSecureContext, rootCertificates } = require('node:tls') as typeof import('node:tls');
+    secureContext = createSecureContext({ ca: [...rootCertificates, settings.ca] });
+    contexts.set(settings.ca, secureContext);
+  }
+  return { secureContext };
 }
 
 /** True when HTTP_PROXY or HTTPS_PROXY (either case) name a proxy. */
