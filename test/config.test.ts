@@ -10,7 +10,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { parseConfig } from '../src/cli/config.js';
-import { buildProgram } from '../src/cli/flags.js';
+import { buildProgram, toDownloadOptions } from '../src/cli/flags.js';
+import { resolveOptions } from '../src/options.js';
 import { runMain } from './helpers/cli.js';
 import { sha256File } from './helpers/content.js';
 import { serve } from './helpers/server.js';
@@ -35,6 +36,17 @@ describe('parseConfig', () => {
     ] as const) {
       assert.throws(() => parseConfig(bad, 'cfg', program, () => undefined), (err: Error) => message.test(err.message), bad);
     }
+  });
+
+  it('fsync = false is --no-fsync, which reaches the download as fsync: false (syncing is the default)', () => {
+    const program = buildProgram({ stdout: new PassThrough(), stderr: new PassThrough(), isTTY: false }, async () => 0);
+    const lines = parseConfig('fsync = false\n', 'cfg', program, () => undefined);
+    assert.deepEqual(lines.flatMap((l) => l.args), ['--no-fsync']);
+    const raw = { resume: true, restart: true };
+    assert.equal(toDownloadOptions({ ...raw, fsync: false }, {}).fsync, false);
+    assert.equal(toDownloadOptions({ ...raw, fsync: true }, {}).fsync, undefined);
+    assert.equal(resolveOptions('http://127.0.0.1/f', {}).fsync, true);
+    assert.equal(resolveOptions('http://127.0.0.1/f', { fsync: false }).fsync, false);
   });
 });
 
