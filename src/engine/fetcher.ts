@@ -6,8 +6,8 @@
  */
 import { closeSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LeanClient, UndiciClient, type HttpClient } from '../http/client.js';
-import { createDispatcher, proxyFromEnvironment, tlsOptions } from '../http/dispatcher.js';
+import { leanReaches, LeanClient, UndiciClient, type HttpClient } from '../http/client.js';
+import { createDispatcher } from '../http/dispatcher.js';
 import { LeanConnection } from '../http/lean-connection.js';
 import { connectionFailure } from '../http/failures.js';
 import { headersFor } from '../http/request.js';
@@ -46,7 +46,6 @@ export class Fetcher {
   private readBuffer: Buffer | undefined;
   /** Set when a server answered in a framing the lean reader does not take. */
   private leanOff = false;
-  private tls: ReturnType<typeof tlsOptions> | undefined;
   /** Lean connections opened while the probe ran, for the first ranges to take (preconnect.ts). */
   private readonly spares = new Spares();
 
@@ -244,15 +243,12 @@ export class Fetcher {
    * `RANGEGET_TRANSPORT=undici` sends them all through undici (the suite runs both ways).
    */
   private leanFits(url: URL): boolean {
-    const { connection } = this.init.request;
-    if (process.env.RANGEGET_TRANSPORT === 'undici') return false;
     return (
+      leanReaches(this.init.request.connection) &&
       (this.shared === undefined || this.shared instanceof LeanClient) &&
       this.file.mode === 'ranges' &&
       !this.leanOff &&
       !this.init.trace &&
-      connection.proxy === undefined &&
-      !proxyFromEnvironment() &&
       (url.protocol === 'http:' || url.protocol === 'https:')
     );
   }
@@ -263,8 +259,7 @@ export class Fetcher {
     if (current?.alive && current.origin === url.origin) return current;
     current?.destroy();
     if (this.shared instanceof LeanClient) return (this.lean[slot] = this.shared.take(url));
-    this.tls ??= tlsOptions(this.init.request.connection);
-    const fresh = this.spares.take(url.origin) ?? new LeanConnection(url.origin, url, this.init.request.connection, this.tls);
+    const fresh = this.spares.take(url.origin) ?? new LeanConnection(url.origin, url, this.init.request.connection);
     this.lean[slot] = fresh;
     return fresh;
   }

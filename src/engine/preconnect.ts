@@ -8,7 +8,8 @@
  * them. Polite: never more than the download starts with, only where the lean path carries the
  * ranges, and closed as soon as the probe says they will not be used.
  */
-import { proxyFromEnvironment, tlsOptions, type ConnectionSettings } from '../http/dispatcher.js';
+import { leanReaches } from '../http/client.js';
+import type { ConnectionSettings } from '../http/dispatcher.js';
 import { LeanConnection } from '../http/lean-connection.js';
 import { countSettings } from './connection-count.js';
 import type { DownloadSettings } from './settings.js';
@@ -37,12 +38,7 @@ export interface PreconnectPlan {
  */
 export function preconnectPlan(opts: DownloadSettings): PreconnectPlan | undefined {
   const { connection } = opts.request;
-  const lean =
-    !opts.trace &&
-    process.env.RANGEGET_TRANSPORT !== 'undici' &&
-    connection.proxy === undefined &&
-    !proxyFromEnvironment() &&
-    (opts.url.protocol === 'http:' || opts.url.protocol === 'https:');
+  const lean = !opts.trace && leanReaches(connection) && (opts.url.protocol === 'http:' || opts.url.protocol === 'https:');
   if (!lean) return undefined;
   const connections = countSettings(opts, true).start;
   return { origin: opts.url.origin, connections, threads: Math.min(opts.threads, opts.connections), minRangeSize: opts.minRangeSize, connection };
@@ -84,8 +80,7 @@ export class Spares {
       return;
     }
     const url = new URL(order.origin);
-    const tls = tlsOptions(order.connection);
-    for (let i = this.ordered; i < order.count; i++) this.spares.push(new LeanConnection(order.origin, url, order.connection, tls));
+    for (let i = this.ordered; i < order.count; i++) this.spares.push(new LeanConnection(order.origin, url, order.connection));
     this.ordered = order.count;
   }
 

@@ -7,7 +7,7 @@
  */
 import { AnswerReader, StaleConnection, type Answer } from './lean-answer.js';
 import { LeanConnection } from './lean-connection.js';
-import { tlsOptions, type ConnectionSettings } from './dispatcher.js';
+import type { ConnectionSettings } from './dispatcher.js';
 
 /** A request of the main thread. */
 export interface RequestInit {
@@ -19,7 +19,6 @@ export interface RequestInit {
 export class LeanClient {
   /** Idle connections by origin, the most recently used last. */
   private readonly idle = new Map<string, LeanConnection[]>();
-  private tls: ReturnType<typeof tlsOptions> | undefined;
   private closed = false;
 
   constructor(readonly settings: ConnectionSettings) {}
@@ -49,8 +48,7 @@ export class LeanClient {
     for (let c = list?.pop(); c; c = list?.pop()) {
       if (c.alive) return c;
     }
-    this.tls ??= tlsOptions(this.settings);
-    return new LeanConnection(url.origin, url, this.settings, this.tls);
+    return new LeanConnection(url.origin, url, this.settings);
   }
 
   /** A connection whose last answer was read to its end: kept for the next request to its origin. */

@@ -43,16 +43,16 @@ export class LeanConnection {
   /** Requests sent on this connection: a failure of the first answer of a reused one is not the server's fault. */
   requests = 0;
 
-  /**
-   * Open a connection to `url`'s origin. `tls`: the options {@link tlsOptions} gave (made once
-   * per thread: a secure context per connection would cost a CA parse each).
-   */
+  /** `host:port` as the Host header gives it. */
+  private readonly host: string;
+
+  /** Open a connection to `url`'s origin (https: with {@link tlsOptions}, one context per thread and CA). */
   constructor(
     readonly origin: string,
     url: URL,
     settings: ConnectionSettings,
-    tls: ReturnType<typeof tlsOptions>,
   ) {
+    this.host = url.host;
     const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     const onread = {
@@ -72,7 +72,7 @@ export class LeanConnection {
     this.socket =
       url.protocol === 'https:'
         ? // node:tls takes `onread` as node:net does (its types do not say so yet)
-          (require('node:tls') as typeof Tls).connect({ ...where, servername: isIp(host) ? '' : host, ALPNProtocols: ['http/1.1'], onread, ...tls } as Tls.ConnectionOptions)
+          (require('node:tls') as typeof Tls).connect({ ...where, servername: isIp(host) ? '' : host, ALPNProtocols: ['http/1.1'], onread, ...tlsOptions(settings) } as Tls.ConnectionOptions)
         : connectTcp({ ...where, onread });
     this.socket.setNoDelay(true);
     this.connectTimer = setTimeout(
@@ -106,7 +106,7 @@ export class LeanConnection {
     this.reader = reader;
     this.requests++;
     this.socket.ref();
-    let head = `${method} ${path} HTTP/1.1\r\nhost: ${new URL(this.origin).host}\r\n`;
+    let head = `${method} ${path} HTTP/1.1\r\nhost: ${this.host}\r\n`;
     for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
     this.socket.write(`${head}connection: keep-alive\r\n\r\n`, 'latin1');
   }
