@@ -71,6 +71,14 @@ describe('TLS', { concurrency: 3 }, () => {
     assert.notEqual(tlsOptions(settings(other)).secureContext, first, 'another CA: its own context');
   });
 
+  test('--ca-cert adds to the trusted certificates: those of NODE_EXTRA_CA_CERTS stay trusted', async (t) => {
+    const srv = await serveTls(t);
+    const dir = await tempDir(t);
+    const run = await runCli(t, [...FAST, '--ca-cert', OTHER_CA, '-d', dir, srv.url('/secure.bin')], { cwd: dir, env: { NODE_EXTRA_CA_CERTS: CERT } });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(await sha256File(join(dir, 'secure.bin')), srv.sha256('/secure.bin'));
+  });
+
   test('--ca-cert with an unrelated CA still fails verification', async (t) => {
     const srv = await serveTls(t);
     const dir = await tempDir(t);

@@ -47,19 +47,49 @@ export function tlsOptions(settings: ConnectionSettings): { rejectUnauthorized?:
   // host must not break a redirect to a public CDN). `ca: [...rootCertificates, pem]` parsed
   // Node's ~140 roots again for every context: 36 ms of CPU on Node 20. Adding the PEM to a
   // default context (`addCACert`, what Node's own `ca` option calls) copies the roots Node
-  // parsed once per process into a store of the context's own: 3 ms; on 1 GiB over TLS, 0.15 s
-  // less user CPU, and a 1 MiB download's peak RSS 61 → 51 MiB (medians, Node 20). The spread
-  // stays for a Node without it. One context per thread and CA, whoever connects.
+  // parsed once per process into a store of the context's own: 3 ms (15 ms on Node 20 with
+  // NODE_EXTRA_CA_CERTS, below); each thread makes one, before its first byte. The spread stays
+  // for a Node without it. One context per thread and CA, whoever connects.
   let secureContext = contexts.get(settings.ca);
   if (secureContext === undefined) {
     const { createSecureContext, rootCertificates } = require('node:tls') as typeof import('node:tls');
     secureContext = createSecureContext();
     const native = (secureContext as { context?: { addCACert?: (pem: string) => void } }).context;
-    if (typeof native?.addCACert === 'function') native.addCACert(settings.ca);
-    else secureContext = createSecureContext({ ca: [...rootCertificates, settings.ca] });
+    const extra = extraCaCertificates();
+    if (typeof native?.addCACert === 'function') {
+      native.addCACert(settings.ca);
+      if (extra !== undefined) native.addCACert(extra);
+    } else secureContext = createSecureContext({ ca: [...rootCertificates, ...(extra !== undefined ? [extra] : []), settings.ca] });
     contexts.set(settings.ca, secureContext);
   }
   return { secureContext };
+}
+
+/**
+ * NODE_EXTRA_CA_CERTS's certificates where a context's own store would leave them out: Node
+ * before 22 copies only its bundled roots into it (nodejs/node#32010), and they are trusted
+ * without `--ca-cert`, so they stay trusted with it. Those that are bundled roots already (a
+ * system bundle, as here, holds ~140 of them, 122 bundled) are left out: a context then takes
+ * 15 ms on Node 20 instead of 36. Unreadable: Node warned at start-up.
+ */
+function extraCaCertificates(): string | undefined {
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  if (!file || Number(process.versions.node.split('.')[0]) >= 22) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const { rootCertificates } = require('node:tls') as typeof import('node:tls');
+  const bundled = new Set(rootCertificates.map(pemBody));
+  const extra = (text.match(PEM_CERTIFICATE) ?? []).filter((pem) => !bundled.has(pemBody(pem)));
+  return extra.length > 0 ? extra.join('\n') : undefined;
+}
+
+/** A PEM certificate's base64, whatever its line breaks. */
+function pemBody(pem: string): string {
+  return pem.replace(/-----[^-]+-----|\s/g, '');
 }
 
 /** True when HTTP_PROXY or HTTPS_PROXY (either case) name a proxy. */
