@@ -122,7 +122,7 @@ export interface DownloadOptions {
   maxSpeed?: number | RateLimiter;
   /** Skip TLS certificate checks (`--insecure`). Default false. */
   insecure?: boolean;
-  /** File with extra CA certificates in PEM (`--ca-cert`). */
+  /** File with extra CA certificates in PEM (`--ca-cert`), trusted besides Node's roots and NODE_EXTRA_CA_CERTS. */
   caCert?: string;
   /** Proxy URL (`--proxy`). Default: HTTP_PROXY / HTTPS_PROXY / NO_PROXY from the environment. */
   proxy?: string;
