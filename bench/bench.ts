@@ -29,7 +29,8 @@
  *   g  https: the 1 GiB file of b over loopback TLS. nginx serves it with a certificate signed by a
  *      test CA that openssl makes for the run (bench/tls.ts); curl --cacert, rangeget --ca-cert and
  *      aria2c --ca-certificate verify against that CA; axel has no option for a CA and runs with
- *      -k (no verification). Needs openssl and nginx's ssl module
+ *      -k (no verification); as in b, also rangeget --no-fsync and curl then sync. Needs openssl and
+ *      nginx's ssl module
  *   h  (opt-in, not in the default run) memory, bigger file: peak RSS of rangeget on a 4 GiB file
  *      at 16 connections, against d's 1 GiB; needs ~8 GiB free in the temp folder
  * The targets of b, d, g and h are issue #12's: rangeget ≥ 0.9 × curl's throughput and faster
@@ -653,20 +654,23 @@ function unthrottledTargets(b: ScenarioResult | undefined, g: ScenarioResult | u
     rows.push({ target: peerTarget, value: value + missing, status: verdict(peers.every(([, s]) => rg.medianS! < s!.medianS!) && missing === '', rg) });
   }
   // Like for like (see unthrottledVariants): neither syncs, or both do.
-  const pairs = [
-    ['rangeget --no-fsync', 'curl', 'neither syncs'],
-    ['rangeget', 'curl, then sync', 'both sync'],
-  ] as const;
-  for (const [ours, theirs, how] of pairs) {
-    const o = findStats(b, ours);
-    const c = findStats(b, theirs);
-    const target = `unthrottled ≥ ${TARGETS.curlFraction} × curl, ${how}`;
-    if (o?.medianS === undefined || c?.medianS === undefined) rows.push(na(target, `needs ${ours} and ${theirs} in b`));
-    else {
-      const f = c.medianS / o.medianS;
-      rows.push({ target, value: `${f.toFixed(2)} × (${ours} ${o.medianS.toFixed(2)} s against ${theirs} ${c.medianS.toFixed(2)} s)`, status: verdict(f >= TARGETS.curlFraction, o) });
+  const likeForLike = (sc: ScenarioResult | undefined, id: string, what: string, fraction: number): void => {
+    const pairs = [
+      ['rangeget --no-fsync', 'curl', 'neither syncs'],
+      ['rangeget', 'curl, then sync', 'both sync'],
+    ] as const;
+    for (const [ours, theirs, how] of pairs) {
+      const o = findStats(sc, ours);
+      const c = findStats(sc, theirs);
+      const target = `${what} ≥ ${fraction} × curl, ${how}`;
+      if (o?.medianS === undefined || c?.medianS === undefined) rows.push(na(target, `needs ${ours} and ${theirs} in ${id}`));
+      else {
+        const f = c.medianS / o.medianS;
+        rows.push({ target, value: `${f.toFixed(2)} × (${ours} ${o.medianS.toFixed(2)} s against ${theirs} ${c.medianS.toFixed(2)} s)`, status: verdict(f >= fraction, o) });
+      }
     }
-  }
+  };
+  likeForLike(b, 'b', 'unthrottled', TARGETS.curlFraction);
   const cpuTarget = `CPU (user + sys) ≤ ${TARGETS.cpuVsCurl} × curl's`;
   if (rg?.cpuMedian === undefined || curl?.cpuMedian === undefined) rows.push(na(cpuTarget, 'needs rangeget and curl in b, and /usr/bin/time'));
   else {
@@ -702,6 +706,7 @@ function unthrottledTargets(b: ScenarioResult | undefined, g: ScenarioResult | u
     const f = curlG.medianS / rgG.medianS;
     rows.push({ target: httpsTarget, value: `${f.toFixed(2)} × curl (${rgG.medianS.toFixed(2)} s against ${curlG.medianS.toFixed(2)} s)`, status: verdict(f >= TARGETS.httpsCurlFraction, rgG) });
   }
+  likeForLike(g, 'g', 'https', TARGETS.httpsCurlFraction);
   return rows;
 }
 
@@ -979,10 +984,12 @@ async function main(): Promise<number> {
   }
   if (willRun('g') && !stopping && nginx.httpsUrl !== undefined) {
     const url = `${nginx.httpsUrl}/fast/${nameB}`;
-    const variants = singleTools.map((t) => singleFileVariant(ctx, t, url, shaB));
+    // As in b, rangeget --no-fsync and curl then sync besides: the disk apart from the TLS path.
+    const variants = singleTools.flatMap((t) => unthrottledVariants(ctx, t, url, shaB));
     const desc =
       `${bigB / MiB} MiB over loopback TLS (nginx, a P-256 certificate from a test CA made by openssl for this run; TLS 1.3, AES-256-GCM), ` +
-      `${CONNECTIONS} connections; curl, rangeget and aria2c verify against the CA, axel cannot be given one and runs with -k`;
+      `${CONNECTIONS} connections; curl, rangeget and aria2c verify against the CA, axel cannot be given one and runs with -k; ` +
+      `as in b, rangeget --no-fsync and curl then sync besides`;
     results.set('g', await runScenario(ctx, 'g', 'https', desc, bigB, variants));
   }
   if (willRun('h') && !stopping) {
