@@ -23,7 +23,7 @@ export interface DownloadOptions {
   maxConnections?: number;
   /** Worker threads (`--threads`), at most `connections`. Default: 1 (measured; see README). */
   threads?: number;
-  /** Smallest range a connection gets, in bytes (`--min-range`). Default 1 MiB. */
+  /** Smallest range a connection gets, in bytes (`--min-range`). Default 1 MiB; unset, a small file on a path of 5 ms or more is shared among the connections down to 64 KiB. */
   minRangeSize?: number;
   /** Expected digest, `'sha256=HEX'` or a parsed {@link Checksum} (`--checksum`). */
   checksum?: string | Checksum;

@@ -131,6 +131,7 @@ export function resolveOptions(url: string | URL, options: DownloadOptions & { s
     autoConnections,
     threads,
     minRangeSize,
+    minRangeChosen: options.minRangeSize !== undefined,
     streamWindow,
     overwrite: options.overwrite ?? false,
     continue: options.continue ?? false,

@@ -196,6 +196,18 @@ describe('download: sizes', () => {
     );
   });
 
+  it('shares a small file among the connections when the probe took long (plannedMinRange), as --min-range says otherwise', async (t) => {
+    // A HEAD answered after 40 ms: a round trip of ~20 ms as the download sees it (5 ms is long).
+    const server = await serve(t, { '/small.bin': { size: MiB, faults: { headLatency: 40 } } });
+    const dir = await tempDir(t);
+    const { result, events } = await fetchFile(server, '/small.bin', { dir, connections: 16 });
+    assert.equal(await sha256File(result.path), server.sha256('/small.bin'));
+    assert.equal(events.find((e) => e.type === 'start')?.ranges, 16, '16 pieces of 64 KiB');
+    assert.equal(gets(server).length, 16);
+    const chosen = await fetchFile(server, '/small.bin', { dir, connections: 16, minRangeSize: MiB, overwrite: true });
+    assert.equal(chosen.events.find((e) => e.type === 'start')?.ranges, 1, '--min-range 1M holds');
+  });
+
   it('saves 64 MiB over 16 concurrent connections', { timeout: 60_000 }, async (t) => {
     const size = 64 * MiB;
     // 16 MiB/s per response: each 4 MiB range takes a quarter second, so they must overlap.

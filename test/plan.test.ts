@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { PIECES_PER_CONNECTION, planRanges, type PlanInput } from '../src/engine/plan.js';
+import { LONG_PATH_MIN_RANGE, LONG_PATH_MS, PIECES_PER_CONNECTION, planRanges, plannedMinRange, probeRoundTrip, type PlanInput } from '../src/engine/plan.js';
 import { holes, normalize, splitEvenly, totalLength, type Segment } from '../src/primitives/ranges.js';
 import { mulberry32 } from './helpers/random.js';
 
@@ -287,5 +287,36 @@ describe('planRanges', () => {
       // The input is not modified.
       assert.deepEqual(input.done, done, label);
     }
+  });
+});
+
+describe('plannedMinRange', () => {
+  const MiB = 1024 * 1024;
+  const unset = { minRangeSize: MiB, minRangeChosen: false, connections: 16 };
+
+  it('shares a small file among the connections from a round trip of LONG_PATH_MS (5 ms), unless --min-range was given', () => {
+    assert.equal(LONG_PATH_MS, 5);
+    assert.equal(plannedMinRange(unset, 200, MiB), LONG_PATH_MIN_RANGE, '1 MiB / 16 = 64 KiB');
+    assert.equal(plannedMinRange(unset, LONG_PATH_MS, 8 * MiB), MiB / 2, '8 MiB / 16');
+    assert.equal(plannedMinRange(unset, 200, 100 * 1024), LONG_PATH_MIN_RANGE, 'never below LONG_PATH_MIN_RANGE');
+    assert.equal(plannedMinRange(unset, 200, 256 * MiB), MiB, 'a file with a 1 MiB piece for every connection: as set');
+    assert.equal(plannedMinRange({ ...unset, connections: 64 }, 200, 256 * MiB), MiB, '-c auto up to 64: as set');
+    assert.equal(plannedMinRange(unset, LONG_PATH_MS - 0.1, MiB), MiB, 'loopback, a LAN: as set');
+    assert.equal(plannedMinRange(unset, undefined, MiB), MiB, 'no probe timing: as set');
+    assert.equal(plannedMinRange(unset, 200, undefined), MiB, 'no size: as set');
+    assert.equal(plannedMinRange({ ...unset, minRangeChosen: true }, 200, MiB), MiB, '--min-range 1M holds everywhere');
+    assert.equal(plannedMinRange({ ...unset, minRangeSize: 16 * 1024 }, 200, MiB), 16 * 1024, 'never larger than set');
+  });
+
+  it("takes the round trip as half the probe's time (a connection, then the request)", () => {
+    assert.equal(probeRoundTrip({ elapsed: 400 }), 200);
+    assert.equal(probeRoundTrip({}), undefined);
+  });
+
+  it('splits a 1 MiB file among 16 connections on a long path, keeps it whole on loopback', () => {
+    const plan = (rtt: number) => planRanges({ size: MiB, connections: 16, minRangeSize: plannedMinRange(unset, rtt, MiB) });
+    assert.equal(plan(80).length, 16);
+    assert.ok(plan(80).every((r) => r.end - r.start === 64 * 1024));
+    assert.deepEqual(plan(1), [{ start: 0, end: MiB }]);
   });
 });

@@ -61,6 +61,32 @@ describe('scheduler simulation: long round trips', () => {
   });
 });
 
+describe('scheduler simulation: small files on long paths', () => {
+  const small = (rtt: number, size: number, minRangeChosen: boolean) =>
+    simulate(path(rtt), { size, slots: 16, connections: fixed(16), minRangeChosen });
+
+  it('a small file is split across the connections where round trips are long (plannedMinRange)', () => {
+    // Simulated today, 1 MiB range → 64 KiB pieces: 1 MiB at 200 ms 1262 → 743 ms, at 80 ms
+    // 506 → 297 ms; 8 MiB at 200 ms 1262 → 1126 ms. One connection in slow start carries ~14
+    // KiB in its first round trip.
+    for (const [rtt, size, most] of [[200, 1 * MiB, 850], [80, 1 * MiB, 350], [200, 8 * MiB, 1200]] as const) {
+      const planned = small(rtt, size, false);
+      const oneRange = small(rtt, size, true);
+      assert.ok(planned.exact && oneRange.exact, 'every byte written exactly once');
+      assert.ok(planned.ms <= most, `${size / MiB} MiB at ${rtt} ms: ${planned.ms} ms`);
+      assert.ok(planned.ms < oneRange.ms * 0.95, `${size / MiB} MiB at ${rtt} ms: ${planned.ms} ms against ${oneRange.ms} ms with 1 MiB pieces`);
+    }
+  });
+
+  it('changes nothing on loopback, nor where pieces are bigger anyway', () => {
+    for (const [rtt, size] of [[1, 1 * MiB], [1, 8 * MiB], [200, 32 * MiB], [80, 256 * MiB]] as const) {
+      const planned = small(rtt, size, false);
+      const given = small(rtt, size, true);
+      assert.deepEqual([planned.ms, planned.requests], [given.ms, given.requests], `${size / MiB} MiB at ${rtt} ms`);
+    }
+  });
+});
+
 describe('scheduler simulation: -c auto', () => {
   it('with the default cap, is fixed 16 (no slower anywhere)', () => {
     for (const net of [path(1), path(80), path(200, { perConnection: 8 * MiB })]) {

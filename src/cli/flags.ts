@@ -190,7 +190,7 @@ export function buildProgram(streams: CliStreams, run: (urls: string[], raw: Raw
     .option('-c, --connections <n|auto>', `connections at once per file, 1-${MAX_CONNECTIONS}, or auto: start with 8, add more while the speed rises (default: auto)`)
     .option('--max-connections <n>', `the most connections -c auto uses per file, 1-${MAX_CONNECTIONS} (default: ${DEFAULT_MAX_CONNECTIONS})`)
     .option('--threads <n>', 'worker threads that drive the connections (default: 1, at most the connections)')
-    .option('--min-range <size>', 'smallest byte range per connection, e.g. 512K, 4M (default: 1M)')
+    .option('--min-range <size>', 'smallest byte range per connection, e.g. 512K, 4M (default: 1M; a small file on a path of 5 ms or more: down to 64K)')
     .option('--checksum <algo=hex>', 'verify the file: sha256, sha1, md5 or sha512, e.g. sha256=9f86d0...')
     .option('--no-server-digest', "do not ask for or verify the server's digest of the file (Repr-Digest, Digest)")
     .option('-M, --metalink <file|url>', 'download the files a Metalink 4 document (.meta4, a file or an http(s) URL) lists, from its URLs, checked against its hashes and piece hashes')

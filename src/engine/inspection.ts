@@ -5,14 +5,14 @@
 import { totalLength, UNKNOWN_END, type ByteRange } from '../primitives/ranges.js';
 import type { ProbeResult } from '../http/probe.js';
 import type { Inspection } from './events.js';
-import { fetchesRanges, planRanges } from './plan.js';
+import { fetchesRanges, planRanges, plannedMinRange, probeRoundTrip } from './plan.js';
 import { canVouch } from '../http/validators.js';
 
 /** The plan of a download of `info` to `path`, with `written` kept from an earlier run. */
-export function inspection(info: ProbeResult, opts: { connections: number; minRangeSize: number }, path: string, written: readonly ByteRange[], exists: boolean): Inspection {
+export function inspection(info: ProbeResult, opts: { connections: number; minRangeSize: number; minRangeChosen: boolean }, path: string, written: readonly ByteRange[], exists: boolean): Inspection {
   const ranged = fetchesRanges(info);
   const ranges = ranged
-    ? planRanges({ size: info.size!, connections: opts.connections, minRangeSize: opts.minRangeSize, done: written })
+    ? planRanges({ size: info.size!, connections: opts.connections, minRangeSize: plannedMinRange(opts, probeRoundTrip(info), info.size), done: written })
     : info.size === 0
       ? []
       : [{ start: 0, end: info.size ?? UNKNOWN_END }];

@@ -86,8 +86,9 @@ export interface WarmUp {
   /**
    * The probe answered: start the threads now if the file needs them, else never. `ranged`
    * false: the file comes as one stream, and connections opened for ranges are closed.
+   * `minRangeSize`: the one the download plans with (plan.ts, `plannedMinRange`).
    */
-  probed(size: number | undefined, ranged?: boolean): void;
+  probed(size: number | undefined, ranged?: boolean, minRangeSize?: number): void;
   /** The download ends (or failed before its probe answered): start nothing more. */
   cancel(): void;
 }
@@ -134,8 +135,8 @@ export function warmUpFor(opts: DownloadSettings, delay: number = WARM_DELAY): W
     order(workers, plan, connections);
   });
   return {
-    probed(size, ranged = true) {
-      connections = ranged && fetchedInThreads(size) ? connectionsFor(plan, size) : 0;
+    probed(size, ranged = true, minRangeSize = plan.minRangeSize) {
+      connections = ranged && fetchedInThreads(size) ? connectionsFor({ ...plan, minRangeSize }, size) : 0;
       warm.probed(size);
       order(workers, plan, connections);
     },

@@ -21,6 +21,8 @@ export interface DownloadSettings {
   autoConnections: boolean;
   threads: number;
   minRangeSize: number;
+  /** `--min-range` was given: the size holds on every path (see plan.ts, `plannedMinRange`). */
+  minRangeChosen: boolean;
   /** Bytes a stream's connections may fetch ahead of the consumer (`--stream-window`). */
   streamWindow: number;
   checksum?: Checksum;

@@ -19,7 +19,7 @@ import type { DownloadEvent, DownloadResult, VerifiedDigest } from './events.js'
 import { writeFirstBody } from './first-body.js';
 import { Meter } from './meter.js';
 import { countSettings } from './connection-count.js';
-import { fetchesRanges, planRanges } from './plan.js';
+import { fetchesRanges, planRanges, plannedMinRange, probeRoundTrip } from './plan.js';
 import type { Source } from './protocol.js';
 import type { DownloadSettings } from './settings.js';
 import { newPool } from './pool-setup.js';
@@ -189,7 +189,7 @@ export class Transfer {
   private async runPool(sources: Source[]): Promise<void> {
     const { opts, size } = this;
     const ranges: ByteRange[] = this.ranged
-      ? planRanges({ size: size!, connections: opts.connections, minRangeSize: opts.minRangeSize, done: this.kept })
+      ? planRanges({ size: size!, connections: opts.connections, minRangeSize: plannedMinRange(opts, probeRoundTrip(this.input.info), size), done: this.kept })
       : [{ start: 0, end: size ?? UNKNOWN_END }];
     const count = countSettings(opts, this.ranged); // every slot may steal, even with fewer ranges
     this.connections = Math.min(count.start, Math.max(1, ranges.length));
@@ -208,8 +208,7 @@ export class Transfer {
       written: this.kept,
       minRangeSize: opts.minRangeSize,
       connections: count,
-      // The probe took about two round trips (a new connection, then the request).
-      ...(this.input.info.elapsed !== undefined ? { roundTrip: this.input.info.elapsed / 2 } : {}),
+      ...(this.input.info.elapsed !== undefined ? { roundTrip: probeRoundTrip(this.input.info)! } : {}),
       ...(this.pieces ? { demoted: this.pieces.demoted } : {}),
     };
     this.emit({ type: 'start', path: this.input.target.path, size, connections: this.connections, ranges: ranges.length });

@@ -93,6 +93,8 @@ export interface Faults {
   slowFirst?: { count: number; rate: number };
   /** Milliseconds before every GET is answered: a long round trip. */
   latency?: number;
+  /** Milliseconds before every HEAD is answered: a probe that takes as long as a far server's. */
+  headLatency?: number;
   /**
    * A connection's second GET is met by closing the connection, unanswered: a keep-alive
    * timeout that races the client's next request (the client must ask again on a new one).
@@ -413,8 +415,9 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
       }
       served.add(req.socket);
     }
-    const latency = lookup(target)?.spec.faults?.latency;
-    if (method === 'GET' && latency !== undefined && !delayed.has(req)) {
+    const delays = lookup(target)?.spec.faults;
+    const latency = method === 'GET' ? delays?.latency : method === 'HEAD' ? delays?.headLatency : undefined;
+    if (latency !== undefined && !delayed.has(req)) {
       delayed.add(req);
       const timer = setTimeout(() => {
         timers.delete(timer);

@@ -10,7 +10,7 @@
  */
 import { Assigner } from '../../src/engine/assigner.js';
 import type { CountSettings } from '../../src/engine/connection-count.js';
-import { planRanges } from '../../src/engine/plan.js';
+import { planRanges, plannedMinRange } from '../../src/engine/plan.js';
 import { STEAL_MIN_AGE } from '../../src/engine/scheduler.js';
 import { SlotTable } from '../../src/engine/slots.js';
 import { mulberry32 } from './random.js';
@@ -36,7 +36,9 @@ export interface SimDownload {
   /** Slots (the most connections). */
   slots: number;
   connections: CountSettings;
+  /** `--min-range` (default 1 MiB); planned as the download plans it (`plannedMinRange`), unless `minRangeChosen`. */
   minRangeSize?: number;
+  minRangeChosen?: boolean;
 }
 
 /** What happened. */
@@ -116,9 +118,10 @@ export function simulate(net: SimNetwork, job: SimDownload, limitMs = 600_000): 
   };
   const changes: Array<{ at: number; connections: number; reason: string }> = [];
   const assigner = new Assigner(table, { run: (slot) => request(slot), onConnections: (connections, reason) => changes.push({ at: now, connections, reason }) });
-  const ranges = planRanges({ size: job.size, connections: job.slots, minRangeSize: job.minRangeSize ?? 1024 * 1024 });
+  const minRange = { minRangeSize: job.minRangeSize ?? 1024 * 1024, minRangeChosen: job.minRangeChosen ?? false, connections: job.slots };
+  const ranges = planRanges({ size: job.size, connections: job.slots, minRangeSize: plannedMinRange(minRange, net.rtt, job.size) });
   // The probe's round trip is known before the first range (as the download times its probe).
-  assigner.load({ mode: 'ranges', sources: 1, minRangeSize: job.minRangeSize ?? 1024 * 1024, connections: job.connections, roundTrip: net.rtt }, ranges, [], now);
+  assigner.load({ mode: 'ranges', sources: 1, minRangeSize: minRange.minRangeSize, connections: job.connections, roundTrip: net.rtt }, ranges, [], now);
   let finished = assigner.schedule(now);
   while (!finished) {
     if (now > limitMs) throw new Error(`simulation did not finish in ${limitMs} ms: ${JSON.stringify(assigner.written().slice(0, 4))}`);
