@@ -44,6 +44,8 @@ interface Gate {
   atHead: number;
   /** Of the connections accepted before HEAD was answered, those that carried no GET (the probe's own, at least). */
   idleEarly(): number;
+  /** The probe's connection (the first accepted) carried a GET. */
+  getOnProbe(): boolean;
 }
 
 /** A file server on 127.0.0.1 whose HEAD waits for connections (see {@link GateOptions}). */
@@ -107,6 +109,7 @@ async function gate(t: AfterContext, options: GateOptions): Promise<Gate> {
     gets: 0,
     atHead: 0,
     idleEarly: () => early.filter((socket) => !served.has(socket)).length,
+    getOnProbe: () => early[0] !== undefined && served.has(early[0]),
   };
   return state;
 }
@@ -149,16 +152,19 @@ describe('preconnect', { timeout: 60_000 }, () => {
     await waitFor('the first origin has no connection left open', () => first.open() === 0);
   });
 
-  it('a small file closes them, and opens none when the probe answers before threads start', async (t) => {
+  it('a small file goes to the warm threads when they run before the probe answers, on one of their connections; the rest close', async (t) => {
     const warmed = await gate(t, { size: MiB, headAfter: 1 + 4 });
     // --min-range 1M: one range (the gate makes the probe slow, which would share the file
     // among the connections: plan.ts, plannedMinRange).
     assert.ok((await fetch(t, warmed.url, MiB, { connections: 4, minRangeSize: MiB })).ok);
     assert.equal(warmed.atHead, 5);
-    // The main thread fetches a small file on the probe's connection, still open.
-    assert.equal(warmed.accepted(), 1 + 4, 'the spares were not used, and none opened after');
+    assert.equal(warmed.accepted(), 1 + 4, 'none opened after the probe');
+    assert.equal(warmed.gets, 1);
+    assert.equal(warmed.getOnProbe(), false, "a spare carried the GET, not the probe's connection");
     await waitFor('the spare connections closed', () => warmed.open() === 0);
+  });
 
+  it('a small file opens none when the probe answers before threads start', async (t) => {
     const quick = await gate(t, { size: MiB });
     assert.ok((await fetch(t, quick.url, MiB, { connections: 4 }, false)).ok);
     assert.equal(quick.accepted(), 1, "the probe's connection only");

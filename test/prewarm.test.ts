@@ -28,10 +28,24 @@ describe('warmUp', () => {
     assert.equal(fetchedInThreads(undefined), true);
   });
 
+  it('a small file too when the warm threads run (ready) by the time the probe answers; an empty one never', () => {
+    assert.equal(fetchedInThreads(MiB, true), true);
+    assert.equal(fetchedInThreads(1, true), true);
+    assert.equal(fetchedInThreads(0, true), false, 'nothing to fetch');
+    assert.equal(fetchedInThreads(MiB, false), false);
+    const warm = warmUp(1, NEVER, () => undefined, () => true);
+    assert.equal(warm.threaded, undefined, 'not before the probe answers');
+    warm.probed({ size: MiB });
+    assert.equal(warm.threaded, true);
+    const cold = warmUp(1, NEVER, () => undefined, () => false);
+    cold.probed({ size: MiB });
+    assert.equal(cold.threaded, false);
+  });
+
   it('a small file answered before the delay starts nothing, then or later', async () => {
     const started: number[] = [];
     const warm = warmUp(2, 0, (n) => started.push(n));
-    warm.probed(256 * KiB);
+    warm.probed({ size: 256 * KiB });
     await sleep(5);
     assert.deepEqual(started, []);
   });
@@ -40,8 +54,8 @@ describe('warmUp', () => {
     for (const size of [INLINE_MAX_SIZE + 1, undefined]) {
       const started: number[] = [];
       const warm = warmUp(3, NEVER, (n) => started.push(n));
-      warm.probed(size);
-      warm.probed(size);
+      warm.probed({ size });
+      warm.probed({ size });
       assert.deepEqual(started, [3], `size ${size}`);
     }
   });
@@ -51,8 +65,8 @@ describe('warmUp', () => {
     const warm = warmUp(1, 0, (n) => started.push(n));
     await sleep(5);
     assert.deepEqual(started, [1]);
-    warm.probed(INLINE_MAX_SIZE + 1);
-    warm.probed(1);
+    warm.probed({ size: INLINE_MAX_SIZE + 1 });
+    warm.probed({ size: 1 });
     assert.deepEqual(started, [1]);
   });
 

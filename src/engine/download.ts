@@ -19,7 +19,6 @@ import { existingAction, type ExistingAction } from './existing.js';
 import { chooseFileName } from './file-name.js';
 import { inspection } from './inspection.js';
 import { WARM_DELAY, warmUpFor, type WarmUp } from './prewarm.js';
-import { plannedMinRange, probeRoundTrip } from './plan.js';
 import { restartAction } from './restart.js';
 import { adoptFile, readLeftovers, takeLeftovers, type ResumePoint } from './resume.js';
 import type { DownloadSettings } from './settings.js';
@@ -184,7 +183,7 @@ export class Download {
         throw err;
       });
       try {
-        this.warming?.probed(info.size, info.acceptsRanges, plannedMinRange(this.opts, probeRoundTrip(info), info.size));
+        this.warming?.probed(info);
         this.announce(info, '-');
         if (!info.acceptsRanges && info.noRangesReason) this.warn(`using one connection: ${info.noRangesReason}`);
         // Loaded for `-o -` only (it brings node:crypto and node:os): a download to a file never needs it.
@@ -205,7 +204,7 @@ export class Download {
     if (opts.metalink && isMetalinkType(info.contentType)) {
       throw new MetalinkAnswer(info.finalUrl, await fetchDocument(this.client, new URL(info.finalUrl), opts.request, opts.signal));
     }
-    this.warming?.probed(info.size, info.acceptsRanges, plannedMinRange(this.opts, probeRoundTrip(info), info.size));
+    this.warming?.probed(info);
     const { target, action } = await this.target(info);
     this.announce(info, target.path);
     if (action?.kind === 'skip') return this.skip(info, target, action.why, action.have);
@@ -247,6 +246,7 @@ export class Download {
     return {
       opts: replace ? { ...this.opts, overwrite: true } : this.opts,
       client: this.client,
+      threaded: this.warming?.threaded,
       started: this.started,
       emit: (event) => this.emit(event),
       probe: (url) => this.probe(url),

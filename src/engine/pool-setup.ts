@@ -20,6 +20,8 @@ export interface PoolContext {
   opts: DownloadSettings;
   /** The download's connections: a small file is fetched on them, in the main thread. */
   client: HttpClient;
+  /** The warm-up's word on threads or the main thread (prewarm.ts, `WarmUp.threaded`); else by size. */
+  threaded?: boolean | undefined;
   emit(event: DownloadEvent): void;
 }
 
@@ -30,7 +32,7 @@ export type PoolHooks = Pick<PoolOptions, 'onRangeDone' | 'onConnections' | 'onW
 export function newPool(context: PoolContext, size: number | undefined, hooks: PoolHooks = {}): WorkerPool {
   const { opts } = context;
   const warn = (message: string): void => context.emit({ type: 'warning', message });
-  const inline = !fetchedInThreads(size);
+  const inline = !(context.threaded ?? fetchedInThreads(size));
   return new WorkerPool({
     ...(inline ? { inline: context.client } : {}),
     connections: opts.connections,

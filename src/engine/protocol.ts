@@ -67,4 +67,6 @@ export type FromWorker =
   | { type: 'no-ranges'; slot: number; reason: string }
   | { type: 'retry'; slot: number; attempt: number; delay: number; reason: string; pushback: boolean }
   | { type: 'http'; trace: HttpTrace }
-  | { type: 'stopped' };
+  | { type: 'stopped' }
+  /** Posted once, as the thread starts taking messages: a warm thread running when the probe answers takes a small file too (prewarm.ts). */
+  | { type: 'ready' };

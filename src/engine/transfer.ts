@@ -36,6 +36,8 @@ export interface TransferContext {
   opts: DownloadSettings;
   /** The download's connections: a small file is fetched on them, in the main thread. */
   client: HttpClient;
+  /** Threads or the main thread for a small file (pool-setup.ts, `PoolContext`). */
+  threaded?: boolean | undefined;
   /** When the download started (ms, `performance.now()`). */
   started: number;
   emit(event: DownloadEvent): void;

@@ -138,7 +138,7 @@ export class WorkerPool {
   }
 
   private onMessage(message: FromWorker): void {
-    if (message.type === 'stopped') return;
+    if (message.type === 'stopped' || message.type === 'ready') return;
     if (message.type === 'http') {
       this.options.onTrace?.(message.trace);
       return;

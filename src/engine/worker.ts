@@ -11,3 +11,4 @@ const fetcher = new Fetcher(
   () => port.close(),
 );
 port.on('message', (message: ToWorker) => fetcher.handle(message));
+port.postMessage({ type: 'ready' } satisfies FromWorker);
