@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { realpath } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
-import { overallLine, progressLine, progressText, shortenMiddle } from '../src/cli/format.js';
+import { formatBytes, overallLine, progressLine, progressText, shortenMiddle, summary } from '../src/cli/format.js';
 import { Frame } from '../src/cli/frame.js';
 import { BIN } from './helpers/cli.js';
 import { serve } from './helpers/server.js';
@@ -62,6 +62,15 @@ describe('progress line: fitted to the width', () => {
   it('shortens in the middle', () => {
     assert.equal(shortenMiddle('abcdefghij', 5), 'ab…ij');
     assert.equal(shortenMiddle('abc', 5), 'abc');
+  });
+});
+
+describe('summary line', () => {
+  it('gives a rate below 1 KiB/s in whole bytes', () => {
+    assert.equal(formatBytes(3.7811081694509676), '4 B');
+    assert.equal(formatBytes(1536), '1.50 KiB');
+    const line = summary({ path: '-', url: 'http://h/one', finalUrl: 'http://h/one', size: 1, duration: 264.5, resumed: 0, connections: 16 });
+    assert.equal(line, 'streamed 1 B to stdout, in 0.3s, 4 B/s, 16 connections');
   });
 });
 

@@ -15,7 +15,8 @@ export function formatBytes(bytes: number): string {
     value /= 1024;
     unit++;
   }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
+  // Whole bytes: a rate below 1 KiB/s is a fraction (3.78 B/s printed as 3.7811081694509676 B/s).
+  return unit === 0 ? `${Math.round(bytes)} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
 }
 
 /** Seconds as `1m05s` / `12s`. */
