@@ -40,10 +40,10 @@
  * --baseline also baseline. A missing peer is skipped; a missing nginx is fatal.
  * `apt-get install -y nginx-light aria2 axel`.
  *
- * Before/after a change (--baseline PATH): PATH is the CLI script of another build of rangeget,
+ * Before/after a change (--baseline PATH): PATH is another build of rangeget (its folder, or its CLI script),
  * e.g. a full copy of the project built before the change:
  *   git worktree add /tmp/baseline <rev> && (cd /tmp/baseline && npm ci)   (or cp -r, then npm run build)
- *   npm run bench -- --baseline /tmp/baseline/bin/rangeget.js --tools rangeget,baseline
+ *   npm run bench -- --baseline /tmp/baseline --tools rangeget,baseline   (the folder, or its bin/rangeget.js)
  * A tool named `baseline` then runs in every scenario exactly as rangeget does (same flags; in c
  * the same list file and -i, if its --help mentions --input-file; in e with and without
  * --checksum), alternating with the others: rangeget baseline … rangeget baseline … (the order
@@ -99,6 +99,7 @@ import { markdownTable, textTable, type Table } from './report.js';
 import { killActiveRuns } from './runner.js';
 import { runVerified, type Expected } from './verify.js';
 import {
+  baselineScript,
   fmt,
   GiB,
   KiB,
@@ -225,9 +226,8 @@ function parseOptions(root: string): Options {
     if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario "${s}" (${SCENARIOS.join(',')})`);
     scenarios.add(s as ScenarioId);
   }
-  const baselineCli = values.baseline === undefined ? undefined : path.resolve(values.baseline);
   if (values.baseline !== undefined && values.baseline.trim() === '') throw new Error('--baseline needs a path');
-  if (baselineCli !== undefined && !existsSync(baselineCli)) throw new Error(`--baseline: ${baselineCli} does not exist`);
+  const baselineCli = values.baseline === undefined ? undefined : baselineScript(values.baseline);
   const known = TOOLS.filter((t) => t !== 'baseline' || baselineCli !== undefined);
   const tools: ToolName[] = [];
   for (const t of values.tools === undefined ? known : list(values.tools)) {

@@ -1,6 +1,6 @@
 // Small helpers for the benchmark harness: statistics, files, hashing, ports, versions.
 import { createHash, randomFillSync } from 'node:crypto';
-import { accessSync, chmodSync, closeSync, constants, fsyncSync, openSync, writeSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, existsSync, fsyncSync, openSync, statSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
@@ -151,4 +151,17 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * `--baseline PATH` as the CLI script to run: PATH itself, or `PATH/bin/rangeget.js` when PATH is
+ * a build's folder (a worktree). Throws, saying which, when neither exists.
+ */
+export function baselineScript(given: string): string {
+  const full = path.resolve(given);
+  if (!existsSync(full)) throw new Error(`--baseline: ${full} does not exist`);
+  if (!statSync(full).isDirectory()) return full;
+  const script = path.join(full, 'bin', 'rangeget.js');
+  if (!existsSync(script)) throw new Error(`--baseline: ${full} is a folder without bin/rangeget.js`);
+  return script;
 }

@@ -22,6 +22,10 @@ import {
   type Role,
 } from '../bench/matrix/report.js';
 import { linkSettings, namespaceName, parseSchedstat } from '../bench/netem/netns.js';
+import { baselineScript } from '../bench/util.js';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tempDir } from './helpers/tmp.js';
 
 function parse(argv: string[]): MatrixOptions {
   const o = parseMatrixArgs(argv);
@@ -36,6 +40,18 @@ const tool = (label: string, role: Role, runs: MatrixRun[]): PointResult['tools'
 function point(tools: PointResult['tools'], over: Partial<PointResult> = {}): PointResult {
   return { rttMs: 80, lossPct: 0.5, throttled: false, tools, error: undefined, ...over };
 }
+
+describe('--baseline', () => {
+  it("is a build's folder or its CLI script; anything else is refused, saying why", async (t) => {
+    const dir = await tempDir(t);
+    await mkdir(join(dir, 'bin'));
+    await writeFile(join(dir, 'bin', 'rangeget.js'), '');
+    assert.equal(baselineScript(dir), join(dir, 'bin', 'rangeget.js'));
+    assert.equal(baselineScript(join(dir, 'bin', 'rangeget.js')), join(dir, 'bin', 'rangeget.js'));
+    assert.throws(() => baselineScript(join(dir, 'bin')), /is a folder without bin\/rangeget\.js/);
+    assert.throws(() => baselineScript(join(dir, 'missing')), /does not exist/);
+  });
+});
 
 describe('matrix options', () => {
   it('defaults to the issue #13 matrix: 256 MiB, 3 runs, 4 round trips × 2 losses × 2 rates', () => {

@@ -9,7 +9,7 @@ import { startNginx, type NginxServer } from '../nginx.js';
 import { textTable } from '../report.js';
 import { cleanStale, missingRequirements, setupNetem, teardownAllSync, type Netem, type ProcessTimes } from '../netem/netns.js';
 import { runVerified } from '../verify.js';
-import { commandLine, gitRev, isAlive, loopbackEnv, MiB, versionLine, which, writeRandomFile } from '../util.js';
+import { baselineScript, commandLine, gitRev, isAlive, loopbackEnv, MiB, versionLine, which, writeRandomFile } from '../util.js';
 import { MATRIX_USAGE, parseMatrixArgs, type MatrixOptions } from './options.js';
 import { markdownSection, matrixTable, rttLabel, runLines, spliceSection, tally, type MatrixRun, type PointResult, type Role } from './report.js';
 
@@ -67,7 +67,7 @@ function toolsOf(o: MatrixOptions, root: string, name: string): MatrixTool[] {
   const tools: MatrixTool[] = [];
   for (const t of o.tools) {
     if (t === 'rangeget') tools.push(build('rangeget', 'rangeget', rangeget, 'bin/rangeget.js', []));
-    if (t === 'baseline' && o.baseline !== undefined) tools.push(build('baseline', 'baseline', path.resolve(root, o.baseline), 'BASELINE', []));
+    if (t === 'baseline' && o.baseline !== undefined) tools.push(build('baseline', 'baseline', baselineScript(path.resolve(root, o.baseline)), 'BASELINE', []));
     const bin = t === 'aria2c' || t === 'axel' ? which(t) : undefined;
     if (t === 'aria2c' && bin)
       tools.push({ label: 'aria2c', role: 'peer', template: aria2cTemplate(PEER_CONNECTIONS), command: (dir, url) => ({ cmd: bin, args: aria2cArgs(PEER_CONNECTIONS, dir, name, url) }) });
