@@ -36,6 +36,14 @@ export function fetchedInThreads(size: number | undefined, ready = false): boole
   return size === undefined || size > INLINE_MAX_SIZE || (ready && size > 0);
 }
 
+/**
+ * Whether the file the probe describes is fetched by threads, the warm ones being `ready` or
+ * not. Ranges only: a small file that comes as one stream keeps the probe's connection.
+ */
+function threadedFor(answer: ProbeAnswer, ready: boolean): boolean {
+  return fetchedInThreads(answer.size, answer.acceptsRanges !== false && ready);
+}
+
 /** Workers that said they are running (`ready`, worker.ts). */
 const running = new WeakSet<Worker>();
 
@@ -132,9 +140,8 @@ export function warmUp(count: number, delay = WARM_DELAY, start: (count: number)
     timer = undefined;
   };
   return {
-    probed({ size, acceptsRanges }) {
-      // Ranges only: a small file that comes as one stream keeps the probe's connection.
-      threaded = fetchedInThreads(size, acceptsRanges !== false && ready());
+    probed(answer) {
+      threaded = threadedFor(answer, ready());
       if (!timer) return;
       cancel();
       if (threaded) start(count);
@@ -172,7 +179,7 @@ export function warmUpFor(opts: DownloadSettings, delay: number = WARM_DELAY): W
       const minRangeSize = plannedMinRange(opts, probeRoundTrip(answer), answer.size);
       // Before warm.probed: the threads it may start now take their share of `connections`.
       const ranged = answer.acceptsRanges !== false;
-      connections = ranged && fetchedInThreads(answer.size, ranged && ready()) ? connectionsFor({ ...plan, minRangeSize }, answer.size) : 0;
+      connections = ranged && threadedFor(answer, ready()) ? connectionsFor({ ...plan, minRangeSize }, answer.size) : 0;
       warm.probed(answer);
       order(workers, plan, connections);
     },

@@ -11,7 +11,6 @@ import { FileHasher } from '../storage/hasher.js';
 import type { Target } from '../storage/target.js';
 import type { ProbeResult } from '../http/probe.js';
 import { lastModifiedTime } from '../http/validators.js';
-import type { HttpClient } from '../http/client.js';
 import { whenAborted } from '../primitives/abort.js';
 import { AbortError, ChecksumError, SizeError, fileError } from '../primitives/errors.js';
 import { totalLength, UNKNOWN_END, type ByteRange } from '../primitives/ranges.js';
@@ -22,7 +21,7 @@ import { countSettings } from './connection-count.js';
 import { fetchesRanges, planRanges, plannedMinRange, probeRoundTrip } from './plan.js';
 import type { Source } from './protocol.js';
 import type { DownloadSettings } from './settings.js';
-import { newPool } from './pool-setup.js';
+import { newPool, type PoolContext } from './pool-setup.js';
 import { findSources, sourceOf } from './sources.js';
 import { PieceChecker } from './piece-check.js';
 import { abortedAt, expectedDigest, keepFailed, keptMismatch } from './verify.js';
@@ -32,15 +31,9 @@ import { RangesUnsupported, type PoolJob, type WorkerPool } from './worker-pool.
 const SAVE_INTERVAL = 500;
 
 /** What a transfer runs in: the download it belongs to. */
-export interface TransferContext {
-  opts: DownloadSettings;
-  /** The download's connections: a small file is fetched on them, in the main thread. */
-  client: HttpClient;
-  /** Threads or the main thread for a small file (pool-setup.ts, `PoolContext`). */
-  threaded?: boolean | undefined;
+export interface TransferContext extends PoolContext {
   /** When the download started (ms, `performance.now()`). */
   started: number;
-  emit(event: DownloadEvent): void;
   /** Probe a mirror, as the download probes its URL. */
   probe(url: URL): Promise<ProbeResult>;
 }
@@ -190,8 +183,9 @@ export class Transfer {
   /** Plan what is missing and run one pool over it; the pool is stopped whatever happens. */
   private async runPool(sources: Source[]): Promise<void> {
     const { opts, size } = this;
+    const roundTrip = probeRoundTrip(this.input.info);
     const ranges: ByteRange[] = this.ranged
-      ? planRanges({ size: size!, connections: opts.connections, minRangeSize: plannedMinRange(opts, probeRoundTrip(this.input.info), size), done: this.kept })
+      ? planRanges({ size: size!, connections: opts.connections, minRangeSize: plannedMinRange(opts, roundTrip, size), done: this.kept })
       : [{ start: 0, end: size ?? UNKNOWN_END }];
     const count = countSettings(opts, this.ranged); // every slot may steal, even with fewer ranges
     this.connections = Math.min(count.start, Math.max(1, ranges.length));
@@ -210,7 +204,7 @@ export class Transfer {
       written: this.kept,
       minRangeSize: opts.minRangeSize,
       connections: count,
-      ...(this.input.info.elapsed !== undefined ? { roundTrip: probeRoundTrip(this.input.info)! } : {}),
+      ...(roundTrip !== undefined ? { roundTrip } : {}),
       ...(this.pieces ? { demoted: this.pieces.demoted } : {}),
     };
     this.emit({ type: 'start', path: this.input.target.path, size, connections: this.connections, ranges: ranges.length });
