@@ -130,6 +130,7 @@ export function resolveOptions(url: string | URL, options: DownloadOptions & { s
     connections,
     autoConnections,
     threads,
+    threadsChosen: options.threads !== undefined,
     minRangeSize,
     minRangeChosen: options.minRangeSize !== undefined,
     streamWindow,

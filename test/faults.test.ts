@@ -638,7 +638,7 @@ describe('local side', { concurrency: 4 }, () => {
       execFileSync('umount', ['-l', mnt], { stdio: 'ignore' });
       await rm(mnt, { recursive: true, force: true });
     });
-    // Over 4 MiB, so worker threads write it (small files are fetched in the main thread).
+    // Over 4 MiB, and FAST's --threads 1: a worker thread writes it.
     const srv = await serve(t, { '/f.bin': { size: 5 * MiB } });
     const filler = join(mnt, 'filler');
     const events: DownloadEvent[] = [];

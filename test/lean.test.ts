@@ -1,11 +1,11 @@
 /**
  * The lean range reader (src/engine/range-reader.ts over src/http/lean-connection.ts): the
- * response-head parser on hand-made bytes, then downloads that worker threads fetch (files
- * over 4 MiB) from the fault server: keep-alive reuse, a server that closes a connection
+ * response-head parser on hand-made bytes, then downloads that worker threads fetch
+ * (`threads: 1`) from the fault server: keep-alive reuse, a server that closes a connection
  * instead of answering its next request, a chunked 206 handed to undici, heads split across
  * reads while other connections' reads go through the thread's shared buffer, byte-exact each time.
  * The rest of the suite covers the lean path too: every download without a proxy or `-v` takes
- * it (small files in the main thread, on the probe's connection); `npm run test:undici` runs
+ * it (plain HTTP in the main thread, from the probe's connection on); `npm run test:undici` runs
  * the fault, TLS, proxy, resume and batch suites again with everything through undici.
  */
 import { describe, it, type TestContext } from 'node:test';
@@ -62,7 +62,7 @@ async function fetched(t: TestContext, spec: Omit<FileSpec, 'size'>, options = {
   const server = await serve(t, { '/f.bin': { size: 5 * MiB + 3, ...spec } });
   const dir = await tempDir(t);
   const events: DownloadEvent[] = [];
-  const result = await download(server.url('/f.bin'), { dir, connections: 4, minRangeSize: 256 * 1024, retries: 0, onEvent: (e) => events.push(e), ...options });
+  const result = await download(server.url('/f.bin'), { dir, connections: 4, threads: 1, minRangeSize: 256 * 1024, retries: 0, onEvent: (e) => events.push(e), ...options });
   assert.equal(await sha256File(result.path), server.sha256('/f.bin'));
   return { server, events };
 }

@@ -1,16 +1,18 @@
 /**
- * A warm worker opens the connections a download's first ranges take while the probe runs
- * (src/engine/preconnect.ts). The server here answers HEAD only once it has accepted as many
+ * The connections a download's first ranges take are opened while the probe runs: by a warm
+ * worker (src/engine/preconnect.ts), or by the main thread when it fetches (prewarm.ts). The server here answers HEAD only once it has accepted as many
  * connections as the test waits for, so that "opened during the probe" is a fact the test
  * sees, not a race it hopes to win; every wait is bounded, and the sockets are counted.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { Download } from '../src/engine/download.js';
 import { connectionsFor, preconnectPlan, threadShare } from '../src/engine/preconnect.js';
+import { threadsStarted } from '../src/engine/prewarm.js';
 import { resolveOptions } from '../src/options.js';
 import type { DownloadOptions } from '../src/download-options.js';
 import type { DownloadEvent } from '../src/engine/events.js';
@@ -32,6 +34,8 @@ interface GateOptions {
   redirect?: string;
   /** Connections 2 to `1 + n` are closed as soon as they are accepted (the probe's is the first). */
   dropAfterFirst?: number;
+  /** Answers carry the file's `Repr-Digest` (RFC 9530). */
+  digest?: boolean;
 }
 
 interface Gate {
@@ -62,7 +66,12 @@ async function gate(t: AfterContext, options: GateOptions): Promise<Gate> {
         res.writeHead(302, { location: options.redirect }).end();
         return;
       }
-      const head = { 'accept-ranges': 'bytes', etag: '"x"', 'content-type': 'application/octet-stream' };
+      const head = {
+        'accept-ranges': 'bytes',
+        etag: '"x"',
+        'content-type': 'application/octet-stream',
+        ...(options.digest ? { 'repr-digest': `sha-256=:${createHash('sha256').update(content).digest('base64')}:` } : {}),
+      };
       const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
       if (req.method === 'GET') {
         state.gets++;
@@ -124,15 +133,62 @@ async function fetch(t: AfterContext, url: string, size: number, options: Downlo
   return { events, ok };
 }
 
+/**
+ * A plain HTTP download is fetched in the main thread, which opens one connection fewer than
+ * it starts with (the probe's takes the first range); `--threads` sends it to a worker thread,
+ * which opens all of them (prewarm.ts, `worthThreads`).
+ */
+const MODES = [
+  { name: 'main thread', options: {}, extra: 3, probeIdle: 0 },
+  { name: 'worker thread', options: { threads: 1 }, extra: 4, probeIdle: 1 },
+] as const;
+
 describe('preconnect', { timeout: 60_000 }, () => {
-  it('the connections of the first ranges open while the probe runs, and the ranges take them', async (t) => {
-    const server = await gate(t, { size: 8 * MiB, headAfter: 1 + 4 });
-    const { events, ok } = await fetch(t, server.url, 8 * MiB, { connections: 4 });
+  for (const mode of MODES) {
+    it(`${mode.name}: the connections of the first ranges open while the probe runs, and the ranges take them`, async (t) => {
+      const server = await gate(t, { size: 8 * MiB, headAfter: 1 + mode.extra });
+      const { events, ok } = await fetch(t, server.url, 8 * MiB, { connections: 4, ...mode.options });
+      assert.ok(ok);
+      assert.equal(server.atHead, 1 + mode.extra, 'open before HEAD was answered');
+      assert.equal(server.accepted(), 1 + mode.extra, 'none opened after the probe');
+      assert.equal(server.idleEarly(), mode.probeIdle, 'ranges went over the four (and the probe\'s, from the main thread)');
+      assert.deepEqual([retries(events), warnings(events)], [[], []]);
+      await waitFor('every connection closed', () => server.open() === 0);
+    });
+
+    it(`${mode.name}: a redirect to another origin closes the ones opened to the first`, async (t) => {
+      const target = await gate(t, { size: 8 * MiB });
+      const first = await gate(t, { size: 8 * MiB, headAfter: 1 + mode.extra, redirect: target.url });
+      const { ok } = await fetch(t, first.url, 8 * MiB, { connections: 4, ...mode.options });
+      assert.ok(ok);
+      assert.equal(first.atHead, 1 + mode.extra);
+      assert.equal(first.gets, 0, 'no range went to the first origin');
+      await waitFor('the first origin has no connection left open', () => first.open() === 0);
+    });
+
+    it(`${mode.name}: connections that fail while the probe runs are dropped without a word`, async (t) => {
+      const server = await gate(t, { size: 8 * MiB, headAfter: 1 + mode.extra, dropAfterFirst: mode.extra });
+      const { events, ok } = await fetch(t, server.url, 8 * MiB, { connections: 4, ...mode.options });
+      assert.ok(ok);
+      assert.deepEqual([retries(events), warnings(events)], [[], []]);
+    });
+  }
+
+  it('main thread: a small file on a slow probe keeps the probe\'s connection for its range, and closes the rest', async (t) => {
+    const server = await gate(t, { size: MiB, headAfter: 1 + 3 });
+    // --min-range 1M: one range (a slow probe would share the file among the connections: plan.ts).
+    assert.ok((await fetch(t, server.url, MiB, { connections: 4, minRangeSize: MiB })).ok);
+    assert.deepEqual([server.atHead, server.accepted(), server.gets, server.getOnProbe()], [4, 4, 1, true]);
+    await waitFor('the other connections closed', () => server.open() === 0);
+  });
+
+  it('main thread: a file whose server publishes its digest goes to a worker thread, the main thread\'s spare connections closed', async (t) => {
+    const server = await gate(t, { size: 8 * MiB, headAfter: 1 + 3, digest: true });
+    const before = threadsStarted();
+    const { ok } = await fetch(t, server.url, 8 * MiB, { connections: 4 });
     assert.ok(ok);
-    assert.equal(server.atHead, 5, 'four connections were open before HEAD was answered');
-    assert.equal(server.idleEarly(), 1, "ranges went over all four (the probe's HEAD over the fifth)");
-    assert.deepEqual([retries(events), warnings(events)], [[], []]);
-    await waitFor('every connection closed', () => server.open() === 0);
+    assert.equal(threadsStarted() - before, 1, 'a thread hashes beside the main thread');
+    assert.equal(server.atHead, 4);
   });
 
   it('shared by threads, -c auto: as many as the download starts with, none beyond', async (t) => {
@@ -142,21 +198,11 @@ describe('preconnect', { timeout: 60_000 }, () => {
     assert.deepEqual([server.atHead, server.idleEarly()], [7, 1]);
   });
 
-  it('a redirect to another origin closes the ones opened to the first', async (t) => {
-    const target = await gate(t, { size: 8 * MiB });
-    const first = await gate(t, { size: 8 * MiB, headAfter: 1 + 4, redirect: target.url });
-    const { ok } = await fetch(t, first.url, 8 * MiB, { connections: 4 });
-    assert.ok(ok);
-    assert.equal(first.atHead, 5);
-    assert.equal(first.gets, 0, 'no range went to the first origin');
-    await waitFor('the first origin has no connection left open', () => first.open() === 0);
-  });
-
-  it('a small file goes to the warm threads when they run before the probe answers, on one of their connections; the rest close', async (t) => {
+  it('--threads: a small file goes to the warm threads when they run before the probe answers, on one of their connections; the rest close', async (t) => {
     const warmed = await gate(t, { size: MiB, headAfter: 1 + 4 });
     // --min-range 1M: one range (the gate makes the probe slow, which would share the file
     // among the connections: plan.ts, plannedMinRange).
-    assert.ok((await fetch(t, warmed.url, MiB, { connections: 4, minRangeSize: MiB })).ok);
+    assert.ok((await fetch(t, warmed.url, MiB, { connections: 4, minRangeSize: MiB, threads: 1 })).ok);
     assert.equal(warmed.atHead, 5);
     assert.equal(warmed.accepted(), 1 + 4, 'none opened after the probe');
     assert.equal(warmed.gets, 1);
@@ -169,13 +215,6 @@ describe('preconnect', { timeout: 60_000 }, () => {
     // --min-range 1M: one range, whatever the probe took (a slow one shares the file: plannedMinRange).
     assert.ok((await fetch(t, quick.url, MiB, { connections: 4, minRangeSize: MiB }, false)).ok);
     assert.equal(quick.accepted(), 1, "the probe's connection only");
-  });
-
-  it('connections that fail while the probe runs are dropped without a word', async (t) => {
-    const server = await gate(t, { size: 8 * MiB, headAfter: 1 + 4, dropAfterFirst: 4 });
-    const { events, ok } = await fetch(t, server.url, 8 * MiB, { connections: 4 });
-    assert.ok(ok);
-    assert.deepEqual([retries(events), warnings(events)], [[], []]);
   });
 
   it('only where ranges go the lean way, and never more than the download may use', () => {

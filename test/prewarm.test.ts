@@ -7,13 +7,18 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import http from 'node:http';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { Download } from '../src/engine/download.js';
-import { fetchedInThreads, INLINE_MAX_SIZE, threadsStarted, warmUp } from '../src/engine/prewarm.js';
+import { fetchedInThreads, INLINE_MAX_SIZE, threadsStarted, warmUp, worthThreads } from '../src/engine/prewarm.js';
+import { LeanClient } from '../src/http/lean-client.js';
+import type { DownloadOptions } from '../src/download-options.js';
 import { resolveOptions } from '../src/options.js';
 import { sha256File } from './helpers/content.js';
+import { listenLoopback } from './helpers/loopback.js';
 import { serve } from './helpers/server.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir, waitFor } from './helpers/tmp.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -78,14 +83,62 @@ describe('warmUp', () => {
   });
 });
 
-describe('a download starts worker threads only for a big file', { timeout: 30_000 }, () => {
+describe('worthThreads', () => {
+  const worth = (options: DownloadOptions, url = 'http://example.test/f', answer?: Parameters<typeof worthThreads>[1]) => worthThreads(resolveOptions(url, options), answer);
+
+  it('a plain HTTP download is not worth a thread', () => {
+    assert.equal(worth({}), false);
+    assert.equal(worth({ connections: 64 }), false);
+    assert.equal(worth({}, undefined, { finalUrl: 'http://elsewhere.test/f' }), false);
+  });
+
+  it('TLS, a digest to hash, undici ranges, or --threads are', () => {
+    assert.equal(worth({}, 'https://example.test/f'), true, 'https');
+    assert.equal(worth({}, undefined, { finalUrl: 'https://example.test/f' }), true, 'sent to https');
+    assert.equal(worth({ mirrors: ['https://mirror.test/f'] }), true, 'an https mirror');
+    assert.equal(worth({ checksum: `sha256=${'0'.repeat(64)}` }), true, '--checksum');
+    assert.equal(worth({}, undefined, { finalUrl: 'http://example.test/f', digest: { algorithm: 'sha256', hex: '0'.repeat(64), field: 'Repr-Digest' } }), true, 'a server digest');
+    assert.equal(worth({ proxy: 'http://127.0.0.1:9' }), true, 'a proxy: undici');
+    assert.equal(worth({ trace: true }), true, '-v: undici');
+    assert.equal(worth({ threads: 1 }), true, '--threads');
+  });
+
+  it('a file not worth threads is fetched in the main thread at any size', () => {
+    for (const size of [MiB, INLINE_MAX_SIZE + 1, undefined]) assert.equal(fetchedInThreads(size, true, false), false);
+  });
+});
+
+describe('LeanClient.preconnect', () => {
+  it('opens idle connections that requests take, and trim closes all but the most recent', async (t) => {
+    const sockets = new Set<Socket>();
+    let accepted = 0;
+    const server = http.createServer((_req, res) => res.end('x'));
+    server.on('connection', () => accepted++);
+    const listening = await listenLoopback(server, sockets);
+    t.after(() => listening.close());
+    const url = new URL(`http://127.0.0.1:${listening.port}/f`);
+    const client = new LeanClient(resolveOptions(url.href, {}).request.connection);
+    t.after(() => client.close());
+    client.preconnect(url, 3);
+    await waitFor('three connections accepted', () => accepted === 3);
+    const answer = await client.request(url, { method: 'GET', headers: {} });
+    assert.equal(answer.statusCode, 200);
+    for await (const _ of answer.body);
+    assert.equal(accepted, 3, 'the request took one of them');
+    client.trim(url.origin, 1);
+    await waitFor('two closed', () => sockets.size === 1);
+  });
+});
+
+describe('a download starts worker threads only for a big file worth them', { timeout: 30_000 }, () => {
   /** Threads started by the time the probe event came, and by the end; the file's sha256. */
-  async function fetch(t: Parameters<typeof tempDir>[0], size: number): Promise<{ atProbe: number; atEnd: number; ok: boolean }> {
+  async function fetch(t: Parameters<typeof tempDir>[0], size: number, options: DownloadOptions = {}): Promise<{ atProbe: number; atEnd: number; ok: boolean }> {
     const server = await serve(t, { '/f.bin': { size } });
     const dir = await tempDir(t);
     const before = threadsStarted();
     let atProbe = -1;
     const opts = resolveOptions(server.url('/f.bin'), {
+      ...options,
       dir,
       onEvent: (e) => {
         if (e.type === 'probe') atProbe = threadsStarted() - before;
@@ -100,7 +153,11 @@ describe('a download starts worker threads only for a big file', { timeout: 30_0
     assert.deepEqual(await fetch(t, 256 * KiB), { atProbe: 0, atEnd: 0, ok: true });
   });
 
-  it('5 MiB: one, started when the probe answered and taken by the pool', async (t) => {
-    assert.deepEqual(await fetch(t, 5 * MiB), { atProbe: 1, atEnd: 1, ok: true });
+  it('5 MiB over plain HTTP: none (the main thread fetches it)', async (t) => {
+    assert.deepEqual(await fetch(t, 5 * MiB), { atProbe: 0, atEnd: 0, ok: true });
+  });
+
+  it('5 MiB with --threads: one, started when the probe answered and taken by the pool', async (t) => {
+    assert.deepEqual(await fetch(t, 5 * MiB, { threads: 1 }), { atProbe: 1, atEnd: 1, ok: true });
   });
 });

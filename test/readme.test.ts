@@ -23,7 +23,7 @@ const INDEX = new URL('../src/index.js', import.meta.url).href;
 const SECTION = '## The library';
 const ORIGIN = 'https://example.com';
 const PLACEHOLDER = 'SHA256_OF_FILE';
-/** Served at every path an example asks for: over 4 MiB, so worker threads fetch it over several ranges. */
+/** Served at every path an example asks for: over 4 MiB, fetched over several ranges. */
 const SIZE = 5 * 1024 * 1024 + 7;
 
 /** The ```js blocks between `heading` and the next `## ` heading. */

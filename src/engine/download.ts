@@ -18,7 +18,7 @@ import { probeEvent, type DownloadEvent, type DownloadResult, type Inspection, t
 import { existingAction, type ExistingAction } from './existing.js';
 import { chooseFileName } from './file-name.js';
 import { inspection } from './inspection.js';
-import { WARM_DELAY, warmUpFor, type WarmUp } from './prewarm.js';
+import { threadsFor, WARM_DELAY, warmUpFor, type WarmUp } from './prewarm.js';
 import { restartAction } from './restart.js';
 import { adoptFile, readLeftovers, takeLeftovers, type ResumePoint } from './resume.js';
 import type { DownloadSettings } from './settings.js';
@@ -94,7 +94,7 @@ export class Download {
     this.checkAborted();
     for (const message of this.opts.warnings) this.warn(message);
     // Threads load while a slow probe runs, or once it says the file is big: a small file starts none.
-    if (this.warm !== false) this.warming = warmUpFor(this.opts, this.warm);
+    if (this.warm !== false) this.warming = warmUpFor(this.opts, this.warm, this.client);
     try {
       // Bytes written when the original URL was last probed again (none yet: -1).
       let reprobedAt = -1;
@@ -176,7 +176,7 @@ export class Download {
   async stream(write: StreamWrite): Promise<DownloadResult> {
     this.checkAborted();
     for (const message of this.opts.warnings) this.warn(message);
-    if (this.warm !== false) this.warming = warmUpFor(this.opts, this.warm);
+    if (this.warm !== false) this.warming = warmUpFor(this.opts, this.warm, this.client);
     try {
       const info = await this.probe(this.opts.url, true, this.opts.rate === undefined).catch((err: unknown) => {
         if (this.opts.signal?.aborted) throw new AbortError();
@@ -188,7 +188,7 @@ export class Download {
         if (!info.acceptsRanges && info.noRangesReason) this.warn(`using one connection: ${info.noRangesReason}`);
         // Loaded for `-o -` only (it brings node:crypto and node:os): a download to a file never needs it.
         const { StreamTransfer } = await import('./stream.js');
-        return await new StreamTransfer(this.transferContext(), info, write).run();
+        return await new StreamTransfer(this.transferContext(info), info, write).run();
       } finally {
         if (info.body) discard({ body: info.body, headers: {} });
       }
@@ -234,7 +234,7 @@ export class Download {
       throw fileError(err, target.partPath);
     }
     try {
-      return await new Transfer(this.transferContext(replace), { info, target, file, kept: kept.written, controlExists: !kept.fresh }).run();
+      return await new Transfer(this.transferContext(info, replace), { info, target, file, kept: kept.written, controlExists: !kept.fresh }).run();
     } catch (err) {
       await file.close().catch(() => undefined);
       throw err;
@@ -242,11 +242,11 @@ export class Download {
   }
 
   /** What a transfer of this download runs in; `replace`: the file at the path may be replaced. */
-  private transferContext(replace = false): TransferContext {
+  private transferContext(info: ProbeResult, replace = false): TransferContext {
     return {
       opts: replace ? { ...this.opts, overwrite: true } : this.opts,
       client: this.client,
-      threaded: this.warming?.threaded,
+      threaded: this.warming?.threaded ?? threadsFor(this.opts, info),
       started: this.started,
       emit: (event) => this.emit(event),
       probe: (url) => this.probe(url),

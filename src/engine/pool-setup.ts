@@ -7,7 +7,6 @@ import type { HttpClient } from '../http/client.js';
 import type { DownloadEvent } from './events.js';
 import { formatRate } from './meter.js';
 import type { DownloadSettings } from './settings.js';
-import { fetchedInThreads } from './prewarm.js';
 import { WorkerPool, type PoolOptions } from './worker-pool.js';
 
 /** Bytes buffered per connection before a positional write. */
@@ -20,19 +19,19 @@ export interface PoolContext {
   opts: DownloadSettings;
   /** The download's connections: a small file is fetched on them, in the main thread. */
   client: HttpClient;
-  /** The warm-up's word on threads or the main thread (prewarm.ts, `WarmUp.threaded`); else by size. */
-  threaded?: boolean | undefined;
+  /** Worker threads fetch the file, else the main thread (prewarm.ts: `WarmUp.threaded`, `threadsFor`). */
+  threaded: boolean;
   emit(event: DownloadEvent): void;
 }
 
 /** What the caller hears from its pool besides events: ranges done, the count changed, bytes written (piece checks). */
 export type PoolHooks = Pick<PoolOptions, 'onRangeDone' | 'onConnections' | 'onWritten'>;
 
-/** A pool for a file of `size` bytes. */
-export function newPool(context: PoolContext, size: number | undefined, hooks: PoolHooks = {}): WorkerPool {
+/** A pool for one file's fetch. */
+export function newPool(context: PoolContext, hooks: PoolHooks = {}): WorkerPool {
   const { opts } = context;
   const warn = (message: string): void => context.emit({ type: 'warning', message });
-  const inline = !(context.threaded ?? fetchedInThreads(size));
+  const inline = !context.threaded;
   return new WorkerPool({
     ...(inline ? { inline: context.client } : {}),
     connections: opts.connections,

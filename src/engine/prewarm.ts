@@ -1,7 +1,9 @@
 /**
- * Worker threads take a while to start (~0.1 s of CPU: loading their modules). A download
- * starts them while it probes, so that a big file's threads are ready when the probe
- * answers; a small file is fetched in the main thread and should not pay for one.
+ * Who fetches a download's ranges, and what is warmed while its probe runs. Worker threads
+ * fetch a big file whose bytes cost more than a copy ({@link worthThreads}); they take a while
+ * to start (~0.1 s of CPU: loading their modules), so a download starts them while it probes.
+ * Everything else is fetched in the main thread, whose warm-up opens the first ranges'
+ * connections instead ({@link warmUpFor}).
  */
 import { createRequire } from 'node:module';
 import type { Worker } from 'node:worker_threads';
@@ -10,6 +12,8 @@ import type { ProbeResult } from '../http/probe.js';
 import { plannedMinRange, probeRoundTrip } from './plan.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 import type { DownloadSettings } from './settings.js';
+import { LeanClient } from '../http/lean-client.js';
+import type { HttpClient } from '../http/client.js';
 
 // node:worker_threads is loaded by the first thread started: a small download starts none.
 const require = createRequire(import.meta.url);
@@ -25,23 +29,49 @@ export const INLINE_MAX_SIZE = 4 * 1024 * 1024;
 export const WARM_DELAY = 25;
 
 /**
- * True when a file of `size` bytes is fetched by worker threads: a big one (unknown: it may be
- * big), or any when the threads warmed while the probe ran are `ready` (running, with the
- * connections they opened meanwhile): a small file then starts a round trip sooner than on new
- * connections from the main thread. 1 MiB (netem.sh namespaces, 3 runs): at 80 ms 0.64 → 0.56
- * s, at 200 ms 1.42 → 1.22 s. At 20 ms the probe (~45 ms) answers before a thread is running,
- * and waiting for one took longer than the main thread (0.25 → 0.29 s).
+ * Whether a download's bytes cost more than a copy each, which is what a worker thread is
+ * for: TLS to decrypt (the URL, a mirror, or where the probe was sent on), a digest hashed as
+ * the bytes arrive (`--checksum`, a metalink's pieces, the server's digest: the hashing runs
+ * in the main thread), ranges through undici (a proxy, `-v`: a fresh buffer per read), or
+ * threads asked for (`--threads`). A plain HTTP download is a copy from socket to page cache
+ * that one thread carries at curl's pace, and the main thread then carries it: 1 GiB over
+ * loopback at -c 16, `--no-fsync`, 5 alternating runs, 0.85 s, 0.91 s of CPU and 58 MiB peak
+ * RSS in the main thread against 0.93 s, 1.05 s and 68 MiB in a worker (curl 0.83 s, 0.84 s);
+ * a worker is a second V8 isolate (~10 MiB, ~0.1 s of CPU to start). With `--checksum` the
+ * worker took 1.52 s against 1.97 s in the main thread (the hasher shares its thread); over
+ * TLS 1.72 against 1.75 s, with 4 MiB less RSS (4-5 runs each).
  */
-export function fetchedInThreads(size: number | undefined, ready = false): boolean {
-  return size === undefined || size > INLINE_MAX_SIZE || (ready && size > 0);
+export function worthThreads(opts: DownloadSettings, answer?: Partial<Pick<ProbeResult, 'finalUrl' | 'digest'>>): boolean {
+  const urls = [answer?.finalUrl ? new URL(answer.finalUrl) : opts.url, ...opts.mirrors];
+  return (
+    opts.threadsChosen ||
+    opts.checksum !== undefined ||
+    opts.pieces !== undefined ||
+    answer?.digest !== undefined ||
+    urls.some((url) => url.protocol !== 'http:') ||
+    preconnectPlan(opts) === undefined
+  );
+}
+
+/**
+ * True when a file of `size` bytes is fetched by worker threads: one `worth` them
+ * ({@link worthThreads}) that is big (unknown: it may be big), or any size when the threads
+ * warmed while the probe ran are `ready` (running, with the connections they opened
+ * meanwhile): a small file then starts a round trip sooner than on new connections from the
+ * main thread. 1 MiB (netem.sh namespaces, 3 runs): at 80 ms 0.64 → 0.56 s, at 200 ms 1.42 →
+ * 1.22 s. At 20 ms the probe (~45 ms) answers before a thread is running, and waiting for one
+ * took longer than the main thread (0.25 → 0.29 s).
+ */
+export function fetchedInThreads(size: number | undefined, ready = false, worth = true): boolean {
+  return worth && (size === undefined || size > INLINE_MAX_SIZE || (ready && size > 0));
 }
 
 /**
  * Whether the file the probe describes is fetched by threads, the warm ones being `ready` or
  * not. Ranges only: a small file that comes as one stream keeps the probe's connection.
  */
-function threadedFor(answer: ProbeAnswer, ready: boolean): boolean {
-  return fetchedInThreads(answer.size, answer.acceptsRanges !== false && ready);
+function threadedFor(answer: ProbeAnswer, ready: boolean, worth = true): boolean {
+  return fetchedInThreads(answer.size, answer.acceptsRanges !== false && ready, worth);
 }
 
 /** Workers that said they are running (`ready`, worker.ts). */
@@ -52,7 +82,7 @@ const running = new WeakSet<Worker>();
  * file comes as one stream, and connections opened for ranges are closed), how long it took
  * (the round trip that decides the smallest piece: plan.ts, `plannedMinRange`).
  */
-export type ProbeAnswer = Pick<ProbeResult, 'size' | 'elapsed'> & { acceptsRanges?: boolean };
+export type ProbeAnswer = Pick<ProbeResult, 'size' | 'elapsed'> & Partial<Pick<ProbeResult, 'finalUrl' | 'digest'>> & { acceptsRanges?: boolean };
 
 /**
  * A worker's young generation as small as V8 makes it (two 1 MiB semi-spaces; 1 or 2 give the
@@ -127,44 +157,67 @@ export interface WarmUp {
  * does not say), or once the probe has taken `delay` ms, whichever comes first. `start`
  * parks them ({@link keepWarm} by default); `ready`: whether they are running now.
  */
-export function warmUp(count: number, delay = WARM_DELAY, start: (count: number) => void = keepWarm, ready = (): boolean => false): WarmUp {
+export function warmUp(
+  count: number,
+  delay = WARM_DELAY,
+  start: (count: number) => void = keepWarm,
+  ready = (): boolean => false,
+  worth = (_answer: ProbeAnswer): boolean => true,
+): WarmUp {
   let threaded: boolean | undefined;
-  let timer: NodeJS.Timeout | undefined = setTimeout(() => {
-    timer = undefined;
-    start(count);
-  }, delay);
-  // A pending warm-up never keeps the process alive.
-  timer.unref();
-  const cancel = (): void => {
-    if (timer) clearTimeout(timer);
-    timer = undefined;
-  };
+  const timer = later(delay, () => start(count));
   return {
     probed(answer) {
-      threaded = threadedFor(answer, ready());
-      if (!timer) return;
-      cancel();
+      threaded = threadedFor(answer, ready(), worth(answer));
+      if (!timer.pending) return;
+      timer.cancel();
       if (threaded) start(count);
     },
     get threaded() {
       return threaded;
     },
-    cancel,
+    cancel: () => timer.cancel(),
   };
+}
+
+/** `run` called once `delay` ms have passed, unless cancelled before; a pending one never keeps the process alive. */
+function later(delay: number, run: () => void): { readonly pending: boolean; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined = setTimeout(() => {
+    timer = undefined;
+    run();
+  }, delay);
+  timer.unref();
+  return {
+    get pending() {
+      return timer !== undefined;
+    },
+    cancel() {
+      clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}
+
+/** Whether threads fetch the file the probe describes, for a download without a warm-up (a batch's). */
+export function threadsFor(opts: DownloadSettings, answer: ProbeAnswer): boolean {
+  return threadedFor(answer, false, worthThreads(opts, answer));
 }
 
 /**
  * {@link warmUp} for a download: its threads, which open the connections its first ranges
  * will take as soon as they start (preconnect.ts), and close them once the probe says they
  * are not needed (a small file, one without ranges, fewer ranges than connections) or the
- * download ends without taking them.
+ * download ends without taking them. A download not {@link worthThreads} opens them in the
+ * main thread's `client` instead ({@link warmMainThread}).
  */
-export function warmUpFor(opts: DownloadSettings, delay: number = WARM_DELAY): WarmUp {
+export function warmUpFor(opts: DownloadSettings, delay: number = WARM_DELAY, client?: HttpClient): WarmUp {
   const plan = preconnectPlan(opts);
   if (!plan) return warmUp(opts.threads, delay);
+  if (client instanceof LeanClient && !worthThreads(opts)) return warmMainThread(opts, plan, client, delay);
   let workers: Worker[] = [];
   let connections = plan.connections;
   const ready = (): boolean => workers.length > 0 && workers.every((worker) => running.has(worker));
+  const worth = (answer: ProbeAnswer): boolean => worthThreads(opts, answer);
   const warm = warmUp(
     opts.threads,
     delay,
@@ -173,13 +226,12 @@ export function warmUpFor(opts: DownloadSettings, delay: number = WARM_DELAY): W
       order(workers, plan, connections);
     },
     ready,
+    worth,
   );
   return {
     probed(answer) {
-      const minRangeSize = plannedMinRange(opts, probeRoundTrip(answer), answer.size);
       // Before warm.probed: the threads it may start now take their share of `connections`.
-      const ranged = answer.acceptsRanges !== false;
-      connections = ranged && threadedFor(answer, ready()) ? connectionsFor({ ...plan, minRangeSize }, answer.size) : 0;
+      connections = threadedFor(answer, ready(), worth(answer)) ? rangeConnections(opts, plan, answer) : 0;
       warm.probed(answer);
       order(workers, plan, connections);
     },
@@ -191,6 +243,43 @@ export function warmUpFor(opts: DownloadSettings, delay: number = WARM_DELAY): W
       order(workers, plan, 0);
       workers = [];
     },
+  };
+}
+
+/** Connections the file the probe describes starts with (0: it comes as one stream). */
+function rangeConnections(opts: DownloadSettings, plan: PreconnectPlan, answer: ProbeAnswer): number {
+  if (answer.acceptsRanges === false) return 0;
+  return connectionsFor({ ...plan, minRangeSize: plannedMinRange(opts, probeRoundTrip(answer), answer.size) }, answer.size);
+}
+
+/**
+ * The warm-up of a download the main thread fetches: no thread, but its first ranges'
+ * connections, opened in the main thread's client once the probe has taken `delay` ms (a
+ * near server answers first, and a small file opens none), one fewer than the download
+ * starts with (the probe's own connection takes the first range), and closed down to what
+ * the file takes when the probe answers (at least the probe's: a file without ranges comes
+ * on one connection).
+ */
+function warmMainThread(opts: DownloadSettings, plan: PreconnectPlan, client: LeanClient, delay: number): WarmUp {
+  let threaded: boolean | undefined;
+  let opened = false;
+  const timer = later(delay, () => {
+    opened = true;
+    client.preconnect(opts.url, plan.connections - 1);
+  });
+  return {
+    probed(answer) {
+      timer.cancel();
+      threaded = threadsFor(opts, answer);
+      if (!opened) return;
+      // Sent elsewhere (a redirect to another origin): none of these is of use.
+      const moved = answer.finalUrl !== undefined && new URL(answer.finalUrl).origin !== plan.origin;
+      client.trim(plan.origin, moved ? 0 : Math.max(1, threaded ? 0 : rangeConnections(opts, plan, answer)));
+    },
+    get threaded() {
+      return threaded;
+    },
+    cancel: () => timer.cancel(),
   };
 }
 

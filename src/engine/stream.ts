@@ -139,7 +139,7 @@ export class StreamTransfer {
     const sources = await findSources(this.info, opts.mirrors, (url) => this.context.probe(url), (message) => this.context.emit({ type: 'warning', message }));
     const file = openRing();
     try {
-      const pool = newPool(this.context, size, { onConnections: (connections, reason) => this.context.emit({ type: 'connections', connections, reason }) });
+      const pool = newPool(this.context, { onConnections: (connections, reason) => this.context.emit({ type: 'connections', connections, reason }) });
       const count = countSettings(opts, true);
       this.pool = pool;
       const piece = streamPieceSize(ring, opts.connections);

@@ -189,7 +189,7 @@ export class Transfer {
       : [{ start: 0, end: size ?? UNKNOWN_END }];
     const count = countSettings(opts, this.ranged); // every slot may steal, even with fewer ranges
     this.connections = Math.min(count.start, Math.max(1, ranges.length));
-    const pool = newPool(this.context, this.size, {
+    const pool = newPool(this.context, {
       onRangeDone: () => this.rangeDone(),
       onConnections: (connections, reason) => this.connectionsChanged(connections, reason),
       onWritten: (range, source) => this.pieces?.written(range, source),

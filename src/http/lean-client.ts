@@ -51,6 +51,28 @@ export class LeanClient {
     return new LeanConnection(url.origin, url, this.settings);
   }
 
+  /**
+   * Open `count` connections to `url`'s origin now, idle for the next requests to take: a
+   * download's first ranges, connected while its probe runs (engine/prewarm.ts).
+   */
+  preconnect(url: URL, count: number): void {
+    for (let i = 0; i < count && !this.closed; i++) {
+      const connection = new LeanConnection(url.origin, url, this.settings);
+      // It waits idle as a kept-alive connection does: closed by the server before its first
+      // answer, it is stale (tried again on a fresh one), not a failure (as preconnect.ts's spares).
+      connection.requests++;
+      connection.park();
+      this.idle.set(url.origin, [connection, ...(this.idle.get(url.origin) ?? [])]);
+    }
+  }
+
+  /** Keep at most `count` idle connections to `origin` (the most recently used), closing the rest. */
+  trim(origin: string, count: number): void {
+    const list = this.idle.get(origin);
+    if (!list) return;
+    for (const extra of list.splice(0, Math.max(0, list.length - count))) extra.destroy();
+  }
+
   /** A connection whose last answer was read to its end: kept for the next request to its origin. */
   giveBack(connection: LeanConnection): void {
     if (this.closed || !connection.alive) return connection.destroy();
