@@ -21,7 +21,12 @@ export interface DownloadOptions {
   connections?: number | 'auto';
   /** The most connections `connections: 'auto'` may use (`--max-connections`), 1 to 64. Default 16. */
   maxConnections?: number;
-  /** Worker threads (`--threads`), at most `connections`. Default: 1 (measured; see README). */
+  /**
+   * Worker threads (`--threads`), at most `connections`; given, the ranges are always fetched in
+   * that many. Unset: one worker thread for a file over 4 MiB whose bytes cost more than a copy
+   * (https, a checksum to verify, a proxy or `trace`), the main thread otherwise (measured; see
+   * the README's *Who fetches*).
+   */
   threads?: number;
   /** Smallest range a connection gets, in bytes (`--min-range`). Default 1 MiB; unset, a small file on a path of 5 ms or more is shared among the connections down to 64 KiB. */
   minRangeSize?: number;

@@ -5,6 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { open, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Checkpointer, type CheckpointerOptions } from '../src/storage/checkpointer.js';
@@ -89,6 +90,28 @@ describe('Checkpointer', () => {
     assert.deepEqual(claims(await readControl(path)), [[0, 200]]);
     await checkpointer.flush();
     assert.equal(snapshots.length, 2, 'flush makes no save of its own');
+  });
+
+  it('the next sync does not wait for the control file to be written (each wait is a turn of a busy event loop)', async (t) => {
+    let end = 0;
+    const seen: boolean[] = [];
+    let path = '';
+    const file = { datasync: async () => void seen.push(existsSync(path)) } as unknown as FileHandle;
+    const set = await setUp(t, { file, written: () => [{ start: 0, end: (end += 100) }] });
+    path = set.path;
+    const first = set.checkpointer.save();
+    const second = set.checkpointer.save();
+    await Promise.all([first, second]);
+    assert.deepEqual(seen, [false, false], 'the second sync ran while the first state was being written');
+    assert.deepEqual(claims(await readControl(path)), [[0, 200]], 'the newest state is the one left');
+  });
+
+  it('abandon() during a save leaves no control file', async (t) => {
+    const { checkpointer, dir } = await setUp(t);
+    const saving = checkpointer.save();
+    await checkpointer.abandon();
+    await saving;
+    assert.deepEqual(await list(dir), ['out.part']);
   });
 
   it('reports a failed save and goes on', async (t) => {

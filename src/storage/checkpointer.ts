@@ -42,6 +42,9 @@ export class Checkpointer {
   /** A save was asked for while one ran. */
   private again = false;
   private timer: NodeJS.Timeout | undefined;
+  /** The newest synced state not yet written, and the writer writing it (see {@link syncOnce}). */
+  private unwritten: ControlState | undefined;
+  private writing: Promise<void> | undefined;
   /** False while this file is known to have no control file (none found, none saved). */
   private mayExist: boolean;
 
@@ -56,9 +59,9 @@ export class Checkpointer {
   }
 
   /**
-   * Sync the data, then save the state that claims it. One save at a time: a call while
+   * Sync the data, then save the state that claims it. One sync at a time: a call while
    * one runs asks for one more after it, with a snapshot taken when it starts, so a slow
-   * disk makes saves rarer, never a queue of old states. Resolves when that is done.
+   * disk makes saves rarer, never a queue of old states. Resolves when that state is saved.
    */
   save(): Promise<void> {
     if (this.busy) {
@@ -69,9 +72,10 @@ export class Checkpointer {
     this.saving = (async () => {
       do {
         this.again = false;
-        await this.saveOnce().catch((err: unknown) => this.options.onError(err as Error));
+        await this.syncOnce().catch((err: unknown) => this.options.onError(err as Error));
       } while (this.again);
       this.busy = false;
+      await this.writing;
     })();
     return this.saving;
   }
@@ -90,6 +94,8 @@ export class Checkpointer {
   /** Save nothing more and remove the control file: its bytes are not to be resumed. */
   async abandon(): Promise<void> {
     this.state = undefined;
+    // A save under way would write its state after the removal.
+    await this.flush();
     await removeControl(this.options.path);
   }
 
@@ -114,14 +120,31 @@ export class Checkpointer {
     if (this.mayExist) await removeControl(this.options.path);
   }
 
-  private async saveOnce(): Promise<void> {
+  /**
+   * Sync the data written so far, then hand the state claiming it to the writer. The next
+   * sync does not wait for the control file: where the main thread also fetches, each await
+   * costs a turn of an event loop busy with 16 connections (tens of ms), and a save that took
+   * six turns synced the file a few times per GiB instead of at every range done, leaving the
+   * final sync most of the file: 1 GiB at -c 16, 10 alternating runs, 1.44 s against 1.17 s
+   * with a worker thread fetching.
+   */
+  private async syncOnce(): Promise<void> {
     const current = this.state;
     if (!current) return;
     const snapshot = this.options.written();
     if (!snapshot) return;
     if (this.options.sync) await this.options.file.datasync();
-    current.written = snapshot.map((s) => [s.start, s.end]);
     this.mayExist = true;
-    await writeControl(this.options.path, current, this.options.sync);
+    this.unwritten = { ...current, written: snapshot.map((s) => [s.start, s.end]) };
+    this.writing ??= this.writeLatest();
+  }
+
+  /** Write the newest state handed over until none is left (states between are skipped). */
+  private async writeLatest(): Promise<void> {
+    for (let state = this.unwritten; state; state = this.unwritten) {
+      this.unwritten = undefined;
+      await writeControl(this.options.path, state, this.options.sync).catch((err: unknown) => this.options.onError(err as Error));
+    }
+    this.writing = undefined;
   }
 }
