@@ -165,3 +165,17 @@ export function baselineScript(given: string): string {
   if (!existsSync(script)) throw new Error(`--baseline: ${full} is a folder without bin/rangeget.js`);
   return script;
 }
+
+/**
+ * The order of `count` variants in round `round` (1-based): the rows of a balanced Latin square
+ * (Williams), so that over `count` rounds (twice that for an odd count) each variant runs right
+ * after each other one once. A fixed order measured a bias of its own: on this machine's disk,
+ * a run that syncs 1 GiB took 1.4 s right after `curl, then sync` (1 GiB just written) and
+ * 0.9 s right after a run that synced nothing (the same build, 6 runs each).
+ */
+export function roundOrder(count: number, round: number): number[] {
+  const r = round - 1;
+  // 0, 1, n-1, 2, n-2, ... shifted by the round; an odd count runs every other block of rounds backwards.
+  const row = Array.from({ length: count }, (_, k) => ((k % 2 === 1 ? (k + 1) / 2 : count - k / 2) + r) % count);
+  return count % 2 === 1 && Math.floor(r / count) % 2 === 1 ? row.reverse() : row;
+}

@@ -1,5 +1,6 @@
 /**
- * The latency matrix's pure parts (bench/matrix, bench/netem): its flags, the medians, ratios and
+ * The bench's pure parts: the order of its runs (bench/util.ts), and the latency matrix's
+ * (bench/matrix, bench/netem): its flags, the medians, ratios and
  * verdicts per point, the report's table and its section of BENCHMARKS.md. The matrix itself
  * needs root and runs under `npm run bench -- --matrix`, not here.
  */
@@ -22,7 +23,7 @@ import {
   type Role,
 } from '../bench/matrix/report.js';
 import { linkSettings, namespaceName, parseSchedstat } from '../bench/netem/netns.js';
-import { baselineScript } from '../bench/util.js';
+import { baselineScript, roundOrder } from '../bench/util.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from './helpers/tmp.js';
@@ -50,6 +51,25 @@ describe('--baseline', () => {
     assert.equal(baselineScript(join(dir, 'bin', 'rangeget.js')), join(dir, 'bin', 'rangeget.js'));
     assert.throws(() => baselineScript(join(dir, 'bin')), /is a folder without bin\/rangeget\.js/);
     assert.throws(() => baselineScript(join(dir, 'missing')), /does not exist/);
+  });
+});
+
+describe('run order', () => {
+  /** The ordered pairs of neighbours in rounds 1 to `rounds`. */
+  const neighbours = (count: number, rounds: number): Set<string> =>
+    new Set(Array.from({ length: rounds }, (_, r) => roundOrder(count, r + 1)).flatMap((row) => row.slice(1).map((v, k) => `${row[k]}→${v}`)));
+
+  it('each round runs every variant once', () => {
+    for (const count of [1, 2, 3, 4, 7]) {
+      for (let round = 1; round <= 2 * count; round++) assert.deepEqual([...roundOrder(count, round)].sort((a, b) => a - b), [...Array(count).keys()]);
+    }
+  });
+
+  it('each variant runs right after each other one: in n rounds (an even n), 2n (an odd one)', () => {
+    assert.equal(neighbours(4, 4).size, 12);
+    assert.equal(neighbours(3, 6).size, 6);
+    assert.equal(neighbours(7, 14).size, 42);
+    assert.deepEqual(roundOrder(4, 1), [0, 1, 3, 2]);
   });
 });
 
