@@ -198,7 +198,7 @@ function later(delay: number, run: () => void): { readonly pending: boolean; can
   };
 }
 
-/** Whether threads fetch the file the probe describes, for a download without a warm-up (a batch's). */
+/** Whether threads fetch the file the probe describes, no warm thread being ready: the main thread's warm-up, and a download without one (a batch's). */
 export function threadsFor(opts: DownloadSettings, answer: ProbeAnswer): boolean {
   return threadedFor(answer, false, worthThreads(opts, answer));
 }
