@@ -22,8 +22,8 @@ export interface DownloadOptions {
   /** The most connections `connections: 'auto'` may use (`--max-connections`), 1 to 64. Default 16. */
   maxConnections?: number;
   /**
-   * Worker threads (`--threads`), at most `connections`; given, the ranges are always fetched in
-   * that many. Unset: one worker thread for a file over 4 MiB whose bytes cost more than a copy
+   * Worker threads (`--threads`), at most `connections`; given, a file over 4 MiB is always
+   * fetched in that many. Unset: one worker thread for a file over 4 MiB whose bytes cost more than a copy
    * (https, a checksum to verify, a proxy or `trace`), the main thread otherwise (measured; see
    * the README's *Who fetches*).
    */

@@ -20,7 +20,7 @@ export interface DownloadSettings {
   /** `-c auto`: start with a few connections and add more while the speed rises (connection-count.ts). */
   autoConnections: boolean;
   threads: number;
-  /** `--threads` was given: the ranges are fetched by that many worker threads whatever the file (prewarm.ts, `worthThreads`). */
+  /** `--threads` was given: a file over 4 MiB is fetched by that many worker threads, whatever else (prewarm.ts, `worthThreads`). */
   threadsChosen: boolean;
   minRangeSize: number;
   /** `--min-range` was given: the size holds on every path (see plan.ts, `plannedMinRange`). */
