@@ -4,13 +4,14 @@
  */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile, realpath, writeFile } from 'node:fs/promises';
 import { closedPort } from './helpers/loopback.js';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { formatBytes } from '../src/cli/format.js';
-import { BIN, jsonLines, runCli, startCli } from './helpers/cli.js';
+import { BIN, childEnv, jsonLines, runCli, startCli } from './helpers/cli.js';
 import { sha256File } from './helpers/content.js';
 import { serve, type FileSpec } from './helpers/server.js';
 import { list, tempDir, waitFor } from './helpers/tmp.js';
@@ -334,6 +335,33 @@ describe('cli: --version and --help', () => {
       assert.match(r.stdout, /Exit codes: 0 ok, 2 usage, 3 HTTP error, 4 network, 5 verification failed,\s+6 local file error/);
     }
     assert.deepEqual(await list(cwd), []);
+  });
+
+  /** Runs the CLI with its stdout a pipe whose reader is gone before the child has started. */
+  function closedStdout(t: TestContext, args: string[], cwd: string): Promise<{ code: number | null; stderr: string }> {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    t.after(() => child.kill('SIGKILL'));
+    // Closed synchronously, while the child is still loading Node: its first write meets EPIPE.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr })));
+  }
+
+  it('--help into a reader that has left (| head) exits 0 quietly, not with an EPIPE crash', T, async (t) => {
+    const r = await closedStdout(t, ['--help'], await workDir(t));
+    assert.equal(r.stderr, '');
+    assert.equal(r.code, 0);
+  });
+
+  it('--json into a reader that has left still saves the file', T, async (t) => {
+    const spec: FileSpec = { size: 3 * MiB + 17 };
+    const server = await serve(t, { '/f': spec });
+    const cwd = await workDir(t);
+    const r = await closedStdout(t, ['--json', '-c', '4', '-o', 'out.bin', server.url('/f')], cwd);
+    assert.equal(r.stderr, '');
+    assert.equal(r.code, 0);
+    assert.equal(await sha256File(join(cwd, 'out.bin')), server.sha256('/f'));
   });
 });
 
