@@ -9,5 +9,5 @@ export const VERSION = '0.1.0';
 export const MAX_CONNECTIONS = 64;
 /** Most connections `-c auto` (the default) uses per download, unless `--max-connections` says otherwise: polite, as aria2c's limit of 16 per server. */
 export const DEFAULT_MAX_CONNECTIONS = 16;
-/** Default of {@link BatchOptions.jobs}: with 8 connections each, 16 connections in all. */
+/** Default of {@link BatchOptions.jobs}: files downloaded at once. */
 export const DEFAULT_JOBS = 2;

@@ -13,7 +13,7 @@ export interface DownloadOptions {
   /** Output directory (`-d`), created if missing. Default: the current directory. */
   dir?: string;
   /**
-   * Connections at once (`-c`): a number from 1 to 64, or `'auto'` (the default): start with 8,
+   * Connections at once (`-c`): a number from 1 to 64, or `'auto'` (the default): start with 16,
    * double while the total speed rises by a quarter or more, stop at the plateau, never more
    * than `maxConnections`, and one fewer each time the server pushes back (429, 503, a refused
    * or reset connection).

@@ -2,6 +2,7 @@
  * `-c auto` (src/engine/connection-count.ts) as a pure state machine: byte counts and times
  * handed in by hand, exact decisions out. Its effect on whole downloads: scheduler-sim.test.ts.
  */
+import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AUTO_GAIN, AUTO_MIN_WAIT, AUTO_RETRY_WAITS, AUTO_START, AUTO_WAITS, ConnectionCount, countSettings } from '../src/engine/connection-count.js';
@@ -111,6 +112,16 @@ describe('countSettings', () => {
     assert.deepEqual(countSettings({ connections: 4, autoConnections: true }, true), { auto: true, start: 4, most: 4 });
     assert.deepEqual(countSettings({ connections: 32, autoConnections: false }, true), { auto: false, start: 32, most: 32 });
     assert.deepEqual(countSettings({ connections: 32, autoConnections: true }, false), { auto: false, start: 1, most: 1 });
+  });
+
+  it('--help, the README and the TSDoc of connections say what -c auto starts with', async () => {
+    const root = new URL('../../', import.meta.url);
+    const texts = {
+      'src/cli/flags.ts': `auto: start with ${AUTO_START} (at most --max-connections)`,
+      'README.md': `start with ${AUTO_START} (at most \`--max-connections\`)`,
+      'src/download-options.ts': `(the default): start with ${AUTO_START},`,
+    };
+    for (const [file, said] of Object.entries(texts)) assert.ok((await readFile(new URL(file, root), 'utf8')).includes(said), `${file} does not say "${said}"`);
   });
 });
 

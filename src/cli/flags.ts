@@ -187,7 +187,7 @@ export function buildProgram(streams: CliStreams, run: (urls: string[], raw: Raw
     .option('-d, --dir <dir>', 'save into this directory, created if missing (default: current directory)')
     .option('-i, --input-file <file>', "download the URLs listed in this file, '-' for stdin (format below)")
     .option('-j, --jobs <n>', `files downloaded at once, each with its own connections (default: ${DEFAULT_JOBS})`)
-    .option('-c, --connections <n|auto>', `connections at once per file, 1-${MAX_CONNECTIONS}, or auto: start with 8, add more while the speed rises (default: auto)`)
+    .option('-c, --connections <n|auto>', `connections at once per file, 1-${MAX_CONNECTIONS}, or auto: start with 16 (at most --max-connections), add more while the speed rises (default: auto)`)
     .option('--max-connections <n>', `the most connections -c auto uses per file, 1-${MAX_CONNECTIONS} (default: ${DEFAULT_MAX_CONNECTIONS})`)
     .option('--threads <n>', 'worker threads that drive the connections (default: 1, at most the connections)')
     .option('--min-range <size>', 'smallest byte range per connection, e.g. 512K, 4M (default: 1M; a small file on a path of 5 ms or more: down to 64K)')
