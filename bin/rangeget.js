@@ -18,12 +18,15 @@ enableCompileCache(dir);
 const bundle = loadBundle(join(__dirname, '../dist/bundle/rangeget.js'), dir);
 
 const argv = process.argv.slice(2);
-// A reader that leaves early (`rangeget --help | head -3`, `--json | head -1`) must not crash
-// the run: the write's EPIPE comes as an 'error' event. Help, plans and events are a side
-// channel, so a download to a file goes on; `-o -` ends on it by itself (cli/stream.ts).
-process.stdout.on('error', (err) => {
-  if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
-});
+// A reader that leaves early (`rangeget --help | head -3`, `--json | head -1`, `2>&1 | head`)
+// must not crash the run: the write's EPIPE comes as an 'error' event. Help, plans, events and
+// progress are a side channel, so a download to a file goes on; `-o -` ends on it by itself
+// (cli/stream.ts).
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+  });
+}
 // rangeget prints no colour at all, so NO_COLOR needs nothing; a dumb terminal gets no bars.
 const dumb = process.env.TERM === 'dumb';
 bundle.exports

@@ -337,20 +337,20 @@ describe('cli: --version and --help', () => {
     assert.deepEqual(await list(cwd), []);
   });
 
-  /** Runs the CLI with its stdout a pipe whose reader is gone before the child has started. */
-  function closedStdout(t: TestContext, args: string[], cwd: string): Promise<{ code: number | null; stderr: string }> {
+  /** Runs the CLI with its stdout or stderr a pipe whose reader is gone before the child has started. */
+  function closedPipe(t: TestContext, args: string[], cwd: string, closed: 'stdout' | 'stderr' = 'stdout'): Promise<{ code: number | null; other: string }> {
     const child = spawn(process.execPath, [BIN, ...args], { cwd, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     t.after(() => child.kill('SIGKILL'));
     // Closed synchronously, while the child is still loading Node: its first write meets EPIPE.
-    child.stdout.destroy();
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr })));
+    child[closed].destroy();
+    let other = '';
+    child[closed === 'stdout' ? 'stderr' : 'stdout'].setEncoding('utf8').on('data', (s: string) => (other += s));
+    return new Promise((resolve) => child.on('close', (code) => resolve({ code, other })));
   }
 
   it('--help into a reader that has left (| head) exits 0 quietly, not with an EPIPE crash', T, async (t) => {
-    const r = await closedStdout(t, ['--help'], await workDir(t));
-    assert.equal(r.stderr, '');
+    const r = await closedPipe(t, ['--help'], await workDir(t));
+    assert.equal(r.other, '');
     assert.equal(r.code, 0);
   });
 
@@ -358,8 +358,18 @@ describe('cli: --version and --help', () => {
     const spec: FileSpec = { size: 3 * MiB + 17 };
     const server = await serve(t, { '/f': spec });
     const cwd = await workDir(t);
-    const r = await closedStdout(t, ['--json', '-c', '4', '-o', 'out.bin', server.url('/f')], cwd);
-    assert.equal(r.stderr, '');
+    const r = await closedPipe(t, ['--json', '-c', '4', '-o', 'out.bin', server.url('/f')], cwd);
+    assert.equal(r.other, '');
+    assert.equal(r.code, 0);
+    assert.equal(await sha256File(join(cwd, 'out.bin')), server.sha256('/f'));
+  });
+
+  it('progress into a stderr whose reader has left (2>&1 | head) still saves the file', T, async (t) => {
+    const spec: FileSpec = { size: 3 * MiB + 17 };
+    const server = await serve(t, { '/f': spec });
+    const cwd = await workDir(t);
+    const r = await closedPipe(t, ['-c', '4', '-o', 'out.bin', server.url('/f')], cwd, 'stderr');
+    assert.equal(r.other, '');
     assert.equal(r.code, 0);
     assert.equal(await sha256File(join(cwd, 'out.bin')), server.sha256('/f'));
   });
