@@ -6,12 +6,15 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { lstat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { PassThrough, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AbortError, ChecksumError, downloadStream, downloadTo, ExitCode, FileError } from '../src/index.js';
+import { AbortError, ChecksumError, download, downloadStream, downloadTo, ExitCode, FileError } from '../src/index.js';
 import { main } from '../src/cli/main.js';
 import { BIN, childEnv, runCli } from './helpers/cli.js';
 import { serve } from './helpers/server.js';
@@ -214,6 +217,61 @@ describe('-o -: the CLI streams to stdout', () => {
       assert.match(r.stderr, /^rangeget: /);
     }
     assert.equal(server.stats.requests, 0);
+  });
+});
+
+describe('-o naming a FIFO or a character device: streamed into, never replaced', () => {
+  /** A named pipe in a temp dir (Node has no mkfifo). */
+  async function fifo(t: AfterContext): Promise<string> {
+    const path = join(await tempDir(t), 'pipe');
+    assert.equal(spawnSync('mkfifo', [path]).status, 0, 'mkfifo');
+    return path;
+  }
+
+  it('-o FIFO: the reader gets the file byte-exact; the FIFO stays a FIFO; the summary names it', T, async (t) => {
+    const server = await serve(t, { '/f': { size: 9 * MiB + 3 } });
+    const path = await fifo(t);
+    const hash = createHash('sha256');
+    // The reader opens the FIFO as the CLI does: each waits for the other.
+    const read = pipeline(createReadStream(path), hash);
+    const r = await runCli(t, ['-c', '8', '-o', path, server.url('/f')], { cwd: await tempDir(t) });
+    // A run that never opened the FIFO would leave the reader waiting: let it go, then fail below.
+    if (r.code !== 0) await writeFile(path, '');
+    await read;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(hash.digest('hex'), server.sha256('/f'));
+    assert.match(r.stderr, new RegExp(`streamed 9\\.00 MiB to ${path}`));
+    assert.ok((await lstat(path)).isFIFO());
+  });
+
+  it('-o /dev/null downloads and discards, exit 0; /dev/null stays a character device', T, async (t) => {
+    const server = await serve(t, { '/f': { size: 3 * MiB + 1 } });
+    const r = await runCli(t, ['-c', '4', '-o', '/dev/null', server.url('/f')], { cwd: await tempDir(t) });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /streamed 3\.00 MiB to \/dev\/null/);
+    assert.ok(server.stats.bytesSent >= 3 * MiB + 1, `sent ${server.stats.bytesSent}`);
+    assert.ok((await lstat('/dev/null')).isCharacterDevice());
+  });
+
+  it('--continue with -o FIFO is a usage error (exit 2) before any request', T, async (t) => {
+    const server = await serve(t, { '/f': { size: 10 } });
+    const path = await fifo(t);
+    const r = await runCli(t, ['--continue', '-o', path, server.url('/f')], { cwd: await tempDir(t) });
+    assert.equal(r.code, ExitCode.usage, r.stderr);
+    assert.match(r.stderr, /--continue cannot be combined with -o \S*pipe: a stream has no file on disk/);
+    assert.equal(server.stats.requests, 0);
+    assert.ok((await lstat(path)).isFIFO());
+  });
+
+  it('the library never replaces one, even with overwrite: a FileError, the FIFO left as it was', T, async (t) => {
+    const server = await serve(t, { '/f': { size: 10 } });
+    const path = await fifo(t);
+    await assert.rejects(download(server.url('/f'), { output: path, overwrite: true }), (err: unknown) => {
+      assert.ok(err instanceof FileError, String(err));
+      assert.match(err.message, /is a FIFO, not a file, and a download never replaces one: stream into it instead/);
+      return true;
+    });
+    assert.ok((await lstat(path)).isFIFO());
   });
 });
 

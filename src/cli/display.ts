@@ -62,6 +62,8 @@ export type DisplayMode = 'bar' | 'plain' | 'json' | 'quiet';
 export interface DisplayStreams {
   stdout: NodeJS.WritableStream;
   stderr: TerminalStream;
+  /** What a streamed download's summary says it went to (default: stdout). */
+  streamedTo?: string;
 }
 
 /** A running item's bar: its label, file name and last progress. */
@@ -199,7 +201,7 @@ export class Display {
         break;
       case 'done':
         this.bars.remove(index, event.size);
-        if (!quiet) this.bars.write(`${label}${summary(event)}\n`);
+        if (!quiet) this.bars.write(`${label}${summary(event, this.streams.streamedTo)}\n`);
         break;
     }
   }

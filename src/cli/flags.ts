@@ -182,7 +182,7 @@ export function buildProgram(streams: CliStreams, run: (urls: string[], raw: Raw
     .description('Download files over several HTTP connections each; resumable and verified.')
     .usage('[options] <url...>')
     .argument('[url...]', 'http or https URLs to download')
-    .option('-o, --output <file>', "save as this file (one URL only; default: name from the server or the URL); '-' streams to stdout")
+    .option('-o, --output <file>', "save as this file (one URL only; default: name from the server or the URL); '-' streams to stdout; a FIFO or a device such as /dev/null is streamed into, not replaced")
     .option('--stream-window <size>', 'with -o -: how far connections fetch ahead of the reader, held in a temporary file (default: 64M)')
     .option('-d, --dir <dir>', 'save into this directory, created if missing (default: current directory)')
     .option('-i, --input-file <file>', "download the URLs listed in this file, '-' for stdin (format below)")

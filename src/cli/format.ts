@@ -28,14 +28,14 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
-/** One line that says what was saved, how big and how fast. */
-export function summary(result: DownloadResult): string {
+/** One line that says what was saved (a stream: where it went), how big and how fast. */
+export function summary(result: DownloadResult, streamedTo = 'stdout'): string {
   if (result.skipped) return `${result.path}: ${SKIPPED[result.skipped]}`;
   const seconds = result.duration / 1000;
   const fetched = result.size - result.resumed;
   const speed = seconds > 0 ? fetched / seconds : 0;
   const parts = [
-    result.path === '-' ? `streamed ${formatBytes(result.size)} to stdout` : `saved ${result.path} (${formatBytes(result.size)})`,
+    result.path === '-' ? `streamed ${formatBytes(result.size)} to ${streamedTo}` : `saved ${result.path} (${formatBytes(result.size)})`,
     `in ${seconds.toFixed(1)}s`,
     `${formatBytes(speed)}/s`,
     `${result.connections} connection${result.connections === 1 ? '' : 's'}`,

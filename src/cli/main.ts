@@ -27,7 +27,7 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
   const run = async (urls: string[], raw: RawOptions): Promise<number> => {
     // Loaded only for a download: --help, --version and completion load neither the engine nor
     // the display, the input list, the stream or the options' checks (test/docs.test.ts).
-    const [{ download, inspect }, { Display }, { collectItems }, { streamFlagProblem, streamToStdout }, { batchInterruption, formatPlan, interruption }] =
+    const [{ download, inspect }, { Display }, { collectItems }, { streamFlagProblem, streamTarget, streamToStdout }, { batchInterruption, formatPlan, interruption }] =
       await Promise.all([import('../download.js'), import('./display.js'), import('./input.js'), import('./stream.js'), import('./format.js')]);
     // A batch's functions only for a batch: one URL does not load them.
     const batchApi = () => import('../batch.js');
@@ -36,7 +36,9 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
     const items = await collectItems(urls, raw, streams.stdin ?? process.stdin, options);
     const batch = items.length > 1 || raw.inputFile !== undefined || typeof raw.metalink === 'string';
     const mode = displayMode(raw, streams);
-    const streamProblem = streamFlagProblem(raw, batch);
+    // `-o /dev/null` or a named pipe: streamed into, never replaced (cli/stream.ts).
+    const into = await streamTarget(raw, batch);
+    const streamProblem = streamFlagProblem(raw, batch, into);
     if (streamProblem) throw streamProblem;
 
     const controller = new AbortController();
@@ -60,7 +62,7 @@ export async function main(argv: string[], streams: CliStreams, signals: NodeJS.
     const signal = controller.signal;
 
     try {
-      if (raw.output === '-') return await streamToStdout({ url: urls[0]!, raw, options, mode, streams, signal, exitOnSignal: () => exitOnSignal });
+      if (raw.output === '-' || into !== undefined) return await streamToStdout({ url: urls[0]!, raw, options, mode, streams, signal, exitOnSignal: () => exitOnSignal, into });
       if (raw.dryRun) {
         if (!batch) {
           // One URL: a failure is reported like any other single failure, with its own exit code.

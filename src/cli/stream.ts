@@ -1,11 +1,16 @@
 /**
  * `-o -`: one download streamed to stdout in file order (`downloadTo`); every report goes to
  * stderr, never into the stream. A reader that closes the pipe (`| head -c 100`) ends the
- * run quietly with exit 141, as a process ended by SIGPIPE.
+ * run quietly with exit 141, as a process ended by SIGPIPE. `-o` naming a character device or
+ * a FIFO (`-o /dev/null`, a named pipe) streams into it the same way, as curl and wget write
+ * into it: a download never replaces one (storage/output-checks.ts).
  */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import path from 'node:path';
 import type { DownloadOptions } from '../options.js';
 import { parseSize } from '../parse.js';
-import { AbortError, ExitCode, RangegetError, UsageError } from '../primitives/errors.js';
+import { AbortError, ExitCode, RangegetError, UsageError, fileError } from '../primitives/errors.js';
+import { existing } from '../storage/output-checks.js';
 import { Display, type DisplayMode } from './display.js';
 import type { CliStreams, RawOptions } from './flags.js';
 
@@ -18,12 +23,24 @@ const FILE_FLAGS: ReadonlyArray<readonly [keyof RawOptions, string]> = [
   ['dryRun', '--dry-run'],
 ];
 
-/** A usage mistake with `-o -` (or `--stream-window` without it), before anything is sent. */
-export function streamFlagProblem(raw: RawOptions, batch: boolean): UsageError | undefined {
-  if (raw.output !== '-') return raw.streamWindow === undefined ? undefined : new UsageError('--stream-window applies to -o - only');
+/**
+ * The path `-o` names when it is a character device or a FIFO, which one URL is streamed
+ * into; undefined otherwise (a batch, `-o -`, a file, nothing there).
+ */
+export async function streamTarget(raw: RawOptions, batch: boolean): Promise<string | undefined> {
+  if (batch || raw.output === undefined || raw.output === '-') return undefined;
+  const target = path.resolve(raw.dir ?? '.', raw.output);
+  const found = await existing(target).catch(() => undefined);
+  return found && (found.isCharacterDevice() || found.isFIFO()) ? target : undefined;
+}
+
+/** A usage mistake with `-o -` or a device (`into`), or `--stream-window` without either, before anything is sent. */
+export function streamFlagProblem(raw: RawOptions, batch: boolean, into?: string): UsageError | undefined {
+  if (raw.output !== '-' && into === undefined) return raw.streamWindow === undefined ? undefined : new UsageError('--stream-window applies to -o - only');
   if (batch) return new UsageError('-o - streams one URL to stdout; give one URL, without -i');
-  const flag = FILE_FLAGS.find(([key]) => raw[key] !== undefined && raw[key] !== false);
-  return flag ? new UsageError(`${flag[1]} cannot be combined with -o -: a stream has no file on disk`) : undefined;
+  // -d only placed a relative -o naming a device.
+  const flag = FILE_FLAGS.find(([key]) => raw[key] !== undefined && raw[key] !== false && !(into !== undefined && key === 'dir'));
+  return flag ? new UsageError(`${flag[1]} cannot be combined with -o ${into ?? '-'}: a stream has no file on disk`) : undefined;
 }
 
 /** What the run of one stream is given by main(). */
@@ -36,6 +53,8 @@ export interface StreamRun {
   signal: AbortSignal;
   /** The exit code of the signal that stopped the run. */
   exitOnSignal: () => number;
+  /** A character device or FIFO to stream into ({@link streamTarget}); undefined: stdout. */
+  into?: string | undefined;
 }
 
 /** Bars on stderr when it is a terminal (stdout is the stream: it does not matter); plain lines otherwise. */
@@ -51,14 +70,18 @@ export async function streamToStdout(run: StreamRun): Promise<number> {
   const window = raw.streamWindow === undefined ? undefined : parseSize(raw.streamWindow, '--stream-window');
   if (window !== undefined && window < 64 * 1024) throw new UsageError('--stream-window: must be at least 64K (examples: 16M, 1G)');
   const { downloadTo } = await import('../stream.js');
-  // Reports (JSON lines too) go to stderr: stdout is the file.
-  const display = new Display(streamMode(run), { ...streams, stdout: streams.stderr });
+  const out: NodeJS.WritableStream = run.into === undefined ? streams.stdout : await openInto(run.into);
+  // Reports (JSON lines too) go to stderr: stdout is the file. Into a device, stdout is free
+  // and reports go where they go for a file.
+  const display =
+    run.into === undefined ? new Display(streamMode(run), { ...streams, stdout: streams.stderr }) : new Display(run.mode, { ...streams, streamedTo: run.into });
   const { output: _o, dir: _d, overwrite: _w, continue: _c, skipExisting: _s, timestamping: _t, remoteTime: _r, fsync: _f, resume: _u, restart: _a, ...options } = run.options;
   // A closed pipe may still report after the last write: it must not end the process.
-  streams.stdout.on('error', () => undefined);
+  out.on('error', () => undefined);
   let code: number;
   try {
-    await downloadTo(run.url, streams.stdout, { ...options, ...(window !== undefined ? { streamWindow: window } : {}), signal, onEvent: (e) => display.event(e) });
+    await downloadTo(run.url, out, { ...options, ...(window !== undefined ? { streamWindow: window } : {}), signal, onEvent: (e) => display.event(e) });
+    if (out !== streams.stdout) await new Promise<void>((resolve) => out.end(resolve));
     return ExitCode.ok;
   } catch (err) {
     const cause = (err as Error).cause as NodeJS.ErrnoException | undefined;
@@ -67,14 +90,24 @@ export async function streamToStdout(run: StreamRun): Promise<number> {
       code = run.exitOnSignal();
       display.interrupted(`interrupted after ${err.written} bytes were streamed; a stream cannot be resumed`, code);
     } else if (err instanceof RangegetError) {
-      // Reported here, on stderr even with --json: stdout is the stream.
+      // Reported here (on stderr even with --json when stdout is the stream).
       code = err.exitCode;
       display.error({ code: err.code, message: err.cliMessage, exitCode: code });
     } else throw err;
   } finally {
     display.stop();
+    if (out !== streams.stdout) (out as WriteStream).destroy();
   }
-  return leaveIfStuck(streams.stdout, code);
+  return leaveIfStuck(out, code);
+}
+
+/** Opens a device or FIFO for writing (a FIFO waits here for its reader). */
+function openInto(file: string): Promise<WriteStream> {
+  return new Promise((resolve, reject) => {
+    const out = createWriteStream(file);
+    out.once('open', () => resolve(out));
+    out.once('error', (err) => reject(fileError(err, file)));
+  });
 }
 
 /**

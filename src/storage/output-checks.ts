@@ -23,6 +23,15 @@ export async function existing(path: string): Promise<Stats | undefined> {
   return entry.isSymbolicLink() ? stat(path).catch(() => entry) : entry;
 }
 
+/** "a character device", "a FIFO"...: what `entry` is when it is neither a file nor a directory. */
+export function specialKind(entry: Stats): string | undefined {
+  if (entry.isCharacterDevice()) return 'a character device';
+  if (entry.isBlockDevice()) return 'a block device';
+  if (entry.isFIFO()) return 'a FIFO';
+  if (entry.isSocket()) return 'a socket';
+  return undefined;
+}
+
 /**
  * What is at the output path: nothing (undefined) or a file; a directory is refused. A file
  * that is there because an earlier run completed it loses its leftovers (`warn` says so).
@@ -32,6 +41,13 @@ export async function checkOutput(target: Target, warn: (message: string) => voi
   const found = await existing(target.path);
   if (found?.isDirectory()) throw new FileError(`${target.path} is a directory; give a file name with -o`);
   if (!found) return undefined;
+  const special = specialKind(found);
+  // Replacing /dev/null (`--overwrite`, as root) would put a regular file in its place.
+  if (special) {
+    throw new FileError(
+      `${target.path} is ${special}, not a file, and a download never replaces one: stream into it instead (downloadTo() in the library; on the command line, one URL with this path as its output)`,
+    );
+  }
   // A run stopped between linking the finished file into place and removing its `.part`
   // left the same file under both names: it is complete; only the leftovers go.
   const part = await stat(target.partPath).catch(() => undefined);
