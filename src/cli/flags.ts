@@ -10,6 +10,7 @@ import type { DownloadOptions } from '../options.js';
 import { parseDuration, parseHeader, parseIntInRange, parseSize } from '../parse.js';
 import { UsageError } from '../primitives/errors.js';
 import type { DisplayStreams } from './display.js';
+import { continueHint, peerFlagHint } from './habits.js';
 
 /** Raw option values as commander gives them. */
 export interface RawOptions {
@@ -112,7 +113,11 @@ export function toDownloadOptions(raw: RawOptions, env: NodeJS.ProcessEnv = proc
   if (raw.timestamping) options.timestamping = true;
   if (raw.output !== undefined) options.output = raw.output;
   if (raw.dir !== undefined) options.dir = raw.dir;
-  if (raw.connections !== undefined) options.connections = raw.connections === 'auto' ? 'auto' : parseIntInRange(raw.connections, '-c', 1, MAX_CONNECTIONS);
+  if (raw.connections !== undefined) {
+    const hint = continueHint(raw.connections);
+    if (hint) throw new UsageError(hint);
+    options.connections = raw.connections === 'auto' ? 'auto' : parseIntInRange(raw.connections, '-c', 1, MAX_CONNECTIONS);
+  }
   if (raw.maxConnections !== undefined) options.maxConnections = parseIntInRange(raw.maxConnections, '--max-connections', 1, MAX_CONNECTIONS);
   if (raw.threads !== undefined) options.threads = parseIntInRange(raw.threads, '--threads', 1, MAX_CONNECTIONS);
   if (raw.minRange !== undefined) {
@@ -258,7 +263,10 @@ URLs or -i) failed (the summary names each), 130 interrupted (SIGINT), 143 (SIGT
     .configureOutput({
       writeOut: (s) => streams.stdout.write(s),
       writeErr: (s) => streams.stderr.write(s),
-      outputError: (s, write) => write(`rangeget: ${s.trim()} (see rangeget --help)\n`),
+      outputError: (s, write) => {
+        const peer = peerFlagHint(s);
+        write(`rangeget: ${s.trim()}${peer ? `: ${peer}` : ''} (see rangeget --help)\n`);
+      },
     })
     .action(async (urls: string[], raw: RawOptions) => {
       result = await run(urls, raw);
