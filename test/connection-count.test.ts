@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AUTO_GAIN, AUTO_MIN_WAIT, AUTO_RETRY_WAITS, AUTO_START, AUTO_WAITS, ConnectionCount, countSettings } from '../src/engine/connection-count.js';
+import { AUTO_GAIN, AUTO_MIN_WAIT, AUTO_NO_SETTLE_MS, AUTO_RETRY_WAITS, AUTO_START, AUTO_WAITS, ConnectionCount, countSettings } from '../src/engine/connection-count.js';
 import { isPushback, AttemptFailure } from '../src/http/retry-policy.js';
 import { HttpError, NetworkError } from '../src/primitives/errors.js';
 
@@ -48,18 +48,43 @@ describe('ConnectionCount', () => {
   });
 
   it('goes back when a step gains less than AUTO_GAIN, and tries again later', () => {
-    const count = new ConnectionCount({ auto: true, start: 8, most: 64 }, 0);
-    // The path is the limit: the same speed at any count. One tick = one AUTO_MIN_WAIT here.
-    assert.equal(AUTO_MIN_WAIT, 250);
-    const seen: Array<[number, number]> = [];
-    for (let t = 0, bytes = 0; t <= 5_000; t += 250, bytes += 50e6 / 4) {
-      const change = count.tick(bytes, count.current(), Infinity, t);
-      if (change) seen.push([t, change.connections]);
-    }
-    // Settled (250) and measured (500): doubled; measured no faster (1000): back to 8, held for
-    // AUTO_RETRY_WAITS periods (until 3000), then measured again, doubled and given back again.
+    // The path is the limit: the same speed at any count. A 20 ms round trip: each step
+    // settles, then is measured, one pool tick (250 ms) each.
+    assert.equal(AUTO_MIN_WAIT, 200);
     assert.equal(AUTO_RETRY_WAITS, 8);
-    assert.deepEqual(seen, [[500, 16], [1000, 8], [3500, 16], [4000, 8]]);
+    const run = (rtt: number): Array<[number, number]> => {
+      const count = new ConnectionCount({ auto: true, start: 8, most: 64 }, 0);
+      const seen: Array<[number, number]> = [];
+      for (let t = 0, bytes = 0; t <= 5_000; t += 250, bytes += 50e6 / 4) {
+        const change = count.tick(bytes, count.current(), Infinity, t, rtt);
+        if (change) seen.push([t, change.connections]);
+      }
+      return seen;
+    };
+    // Settled (250) and measured (500): doubled; settled (750), measured no faster (1000): back
+    // to 8, held for AUTO_RETRY_WAITS waits (until 2600), then settled, measured, doubled and
+    // given back again.
+    assert.deepEqual(run(20), [[500, 16], [1000, 8], [3250, 16], [3750, 8]]);
+    // On loopback nothing settles: the first period is measured from the start, and a step
+    // from the moment it is taken; the hold is as long (8 periods of 200 ms).
+    assert.deepEqual(run(0.2), [[250, 16], [500, 8], [2500, 16], [2750, 8], [4750, 16], [5000, 8]]);
+  });
+
+  it('where connections are at speed at once (AUTO_NO_SETTLE_MS), takes one tick per step', () => {
+    const steps = (rtt: number): Array<[number, number]> => {
+      const count = new ConnectionCount({ auto: true, start: 16, most: 64 }, 0);
+      const seen: Array<[number, number]> = [];
+      // Each connection limited by the server: speed proportional to the count.
+      for (let t = 0, bytes = 0; t <= 3_000; t += 250) {
+        const change = count.tick(bytes, count.current(), Infinity, t, rtt);
+        if (change) seen.push([t, change.connections]);
+        bytes += count.current() * 1e6 * 0.25;
+      }
+      return seen;
+    };
+    assert.ok(AUTO_WAITS * 2.5 <= AUTO_NO_SETTLE_MS && AUTO_WAITS * 20 > AUTO_NO_SETTLE_MS);
+    assert.deepEqual(steps(0.2), [[250, 32], [500, 64]]);
+    assert.deepEqual(steps(20), [[500, 32], [1000, 64]]);
   });
 
   it('keeps doubling at a gain of exactly AUTO_GAIN, goes back just below it', () => {
@@ -67,7 +92,7 @@ describe('ConnectionCount', () => {
     const next = (gain: number): number => {
       const count = new ConnectionCount({ auto: true, start: 8, most: 64 }, 0);
       const at: Record<number, number> = { 250: 0, 500: 250_000, 750: 250_000, 1000: 250_000 + 250_000 * gain };
-      for (const t of [250, 500, 750, 1000]) count.tick(at[t]!, count.current(), Infinity, t);
+      for (const t of [250, 500, 750, 1000]) count.tick(at[t]!, count.current(), Infinity, t, 20);
       return count.current();
     };
     assert.equal(next(1 + AUTO_GAIN), 32);
@@ -82,11 +107,14 @@ describe('ConnectionCount', () => {
     assert.equal(count.tick(2 * wait * 1000, 8, Infinity, 2 * wait + 250, 200)?.connections, 16);
   });
 
-  it('adds no connections when the queue holds less than two periods of work at the speed measured', () => {
+  it('adds no connections when the queue holds less than two periods of work at the speed measured (one where they are at speed at once)', () => {
+    // 1 MB/s; a period is AUTO_MIN_WAIT (200 ms) at 20 ms: two periods of work is 400 000 bytes.
     const count = new ConnectionCount({ auto: true, start: 8, most: 64 }, 0);
-    // 1 MB/s measured over 250 ms periods: two periods of work is 500 000 bytes.
-    for (let t = 0; t <= 5_000; t += 250) assert.equal(count.tick(t * 1000, 8, 499_999, t), undefined);
-    assert.equal(count.tick(5_250 * 1000, 8, 500_000, 5_250)?.connections, 16);
+    for (let t = 0; t <= 5_000; t += 250) assert.equal(count.tick(t * 1000, 8, 399_999, t, 20), undefined);
+    assert.equal(count.tick(5_250 * 1000, 8, 400_000, 5_250, 20)?.connections, 16);
+    const atOnce = new ConnectionCount({ auto: true, start: 8, most: 64 }, 0);
+    for (let t = 0; t <= 5_000; t += 250) assert.equal(atOnce.tick(t * 1000, 8, 199_999, t, 0.2), undefined);
+    assert.equal(atOnce.tick(5_250 * 1000, 8, 200_000, 5_250, 0.2)?.connections, 16);
   });
 
   it('measures only while every connection has work', () => {
