@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { lstat, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { PassThrough, Writable } from 'node:stream';
@@ -16,7 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortError, ChecksumError, download, downloadStream, downloadTo, ExitCode, FileError } from '../src/index.js';
 import { main } from '../src/cli/main.js';
-import { BIN, childEnv, runCli } from './helpers/cli.js';
+import { BIN, childEnv, runCli, startCli } from './helpers/cli.js';
 import { serve } from './helpers/server.js';
 import { list, tempDir, waitFor, type AfterContext } from './helpers/tmp.js';
 
@@ -259,6 +259,25 @@ describe('-o naming a FIFO or a character device: streamed into, never replaced'
     const r = await runCli(t, ['--continue', '-o', path, server.url('/f')], { cwd: await tempDir(t) });
     assert.equal(r.code, ExitCode.usage, r.stderr);
     assert.match(r.stderr, /--continue cannot be combined with -o \S*pipe: a stream has no file on disk/);
+    assert.equal(server.stats.requests, 0);
+    assert.ok((await lstat(path)).isFIFO());
+  });
+
+  it('Ctrl-C while the FIFO has no reader ends the run at once: exit 130, no request sent', T, async (t) => {
+    const server = await serve(t, { '/f': { size: 10 } });
+    const path = await fifo(t);
+    const cli = startCli(t, ['-o', path, server.url('/f')], { cwd: await tempDir(t) });
+    // Linux names where a thread sleeps: in a FIFO's open, "wait_for_partner".
+    const waiting = async (): Promise<boolean> => {
+      const tasks = await readdir(`/proc/${cli.pid}/task`).catch(() => []);
+      const wchans = await Promise.all(tasks.map((task) => readFile(`/proc/${cli.pid}/task/${task}/wchan`, 'utf8').catch(() => '')));
+      return wchans.includes('wait_for_partner');
+    };
+    await waitFor('the CLI waiting for a reader of the FIFO', waiting);
+    cli.kill('SIGINT');
+    const r = await cli.wait();
+    assert.equal(r.code, ExitCode.sigint, r.stderr);
+    assert.match(r.stderr, /interrupted after 0 bytes were streamed/);
     assert.equal(server.stats.requests, 0);
     assert.ok((await lstat(path)).isFIFO());
   });

@@ -5,7 +5,7 @@
  * a FIFO (`-o /dev/null`, a named pipe) streams into it the same way, as curl and wget write
  * into it: a download never replaces one (storage/output-checks.ts).
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, constants, createWriteStream, openSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import type { DownloadOptions } from '../options.js';
 import { parseSize } from '../parse.js';
@@ -70,16 +70,17 @@ export async function streamToStdout(run: StreamRun): Promise<number> {
   const window = raw.streamWindow === undefined ? undefined : parseSize(raw.streamWindow, '--stream-window');
   if (window !== undefined && window < 64 * 1024) throw new UsageError('--stream-window: must be at least 64K (examples: 16M, 1G)');
   const { downloadTo } = await import('../stream.js');
-  const out: NodeJS.WritableStream = run.into === undefined ? streams.stdout : await openInto(run.into);
   // Reports (JSON lines too) go to stderr: stdout is the file. Into a device, stdout is free
   // and reports go where they go for a file.
   const display =
     run.into === undefined ? new Display(streamMode(run), { ...streams, stdout: streams.stderr }) : new Display(run.mode, { ...streams, streamedTo: run.into });
   const { output: _o, dir: _d, overwrite: _w, continue: _c, skipExisting: _s, timestamping: _t, remoteTime: _r, fsync: _f, resume: _u, restart: _a, ...options } = run.options;
-  // A closed pipe may still report after the last write: it must not end the process.
-  out.on('error', () => undefined);
+  let out: NodeJS.WritableStream = streams.stdout;
   let code: number;
   try {
+    if (run.into !== undefined) out = await openInto(run.into, signal);
+    // A closed pipe may still report after the last write: it must not end the process.
+    out.on('error', () => undefined);
     await downloadTo(run.url, out, { ...options, ...(window !== undefined ? { streamWindow: window } : {}), signal, onEvent: (e) => display.event(e) });
     if (out !== streams.stdout) await new Promise<void>((resolve) => out.end(resolve));
     return ExitCode.ok;
@@ -101,12 +102,33 @@ export async function streamToStdout(run: StreamRun): Promise<number> {
   return leaveIfStuck(out, code);
 }
 
-/** Opens a device or FIFO for writing (a FIFO waits here for its reader). */
-function openInto(file: string): Promise<WriteStream> {
+/**
+ * Opens a device or FIFO for writing. A FIFO's open waits, in a thread of its own, for a
+ * reader: an abort (Ctrl-C) opens it for reading for a moment so that the wait ends, instead
+ * of keeping the process alive until a reader comes.
+ */
+function openInto(file: string, signal: AbortSignal): Promise<WriteStream> {
   return new Promise((resolve, reject) => {
     const out = createWriteStream(file);
-    out.once('open', () => resolve(out));
-    out.once('error', (err) => reject(fileError(err, file)));
+    const onAbort = (): void => {
+      try {
+        closeSync(openSync(file, constants.O_RDONLY | constants.O_NONBLOCK));
+      } catch {
+        // not a FIFO, or gone: nothing waits
+      }
+      out.destroy();
+      reject(new AbortError());
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    out.once('open', () => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(out);
+    });
+    out.once('error', (err) => {
+      signal.removeEventListener('abort', onAbort);
+      reject(fileError(err, file));
+    });
   });
 }
 
