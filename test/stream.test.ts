@@ -263,6 +263,19 @@ describe('-o naming a FIFO or a character device: streamed into, never replaced'
     assert.ok((await lstat(path)).isFIFO());
   });
 
+  it('-o /dev/stdout is -o - (--json on stderr, not into the bytes); -o /dev/stderr is refused (exit 2)', T, async (t) => {
+    const tmp = await tempDir(t);
+    const server = await serve(t, { '/f': { size: 3 * MiB + 5 } });
+    const r = await streamCli(t, ['--json', '-c', '4', '-o', '/dev/stdout', server.url('/f')], { tmp });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.sha256, server.sha256('/f'));
+    assert.match(r.stderr, /"type":"done"/);
+    const e = await streamCli(t, ['-o', '/dev/stderr', server.url('/f')], { tmp });
+    assert.equal(e.code, ExitCode.usage);
+    assert.match(e.stderr, /^rangeget: error: -o \/dev\/stderr: stderr carries the reports/m);
+    assert.equal(e.bytes, 0);
+  });
+
   it('Ctrl-C while the FIFO has no reader ends the run at once: exit 130, no request sent', T, async (t) => {
     const server = await serve(t, { '/f': { size: 10 } });
     const path = await fifo(t);

@@ -5,7 +5,7 @@
  * a FIFO (`-o /dev/null`, a named pipe) streams into it the same way, as curl and wget write
  * into it: a download never replaces one (storage/output-checks.ts).
  */
-import { closeSync, constants, createWriteStream, openSync, type WriteStream } from 'node:fs';
+import { closeSync, constants, createWriteStream, fstatSync, openSync, statSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import type { DownloadOptions } from '../options.js';
 import { parseSize } from '../parse.js';
@@ -24,14 +24,15 @@ const FILE_FLAGS: ReadonlyArray<readonly [keyof RawOptions, string]> = [
 ];
 
 /**
- * The path `-o` names when it is a character device or a FIFO, which one URL is streamed
- * into; undefined otherwise (a batch, `-o -`, a file, nothing there).
+ * The path `-o` names when it is a character device, a FIFO or a socket, which one URL is
+ * streamed into; undefined otherwise (a batch, `-o -`, a file, nothing there).
  */
 export async function streamTarget(raw: RawOptions, batch: boolean): Promise<string | undefined> {
   if (batch || raw.output === undefined || raw.output === '-') return undefined;
   const target = path.resolve(raw.dir ?? '.', raw.output);
   const found = await existing(target).catch(() => undefined);
-  return found && (found.isCharacterDevice() || found.isFIFO()) ? target : undefined;
+  // A socket too: the stdout of a process started by another program often is one (/dev/stdout).
+  return found && (found.isCharacterDevice() || found.isFIFO() || found.isSocket()) ? target : undefined;
 }
 
 /** A usage mistake with `-o -` or a device (`into`), or `--stream-window` without either, before anything is sent. */
@@ -70,15 +71,18 @@ export async function streamToStdout(run: StreamRun): Promise<number> {
   const window = raw.streamWindow === undefined ? undefined : parseSize(raw.streamWindow, '--stream-window');
   if (window !== undefined && window < 64 * 1024) throw new UsageError('--stream-window: must be at least 64K (examples: 16M, 1G)');
   const { downloadTo } = await import('../stream.js');
+  // `-o /dev/stdout` is `-o -`; `-o /dev/stderr` would mix reports into the file.
+  const into = run.into !== undefined && sameFile(run.into, 1) ? undefined : run.into;
+  if (into !== undefined && sameFile(into, 2)) throw new UsageError(`-o ${into}: stderr carries the reports; use -o - (stdout) or redirect stderr to a file`);
   // Reports (JSON lines too) go to stderr: stdout is the file. Into a device, stdout is free
   // and reports go where they go for a file.
   const display =
-    run.into === undefined ? new Display(streamMode(run), { ...streams, stdout: streams.stderr }) : new Display(run.mode, { ...streams, streamedTo: run.into });
+    into === undefined ? new Display(streamMode(run), { ...streams, stdout: streams.stderr }) : new Display(run.mode, { ...streams, streamedTo: into });
   const { output: _o, dir: _d, overwrite: _w, continue: _c, skipExisting: _s, timestamping: _t, remoteTime: _r, fsync: _f, resume: _u, restart: _a, ...options } = run.options;
   let out: NodeJS.WritableStream = streams.stdout;
   let code: number;
   try {
-    if (run.into !== undefined) out = await openInto(run.into, signal);
+    if (into !== undefined) out = await openInto(into, signal);
     // A closed pipe may still report after the last write: it must not end the process.
     out.on('error', () => undefined);
     await downloadTo(run.url, out, { ...options, ...(window !== undefined ? { streamWindow: window } : {}), signal, onEvent: (e) => display.event(e) });
@@ -100,6 +104,16 @@ export async function streamToStdout(run: StreamRun): Promise<number> {
     if (out !== streams.stdout) (out as WriteStream).destroy();
   }
   return leaveIfStuck(out, code);
+}
+
+/** True when `file` is what this process's file descriptor `fd` is (`/dev/stdout` and fd 1). */
+function sameFile(file: string, fd: number): boolean {
+  try {
+    const [a, b] = [statSync(file), fstatSync(fd)];
+    return a.dev === b.dev && a.ino === b.ino && a.rdev === b.rdev;
+  } catch {
+    return false;
+  }
 }
 
 /**
