@@ -32,6 +32,9 @@ describe('peer habits', () => {
 
   it('-c with a URL (wget -c, aria2c -c) points to --continue', () => {
     assert.match(continueHint('https://example.com/a.iso') ?? '', /--continue/);
+    assert.match(continueHint('example.com/a.iso') ?? '', /--continue/);
+    assert.match(continueHint('example.com') ?? '', /--continue/);
+    assert.equal(continueHint('1.5'), undefined);
     assert.equal(continueHint('8'), undefined);
     assert.equal(continueHint('auto'), undefined);
   });

@@ -46,9 +46,10 @@ export function peerFlagHint(error: string): string | undefined {
   return flag === undefined ? undefined : PEER_FLAGS[flag];
 }
 
-/** `-c URL`: wget's and aria2c's -c (continue) took the URL as rangeget's connection count. */
+/** `-c URL` (or a host, `-c example.com/a.iso`): wget's and aria2c's -c (continue) took the URL as rangeget's connection count. */
 export function continueHint(connections: string): string | undefined {
-  return connections.includes('://')
+  const urlLike = connections.includes('/') || /^[\w-]+(\.[\w-]+)+(:\d+)?$/.test(connections);
+  return urlLike && /[a-z]/i.test(connections)
     ? `-c takes a number of connections (rangeget's -c is --connections), not '${connections}'; wget's and aria2c's -c, which finishes a partial file, is rangeget's --continue`
     : undefined;
 }
