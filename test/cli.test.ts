@@ -517,13 +517,16 @@ describe('cli: interrupt and resume', () => {
       String(last.message),
       new RegExp(`^interrupted at [\\d.]+ (KiB|MiB) of 4\\.00 MiB \\(in ${escape(part)}\\); the server cannot resume this download .*, so the next run starts over$`),
     );
-    assert.deepEqual(await list(cwd), ['nr.bin.part']);
+    // The control file claims nothing; it says that the .part is rangeget's (engine/resume.ts).
+    assert.deepEqual(await list(cwd), ['nr.bin.part', 'nr.bin.part.json']);
 
     server.set('/nr.bin', spec);
     server.resetStats();
     const again = await runCli(t, [server.url('/nr.bin')], { cwd });
     assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stderr, /has no control file, so its bytes cannot be trusted; starting over/);
+    // Its control file (claiming nothing) says the .part is rangeget's: started over, not moved aside.
+    assert.match(again.stderr, /cannot resume: the server does not support ranges, so the download cannot be resumed; starting over/);
+    assert.doesNotMatch(again.stderr, /kept as/);
     assert.equal(await sha256File(join(cwd, 'nr.bin')), server.sha256('/nr.bin'));
   });
 });

@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { CONTROL_VERSION, writeControl, type ControlState } from '../src/storage/control-file.js';
 import { resolveTarget, type Target } from '../src/storage/target.js';
 import { controlMismatch, keptRanges, readLeftovers, takeLeftovers, type ProbedFile } from '../src/engine/resume.js';
@@ -202,8 +202,13 @@ describe('resume', () => {
     assert.deepEqual(await readLeftovers(await leftAt(t, {}), file()), { kind: 'none' });
     const bare = await leftAt(t, { part: 10 });
     assert.deepEqual(await readLeftovers(bare, file()), {
+      kind: 'foreign',
+      reason: `${bare.partPath} has no control file, so it is not rangeget's (another program's partial download?)`,
+    });
+    const empty = await leftAt(t, { part: 0 });
+    assert.deepEqual(await readLeftovers(empty, file()), {
       kind: 'untrusted',
-      reason: `${bare.partPath} has no control file, so its bytes cannot be trusted`,
+      reason: `${empty.partPath} has no control file, so its bytes cannot be trusted`,
     });
     const corrupt = await readLeftovers(await leftAt(t, { part: 10, control: '{"version":1' }), file());
     assert.equal(corrupt.kind, 'untrusted');
@@ -226,8 +231,16 @@ describe('resume', () => {
       fresh: false,
     });
     assert.deepEqual(warnings, []);
-    assert.deepEqual(await takeLeftovers(await leftAt(t, { part: 10 }), file(), on, warn), { written: [], fresh: false });
+    assert.deepEqual(await takeLeftovers(await leftAt(t, { part: 0 }), file(), on, warn), { written: [], fresh: false });
     assert.match(warnings.pop() ?? '', /has no control file, so its bytes cannot be trusted; starting over$/);
+    // Bytes no control file vouches for are not rangeget's to overwrite: moved aside, kept whole.
+    const foreign = await leftAt(t, { part: 10 });
+    await writeFile(`${foreign.partPath}.orig`, 'taken');
+    assert.deepEqual(await takeLeftovers(foreign, file(), on, warn), { written: [], fresh: true });
+    assert.equal(warnings.pop(), `${foreign.partPath} has no control file, so it is not rangeget's (another program's partial download?): kept as ${foreign.partPath}.orig.1; starting over`);
+    assert.deepEqual(await readFile(`${foreign.partPath}.orig.1`), Buffer.alloc(10));
+    assert.equal(await readFile(`${foreign.partPath}.orig`, 'utf8'), 'taken');
+    assert.equal(await stat(foreign.partPath).catch(() => undefined), undefined);
     const changed = await leftAt(t, { part: 1000, control: state() });
     await assert.rejects(takeLeftovers(changed, file({ etag: '"v2"' }), on, warn), {
       code: 'ECHANGED',
@@ -236,7 +249,7 @@ describe('resume', () => {
     });
     assert.deepEqual(await takeLeftovers(changed, file({ etag: '"v2"' }), { resume: true, restart: true }, warn), { written: [], fresh: false });
     assert.equal(warnings.pop(), 'cannot resume: the remote file changed (ETag "v1" → "v2"); starting over');
-    assert.deepEqual(await readLeftovers(changed, file()), { kind: 'untrusted', reason: `${changed.partPath} has no control file, so its bytes cannot be trusted` });
+    assert.equal((await readLeftovers(changed, file())).kind, 'foreign');
   });
 });
 

@@ -121,7 +121,10 @@ describe('answers before the answer, and conditions refused', { concurrency: 4 }
     // Only the requests already on their way when the first 412 came back carry If-Range.
     assert.ok(conditional.length >= 1 && conditional.length <= 4, `${conditional.length} requests with If-Range (the first of each connection at most)`);
     assert.ok(conditional.every((r) => r.status === 412));
-    assert.ok(ranges.length > 8, `${ranges.length} GETs`);
+    // Asked again without it: every other GET is a 206. (How many depends on how the scheduler
+    // joins pieces, which depends on the machine's load: "more than 8" failed once in CI.)
+    const plain = ranges.filter((r) => r.headers['if-range'] === undefined);
+    assert.ok(plain.length >= 1 && plain.every((r) => r.status === 206), ranges.map((r) => `${r.status} ${r.headers.range}`).join(', '));
   });
 
   test('the 412 is remembered for the whole download, on every thread: a connection that starts later never sends If-Range', async (t) => {

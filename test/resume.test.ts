@@ -12,7 +12,7 @@
 import { describe, it, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
-import { link, open, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
+import { link, open, readdir, readFile, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readControl, type ControlState } from '../src/storage/control-file.js';
 import { download, FileExistsError } from '../src/index.js';
@@ -891,12 +891,14 @@ describe('control files from an earlier run', { concurrency: 4 }, () => {
     await assertComplete(dir, sha, 'ranges gone');
   });
 
-  it('a .part without a control file is not trusted', async (t) => {
+  it('a .part without a control file (a browser\'s?) is not trusted, nor overwritten: moved aside', async (t) => {
     const { srv, dir, a, sha } = await setup(t);
     await writeFile(join(dir, PART), Buffer.alloc(D.size, 0xee));
     const second = await run(t, srv, dir, a);
     assertExit(second.exit, 0, 'no control file');
-    assert.match(second.exit.stderr, /warning: .*no control file/);
+    assert.match(second.exit.stderr, /warning: .*no control file, so it is not rangeget.s .*: kept as .*\.part\.orig; starting over/);
+    assert.deepEqual(await readFile(join(dir, `${PART}.orig`)), Buffer.alloc(D.size, 0xee));
+    await unlink(join(dir, `${PART}.orig`));
     await assertComplete(dir, sha, 'no control file');
     assert.equal(second.served, D.size);
   });

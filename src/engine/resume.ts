@@ -69,8 +69,10 @@ export type Leftovers =
   | { kind: 'none' }
   /** Written ranges to keep ({@link keptRanges}). */
   | { kind: 'kept'; written: ByteRange[]; short: boolean }
-  /** A `.part` file no control file vouches for, or an unreadable control file. */
+  /** An empty `.part` file no control file vouches for, or an unreadable control file. */
   | { kind: 'untrusted'; reason: string }
+  /** A `.part` file with bytes and no control file: never overwritten, moved aside. */
+  | { kind: 'foreign'; reason: string }
   /** Left by a download of another URL or another version of the file ({@link controlMismatch}). */
   | { kind: 'mismatch'; reason: string };
 
@@ -78,9 +80,13 @@ export type Leftovers =
 export async function readLeftovers(target: Target, file: ProbedFile): Promise<Leftovers> {
   const control = await readControl(target.controlPath);
   if (control.kind === 'missing') {
-    return (await exists(target.partPath))
-      ? { kind: 'untrusted', reason: `${target.partPath} has no control file, so its bytes cannot be trusted` }
-      : { kind: 'none' };
+    const part = await stat(target.partPath).catch(() => undefined);
+    if (!part) return { kind: 'none' };
+    // rangeget leaves a control file with every `.part` it leaves (but after kill -9 within the
+    // first half second): bytes without one are another program's (a browser's `.part`).
+    return part.size > 0
+      ? { kind: 'foreign', reason: `${target.partPath} has no control file, so it is not rangeget's (another program's partial download?)` }
+      : { kind: 'untrusted', reason: `${target.partPath} has no control file, so its bytes cannot be trusted` };
   }
   if (control.kind === 'corrupt') {
     return { kind: 'untrusted', reason: `control file ${target.controlPath} is unreadable (${control.reason})` };
@@ -124,12 +130,29 @@ export async function takeLeftovers(
     if (left.short) warn(`${target.partPath} is shorter than its control file claims; fetching the missing bytes again`);
     return { written: left.written, fresh: false };
   }
+  if (left.kind === 'foreign') {
+    const aside = await moveAside(target.partPath);
+    warn(`${left.reason}: kept as ${aside}; starting over`);
+    return { written: [], fresh: true };
+  }
   if (left.kind === 'mismatch' && !settings.restart) {
     throw new RemoteChangedError(`${left.reason}; run with --no-resume to start over`);
   }
   warn(`${left.reason}; starting over`);
   await removeControl(target.controlPath);
   return { written: [], fresh: false };
+}
+
+/** Renames `path` to the first of `path.orig`, `path.orig.1`, ... that is free; returns it. */
+async function moveAside(path: string): Promise<string> {
+  for (let n = 0; ; n++) {
+    const aside = n === 0 ? `${path}.orig` : `${path}.orig.${n}`;
+    if (await exists(aside)) continue;
+    await rename(path, aside).catch((err: unknown) => {
+      throw fileError(err, path);
+    });
+    return aside;
+  }
 }
 
 /**

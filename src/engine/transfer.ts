@@ -7,6 +7,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { assemble } from '../storage/assemble.js';
 import { Checkpointer } from '../storage/checkpointer.js';
 import { newControlState } from '../storage/control-file.js';
+import { INLINE_MAX_SIZE } from './prewarm.js';
 import { FileHasher } from '../storage/hasher.js';
 import type { Target } from '../storage/target.js';
 import type { ProbeResult } from '../http/probe.js';
@@ -108,6 +109,9 @@ export class Transfer {
       });
     }
     await this.verifyKept();
+    // Marked before the first byte when over 4 MiB (kill -9 may come before the first save); a
+    // smaller file is most often done before it and writes none (README: Batches).
+    if (this.size === undefined || this.size > INLINE_MAX_SIZE) await this.mark();
     const sources = this.ranged ? await findSources(info, this.opts.mirrors, (url) => this.context.probe(url), (m) => this.warn(m)) : [sourceOf(info)];
     const ticker = setInterval(() => this.report(), this.opts.progressInterval);
     this.checkpointer.start();
@@ -122,6 +126,14 @@ export class Transfer {
       this.report();
     }
     return this.assemble();
+  }
+
+  /** A control file claiming nothing where none was saved: the next run knows this `.part` as rangeget's (resume.ts). */
+  private async mark(): Promise<void> {
+    const { info } = this.input;
+    const marker = this.ranged ? undefined : this.size === undefined ? null : newControlState({ ...info, size: this.size });
+    if (marker === null) return;
+    await this.checkpointer.mark(marker).catch((err: unknown) => this.warn(`cannot save the control file: ${(err as Error).message}`));
   }
 
   private emit(event: DownloadEvent): void {
@@ -159,7 +171,7 @@ export class Transfer {
 
   /** Run pools until every byte is written; when ranges turn out unsupported, again on one connection. */
   private async fetch(sources: Source[]): Promise<void> {
-    if (await this.firstBody()) return;
+    if (await this.firstBody().catch((err: unknown) => this.mark().then(() => Promise.reject(err)))) return;
     for (;;) {
       try {
         await this.runPool(sources);
@@ -175,6 +187,7 @@ export class Transfer {
           continue;
         }
         await this.checkpointer.save();
+        await this.mark();
         throw err;
       }
     }

@@ -80,6 +80,18 @@ export class Checkpointer {
     return this.saving;
   }
 
+  /**
+   * Where no control file exists yet, save a state claiming nothing: a `.part` rangeget leaves
+   * then has one, and a `.part` without one is another program's (engine/resume.ts moves it
+   * aside instead of overwriting it). `state`: this download's (default), or one that only
+   * marks (a download without ranges saves no other). Not synced: it claims no byte.
+   */
+  async mark(state = this.state): Promise<void> {
+    if (!state || this.mayExist) return;
+    this.mayExist = true;
+    await writeControl(this.options.path, { ...state, written: [] }, false);
+  }
+
   /** Resolves when the last save asked for is done. */
   flush(): Promise<void> {
     return this.saving;
@@ -97,6 +109,7 @@ export class Checkpointer {
     // A save under way would write its state after the removal.
     await this.flush();
     await removeControl(this.options.path);
+    this.mayExist = false;
   }
 
   /**
