@@ -7,7 +7,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync } from 'node:fs';
 import { lstat, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -274,6 +274,21 @@ describe('-o naming a FIFO or a character device: streamed into, never replaced'
     assert.equal(e.code, ExitCode.usage);
     assert.match(e.stderr, /^rangeget: error: -o \/dev\/stderr: stderr carries the reports/m);
     assert.equal(e.bytes, 0);
+  });
+
+  it('-o /dev/stdout with stdout a file (> out.bin): written in order into that file', T, async (t) => {
+    const dir = await tempDir(t);
+    const server = await serve(t, { '/f': { size: 3 * MiB + 5 } });
+    const out = join(dir, 'out.bin');
+    const fd = openSync(out, 'w');
+    const child = spawn(process.execPath, [BIN, '-c', '4', '-o', '/dev/stdout', server.url('/f')], { env: childEnv(), stdio: ['ignore', fd, 'pipe'] });
+    closeSync(fd);
+    t.after(() => child.kill('SIGKILL'));
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    assert.equal(code, 0, stderr);
+    assert.equal(createHash('sha256').update(await readFile(out)).digest('hex'), server.sha256('/f'));
   });
 
   it('Ctrl-C while the FIFO has no reader ends the run at once: exit 130, no request sent', T, async (t) => {

@@ -31,8 +31,11 @@ export async function streamTarget(raw: RawOptions, batch: boolean): Promise<str
   if (batch || raw.output === undefined || raw.output === '-') return undefined;
   const target = path.resolve(raw.dir ?? '.', raw.output);
   const found = await existing(target).catch(() => undefined);
+  if (!found) return undefined;
   // A socket too: the stdout of a process started by another program often is one (/dev/stdout).
-  return found && (found.isCharacterDevice() || found.isFIFO() || found.isSocket()) ? target : undefined;
+  if (found.isCharacterDevice() || found.isFIFO() || found.isSocket()) return target;
+  // `-o /dev/stdout > out.bin`: stdout itself, a file, written in order (never the symlink replaced).
+  return sameFile(target, 1) || sameFile(target, 2) ? target : undefined;
 }
 
 /** A usage mistake with `-o -` or a device (`into`), or `--stream-window` without either, before anything is sent. */
