@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { DownloadOptions } from '../options.js';
 import { parseSize } from '../parse.js';
 import { AbortError, ExitCode, RangegetError, UsageError, fileError } from '../primitives/errors.js';
-import { existing } from '../storage/output-checks.js';
+import { existing, specialKind } from '../storage/output-checks.js';
 import { Display, type DisplayMode } from './display.js';
 import type { CliStreams, RawOptions } from './flags.js';
 
@@ -33,7 +33,8 @@ export async function streamTarget(raw: RawOptions, batch: boolean): Promise<str
   const found = await existing(target).catch(() => undefined);
   if (!found) return undefined;
   // A socket too: the stdout of a process started by another program often is one (/dev/stdout).
-  if (found.isCharacterDevice() || found.isFIFO() || found.isSocket()) return target;
+  // A block device is left to the download, which refuses it.
+  if (specialKind(found) && !found.isBlockDevice()) return target;
   // `-o /dev/stdout > out.bin`: stdout itself, a file, written in order (never the symlink replaced).
   return sameFile(target, 1) || sameFile(target, 2) ? target : undefined;
 }

@@ -130,9 +130,8 @@ export class Transfer {
 
   /** A control file claiming nothing where none was saved: the next run knows this `.part` as rangeget's (resume.ts). */
   private async mark(): Promise<void> {
-    const { info } = this.input;
-    const marker = this.ranged ? undefined : this.size === undefined ? null : newControlState({ ...info, size: this.size });
-    if (marker === null) return;
+    if (!this.ranged && this.size === undefined) return;
+    const marker = this.ranged ? undefined : newControlState({ ...this.input.info, size: this.size! });
     await this.checkpointer.mark(marker).catch((err: unknown) => this.warn(`cannot save the control file: ${(err as Error).message}`));
   }
 
