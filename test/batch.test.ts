@@ -217,6 +217,23 @@ describe('downloadMany', () => {
     assert.equal(server.stats.log.filter((r) => r.method === 'HEAD').length, 0);
   });
 
+  it('one connection serves item after item when each answer was read to its end by a slower writer', T, async (t) => {
+    // A kept body's last read filled the stream and paused the connection; it was parked so
+    // and the next item's probe on it waited forever.
+    const files: Record<string, FileSpec> = {};
+    for (let i = 0; i < 3; i++) files[`/p${i}.bin`] = { size: 300 * KiB, ranges: false };
+    for (let i = 0; i < 3; i++) files[`/s${i}.bin`] = { size: 200 * KiB };
+    const server = await serve(t, files);
+    const dir = await tempDir(t);
+    const names = Object.keys(files);
+    const results = await downloadMany(names.map((p) => server.url(p)), { jobs: 1, dir });
+    for (const [i, r] of results.entries()) {
+      assert.ok(r.ok, names[i]);
+      await assertSame(server, names[i]!, r.result.path);
+    }
+    assert.equal(server.stats.connections, 1);
+  });
+
   it('16 jobs on one signal print no listener warning (the caller\'s signal gets one listener)', T, async (t) => {
     const files: Record<string, FileSpec> = {};
     for (let i = 0; i < 20; i++) files[`/w${i}.bin`] = { size: 32 * KiB, throttle: 128 * KiB };

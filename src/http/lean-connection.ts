@@ -106,6 +106,8 @@ export class LeanConnection {
     this.reader = reader;
     this.requests++;
     this.socket.ref();
+    // Paused when the last answer's consumer fell behind at its very end (it was parked so).
+    this.socket.resume();
     let head = `${method} ${path} HTTP/1.1\r\nhost: ${this.host}\r\n`;
     for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
     this.socket.write(`${head}connection: keep-alive\r\n\r\n`, 'latin1');
