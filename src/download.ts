@@ -79,6 +79,6 @@ export async function download(url: string | URL, options: DownloadOptions = {})
 export async function downloadSharing(url: string | URL, options: DownloadOptions, shared: SharedConnections): Promise<DownloadResult> {
   return runDownload(url, options, (u, o) => {
     const opts = resolveOptions(u, o);
-    return new Download(opts, shared.client(opts.request.connection), false).start();
+    return new Download(opts, shared.client(opts.request.connection), false, shared.sizes).start();
   });
 }

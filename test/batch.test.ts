@@ -18,6 +18,7 @@ import {
   type BatchItemResult,
   type DownloadEvent,
 } from '../src/index.js';
+import { WHOLE_PROBE_MAX } from '../src/http/probe.js';
 import { jsonLines, runMain } from './helpers/cli.js';
 import { sha256File } from './helpers/content.js';
 import { serve, type FileSpec, type TestServer } from './helpers/server.js';
@@ -190,7 +191,7 @@ describe('downloadMany', () => {
     assert.ok(server.stats.connections <= 4 * 3, `${server.stats.connections} connections for 20 files`);
   });
 
-  it('probes by GET bytes=0-0 for every kind of file: empty, chunked, ranges ignored, redirected', T, async (t) => {
+  it('probes by GET of a small file\'s every byte for every kind of file: empty, chunked, ranges ignored, redirected', T, async (t) => {
     const files: Record<string, FileSpec> = {
       '/empty.bin': { size: 0 },
       '/chunked.bin': { size: 100 * KiB, length: false },
@@ -209,12 +210,59 @@ describe('downloadMany', () => {
       await assertSame(server, served, r.result.path);
     }
     assert.deepEqual(await list(dir), ['chunked.bin', 'empty.bin', 'ranged.bin', 'whole.bin']);
-    // Each file's first request is the probe: a GET of its first byte.
+    // Each file's first request is the probe: a GET from the first byte (of a small file's every
+    // byte, or of one byte after a bigger file: see the next test).
     for (const path of names) {
       const first = server.stats.log.find((r) => r.path === path);
-      assert.deepEqual([first?.method, first?.headers.range], ['GET', 'bytes=0-0'], path);
+      assert.equal(first?.method, 'GET', path);
+      assert.match(first?.headers.range ?? '', new RegExp(`^bytes=0-(0|${WHOLE_PROBE_MAX - 1})$`), path);
     }
     assert.equal(server.stats.log.filter((r) => r.method === 'HEAD').length, 0);
+  });
+
+  it('a small file comes whole with the probe, one request; after a bigger file from the same server, one byte is asked', T, async (t) => {
+    const files: Record<string, FileSpec> = {
+      '/small.bin': { size: 100 * KiB },
+      '/edge.bin': { size: WHOLE_PROBE_MAX },
+      // A 200 to the probe's range: the whole file either way, and no warning for a small one.
+      '/plain.bin': { size: 100 * KiB, ranges: false },
+      '/over.bin': { size: WHOLE_PROBE_MAX + 1 },
+      '/big.bin': { size: 2 * MiB },
+      '/plain-big.bin': { size: 600 * KiB, ranges: false },
+      '/small2.bin': { size: 50 * KiB },
+      '/small3.bin': { size: 60 * KiB },
+    };
+    const server = await serve(t, files);
+    const dir = await tempDir(t);
+    const names = Object.keys(files);
+    const warnings: string[] = [];
+    const onEvent = (e: DownloadEvent, index: number): void => {
+      if (e.type === 'warning') warnings.push(`${names[index]}: ${e.message}`);
+    };
+    // One at a time, so that each probe follows the one before.
+    const results = await downloadMany(names.map((p) => server.url(p)), { jobs: 1, dir, connections: 4, minRangeSize: 64 * KiB, onEvent });
+    for (const [i, r] of results.entries()) {
+      assert.ok(r.ok, names[i]);
+      await assertSame(server, names[i]!, r.result.path);
+    }
+    const asked = (path: string): Array<[string, number]> => server.stats.log.filter((r) => r.path === path).map((r) => [r.headers.range ?? '', r.status]);
+    const whole = `bytes=0-${WHOLE_PROBE_MAX - 1}`;
+    assert.deepEqual(asked('/small.bin'), [[whole, 206]]);
+    assert.deepEqual(asked('/edge.bin'), [[whole, 206]]);
+    assert.deepEqual(asked('/plain.bin'), [[whole, 200]]);
+    // After a bigger file, one byte: the probe, then ranges.
+    for (const [path, probe] of [['/over.bin', whole], ['/big.bin', 'bytes=0-0'], ['/small2.bin', 'bytes=0-0']] as const) {
+      const [first, ...rest] = asked(path);
+      assert.deepEqual(first, [probe, 206], path);
+      assert.ok(rest.length >= 1 && rest.every(([range, status]) => range !== whole && status === 206), `${path} in ranges: ${JSON.stringify(rest)}`);
+    }
+    assert.deepEqual(asked('/plain-big.bin'), [['bytes=0-0', 200]]);
+    assert.deepEqual(asked('/small3.bin'), [[whole, 206]], 'after a small file, whole again');
+    for (const name of ['/small.bin', '/edge.bin', '/plain.bin', '/small3.bin']) {
+      const r = results[names.indexOf(name)];
+      assert.equal(r?.ok && r.result.connections, 1, name);
+    }
+    assert.deepEqual(warnings, ['/plain-big.bin: using one connection: the server ignores range requests']);
   });
 
   it('one connection serves item after item when each answer was read to its end by a slower writer', T, async (t) => {
@@ -334,9 +382,9 @@ describe('downloadMany', () => {
     assert.match(loser.error.message, new RegExp(`same\\.bin is already the output of item ${winner.index + 1} of this batch`));
     await assertSame(server, winner.index === 0 ? '/one' : '/two', join(dir, 'same.bin'));
     assert.deepEqual(await list(dir), ['same.bin']);
-    // Only the winner fetched content.
-    const gets = server.stats.log.filter((r) => r.method === 'GET' && r.bytes > 1);
-    assert.ok(gets.every((r) => r.path === (winner.index === 0 ? '/one' : '/two')), 'the loser sent no content GET');
+    // The loser's probe told its name (its answer carried the file, small as it is): nothing after it.
+    const loserPath = winner.index === 0 ? '/two' : '/one';
+    assert.deepEqual(server.stats.log.filter((r) => r.path === loserPath).map((r) => [r.method, r.headers.range]), [['GET', 'bytes=0-262143']], 'the loser sent its probe only');
   });
 
   it('rejects only for invalid batch options', async () => {

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { HttpError, NetworkError, RemoteChangedError, ServerError, TimeoutError } from '../src/index.js';
 import { connectionFailure, statusFailure } from '../src/http/failures.js';
+import { asksWhole, WHOLE_PROBE_MAX } from '../src/http/probe.js';
 import { checkResponse, type RangeAsked } from '../src/http/response-checks.js';
 import { AttemptFailure, firstProbeDelay, isRetryableStatus, QUICK_RETRY_WAIT, retryDelay, type RetrySettings } from '../src/http/retry-policy.js';
 import { canVouch, ifRangeHeader, isStrongEtag, validatorChange } from '../src/http/validators.js';
@@ -214,5 +215,15 @@ describe('response checks', () => {
     assert.equal(gone.retryable, false);
     assert.ok(gone.error instanceof HttpError && gone.error.status === 410);
     assert.equal(gone.message, 'server answered HTTP 410 for http://h/f');
+  });
+});
+
+describe('asksWhole (a batch probe\'s guess)', () => {
+  it('asks for a small file\'s every byte first and after a small file, one byte after a bigger one', () => {
+    assert.equal(asksWhole(undefined), true);
+    assert.equal(asksWhole(0), true);
+    assert.equal(asksWhole(WHOLE_PROBE_MAX), true);
+    assert.equal(asksWhole(WHOLE_PROBE_MAX + 1), false);
+    assert.equal(asksWhole(4 * 1024 ** 3), false);
   });
 });

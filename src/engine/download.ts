@@ -5,7 +5,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { createClient, type HttpClient } from '../http/client.js';
 import { fetchDocument, isMetalinkType, MetalinkAnswer } from '../http/document.js';
-import { probe, type ProbeResult, type ProbeRetry } from '../http/probe.js';
+import { asksWhole, probe, type ProbeResult, type ProbeRetry } from '../http/probe.js';
 import { discard } from '../http/request.js';
 import type { HttpTrace } from '../http/trace.js';
 import { exists } from '../storage/assemble.js';
@@ -43,6 +43,8 @@ export class Download {
     opts: DownloadSettings,
     shared?: HttpClient,
     private readonly warm: number | false = WARM_DELAY,
+    /** A batch's: the size the last probe to each origin found (probe.ts, `asksWhole`). */
+    private readonly sizes?: Map<string, number>,
   ) {
     this.opts = opts;
     this.ownClient = shared === undefined;
@@ -74,10 +76,13 @@ export class Download {
     };
   }
 
-  /** Probe `url` on the download's connections; on shared ones (a batch) with a GET: a HEAD's connection is closed. */
-  private probe(url: URL, first = false, keepBody = false, ifModifiedSince?: string): Promise<ProbeResult> {
-    const retry = { ...this.probeRetry(first), ...(ifModifiedSince !== undefined ? { ifModifiedSince } : {}) };
-    return probe(this.client, url, this.opts.request, this.opts.signal, retry, this.ownClient ? 'HEAD' : 'GET', keepBody);
+  /** Probe `url`; on shared connections (a batch) by GET (a HEAD's is closed), a small file whole unless likely there already. */
+  private async probe(url: URL, first = false, keepBody = false, ifModifiedSince?: string): Promise<ProbeResult> {
+    const whole = !this.ownClient && !this.opts.continue && !this.opts.skipExisting && !this.opts.pieces && asksWhole(this.sizes?.get(url.origin));
+    const retry = { ...this.probeRetry(first), whole, ...(ifModifiedSince !== undefined ? { ifModifiedSince } : {}) };
+    const info = await probe(this.client, url, this.opts.request, this.opts.signal, retry, this.ownClient ? 'HEAD' : 'GET', keepBody);
+    if (info.size !== undefined) this.sizes?.set(url.origin, info.size);
+    return info;
   }
 
   /**
@@ -148,10 +153,7 @@ export class Download {
         // A redirect named another file than the one whose date was sent: ask again, unconditionally.
         return this.probe(opts.url, first, keepBody);
       })
-      .catch((err: unknown) => {
-        if (opts.signal?.aborted) throw new AbortError();
-        throw err;
-      });
+      .catch((err: unknown) => Promise.reject(opts.signal?.aborted ? new AbortError() : err));
     try {
       if ('unchanged' in info) {
         this.announce(info, info.unchanged.target.path);
@@ -178,10 +180,7 @@ export class Download {
     for (const message of this.opts.warnings) this.warn(message);
     if (this.warm !== false) this.warming = warmUpFor(this.opts, this.warm, this.client);
     try {
-      const info = await this.probe(this.opts.url, true, this.opts.rate === undefined).catch((err: unknown) => {
-        if (this.opts.signal?.aborted) throw new AbortError();
-        throw err;
-      });
+      const info = await this.probe(this.opts.url, true, this.opts.rate === undefined).catch((err: unknown) => Promise.reject(this.opts.signal?.aborted ? new AbortError() : err));
       try {
         this.warming?.probed(info);
         this.announce(info, '-');

@@ -157,10 +157,11 @@ export class Transfer {
     return this.pool?.written() ?? (this.bodyWritten > 0 ? [{ start: 0, end: this.bodyWritten }] : this.kept); // the pool's, once one runs
   }
 
-  /** Write the whole file the probe's GET received (a server without ranges), if kept; false when none, or it broke off. */
+  /** Write the whole file the probe's answer holds (a server without ranges, a batch's small file), if kept; false when none, or it broke off. Piece hashes need the pool. */
   private async firstBody(): Promise<boolean> {
     const { info, file, target } = this.input;
-    if (!info.body || this.ranged || this.size === undefined) return false;
+    if (!info.body || this.size === undefined || (this.ranged && this.opts.pieces)) return false; // a batch asks no whole file then
+    this.connections = 1;
     this.emit({ type: 'start', path: target.path, size: this.size, connections: 1, ranges: 1 });
     const { signal } = this.opts;
     const first = { body: info.body, file, partPath: target.partPath, size: this.size, ...(signal ? { signal } : {}), warn: (m: string) => this.warn(m) };

@@ -61,6 +61,8 @@ export function createClient(settings: ConnectionSettings, connections: number):
  */
 export class SharedConnections {
   private readonly clients = new Map<string, HttpClient>();
+  /** The size the last probe to each origin found (probe.ts, `asksWhole`: the next probe's guess). */
+  readonly sizes = new Map<string, number>();
 
   constructor(private readonly connections: number) {}
 
