@@ -2,7 +2,7 @@
  * Batches: `downloadMany()` in the library, and several URLs / `-i FILE` / `-j` in the CLI,
  * against the loopback test server. The oracle is the byte-exact SHA-256 of every file.
  */
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { readFile, stat, writeFile } from 'node:fs/promises';
@@ -16,6 +16,7 @@ import {
   RangegetError,
   UsageError,
   type BatchItemResult,
+  type BatchOptions,
   type DownloadEvent,
 } from '../src/index.js';
 import { WHOLE_PROBE_MAX } from '../src/http/probe.js';
@@ -30,6 +31,23 @@ const T = { timeout: 40_000 };
 
 async function assertSame(server: TestServer, path: string, file: string): Promise<void> {
   assert.equal(await sha256File(file), server.sha256(path), `${file} is byte-exact ${path}`);
+}
+
+/** A batch of every file served, each checked byte-exact; its warnings as `PATH: message`. */
+async function fetchEvery(t: TestContext, files: Record<string, FileSpec>, options: Omit<BatchOptions, 'dir' | 'onEvent'>) {
+  const server = await serve(t, files);
+  const dir = await tempDir(t);
+  const names = Object.keys(files);
+  const warnings: string[] = [];
+  const onEvent = (e: DownloadEvent, index: number): void => {
+    if (e.type === 'warning') warnings.push(`${names[index]}: ${e.message}`);
+  };
+  const results = await downloadMany(names.map((p) => server.url(p)), { ...options, dir, onEvent });
+  for (const [i, r] of results.entries()) {
+    assert.ok(r.ok, `${names[i]}: ${r.ok ? '' : r.error.message}`);
+    await assertSame(server, names[i]!, r.result.path);
+  }
+  return { server, names, results, warnings };
 }
 
 describe('parseInputFile (aria2 format)', () => {
@@ -232,19 +250,8 @@ describe('downloadMany', () => {
       '/small2.bin': { size: 50 * KiB },
       '/small3.bin': { size: 60 * KiB },
     };
-    const server = await serve(t, files);
-    const dir = await tempDir(t);
-    const names = Object.keys(files);
-    const warnings: string[] = [];
-    const onEvent = (e: DownloadEvent, index: number): void => {
-      if (e.type === 'warning') warnings.push(`${names[index]}: ${e.message}`);
-    };
     // One at a time, so that each probe follows the one before.
-    const results = await downloadMany(names.map((p) => server.url(p)), { jobs: 1, dir, connections: 4, minRangeSize: 64 * KiB, onEvent });
-    for (const [i, r] of results.entries()) {
-      assert.ok(r.ok, names[i]);
-      await assertSame(server, names[i]!, r.result.path);
-    }
+    const { server, names, results, warnings } = await fetchEvery(t, files, { jobs: 1, connections: 4, minRangeSize: 64 * KiB });
     const asked = (path: string): Array<[string, number]> => server.stats.log.filter((r) => r.path === path).map((r) => [r.headers.range ?? '', r.status]);
     const whole = `bytes=0-${WHOLE_PROBE_MAX - 1}`;
     assert.deepEqual(asked('/small.bin'), [[whole, 206]]);
@@ -263,6 +270,23 @@ describe('downloadMany', () => {
       assert.equal(r?.ok && r.result.connections, 1, name);
     }
     assert.deepEqual(warnings, ['/plain-big.bin: using one connection: the server ignores range requests']);
+  });
+
+  it('a small file\'s whole answer that breaks off, resets, runs past its range or stops short is fetched right all the same', T, async (t) => {
+    const files: Record<string, FileSpec> = {
+      '/cut.bin': { size: 100 * KiB, faults: { shortBody: 1 } },
+      '/reset.bin': { size: 120 * KiB, faults: { reset: 1 } },
+      // Chunked 206s with junk after the announced range: never written.
+      '/junk.bin': { size: 90 * KiB, faults: { extraBytes: 1000 } },
+      // A server that caps each 206: the probe's answer is the first 32 KiB, not the file.
+      '/capped.bin': { size: 200 * KiB, faults: { rangeCap: 32 * KiB } },
+    };
+    const { warnings } = await fetchEvery(t, files, { jobs: 2, connections: 2, minRangeSize: 16 * KiB });
+    // The broken answers were noticed and the files fetched again; the others needed no word.
+    for (const name of ['/cut.bin', '/reset.bin']) {
+      assert.ok(warnings.some((w) => w.startsWith(`${name}: the answer `) && w.endsWith('fetching the file again')), `${name}: ${JSON.stringify(warnings)}`);
+    }
+    assert.ok(!warnings.some((w) => w.startsWith('/junk.bin') || w.startsWith('/capped.bin')), JSON.stringify(warnings));
   });
 
   it('one connection serves item after item when each answer was read to its end by a slower writer', T, async (t) => {

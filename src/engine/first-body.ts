@@ -1,7 +1,8 @@
 /**
  * The probe's answer kept as the download: a server without ranges answers the probe's
  * `GET bytes=0-0` with a `200` and the whole file (mini-httpd, busybox httpd). Reading that
- * body saves fetching every byte a second time.
+ * body saves fetching every byte a second time. A batch's probe asks for a small file's every
+ * byte, and a `206` holding them all is kept the same way.
  */
 import type { FileHandle } from 'node:fs/promises';
 import type { ResponseBody } from '../http/client.js';
@@ -14,6 +15,11 @@ export interface FirstBody {
   partPath: string;
   /** The file's size: the body's Content-Length. */
   size: number;
+  /**
+   * A 206 holding the whole file (a batch's probe): its Content-Range ends at `size`, and bytes
+   * after it (a framing that runs on) are not the file's: never written, as a range's are not.
+   */
+  clip?: boolean;
   signal?: AbortSignal;
   /** Bytes written so far, after each write. */
   onWritten: (bytes: number) => void;
@@ -30,13 +36,15 @@ export async function writeFirstBody(first: FirstBody): Promise<boolean> {
   const { body, file, partPath, size } = first;
   let position = 0;
   try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
+    for await (const whole of body as AsyncIterable<Buffer>) {
+      const chunk = first.clip ? whole.subarray(0, size - position) : whole;
       if (position + chunk.length > size) throw new RemoteChangedError(`the server sends more than the ${size} bytes it announced`);
       await file.write(chunk, 0, chunk.length, position).catch((err: unknown) => {
         throw fileError(err, partPath);
       });
       position += chunk.length;
       first.onWritten(position);
+      if (position === size && chunk.length < whole.length) break; // the rest is dropped, its connection closed
     }
   } catch (err) {
     if (first.signal?.aborted) throw new AbortError();

@@ -164,7 +164,7 @@ export class Transfer {
     this.connections = 1;
     this.emit({ type: 'start', path: target.path, size: this.size, connections: 1, ranges: 1 });
     const { signal } = this.opts;
-    const first = { body: info.body, file, partPath: target.partPath, size: this.size, ...(signal ? { signal } : {}), warn: (m: string) => this.warn(m) };
+    const first = { body: info.body, file, partPath: target.partPath, size: this.size, clip: info.acceptsRanges, ...(signal ? { signal } : {}), warn: (m: string) => this.warn(m) };
     // What a broken-off answer wrote is not kept: the pool starts from the first byte.
     return writeFirstBody({ ...first, onWritten: (bytes) => (this.bodyWritten = bytes) });
   }
