@@ -272,7 +272,7 @@ describe('downloadMany', () => {
     assert.deepEqual(warnings, ['/plain-big.bin: using one connection: the server ignores range requests']);
   });
 
-  it('a small file\'s whole answer that breaks off, resets, runs past its range or stops short is fetched right all the same', T, async (t) => {
+  it('a small file\'s whole answer that breaks off, resets, runs past its range, stops short or is refused is fetched right all the same', T, async (t) => {
     const files: Record<string, FileSpec> = {
       '/cut.bin': { size: 100 * KiB, faults: { shortBody: 1 } },
       '/reset.bin': { size: 120 * KiB, faults: { reset: 1 } },
@@ -280,8 +280,12 @@ describe('downloadMany', () => {
       '/junk.bin': { size: 90 * KiB, faults: { extraBytes: 1000 } },
       // A server that caps each 206: the probe's answer is the first 32 KiB, not the file.
       '/capped.bin': { size: 200 * KiB, faults: { rangeCap: 32 * KiB } },
+      // A server that refuses a range running past the end: asked for the first byte instead.
+      '/strict.bin': { size: 70 * KiB, faults: { overlongRange416: true } },
     };
-    const { warnings } = await fetchEvery(t, files, { jobs: 2, connections: 2, minRangeSize: 16 * KiB });
+    const { server, warnings } = await fetchEvery(t, files, { jobs: 2, connections: 2, minRangeSize: 16 * KiB });
+    const strict = server.stats.log.filter((r) => r.path === '/strict.bin').map((r) => [r.headers.range, r.status]);
+    assert.deepEqual(strict.slice(0, 2), [[`bytes=0-${WHOLE_PROBE_MAX - 1}`, 416], ['bytes=0-0', 206]]);
     // The broken answers were noticed and the files fetched again; the others needed no word.
     for (const name of ['/cut.bin', '/reset.bin']) {
       assert.ok(warnings.some((w) => w.startsWith(`${name}: the answer `) && w.endsWith('fetching the file again')), `${name}: ${JSON.stringify(warnings)}`);

@@ -246,9 +246,8 @@ async function probeOnce(
       const range = parseContentRange(header(get.headers, 'content-range'));
       const total = range && 'unsatisfied' in range ? range.total : headSize;
       if (total === 0) return { ...base, size: 0, acceptsRanges: false };
-      throw new HttpError(416, get.url.href, `server answered HTTP 416 (range not satisfiable) to bytes=0-0 for ${get.url.href}`);
-    }
-    if (get.statusCode >= 200 && get.statusCode < 300) {
+      if (!whole) throw new HttpError(416, get.url.href, `server answered HTTP 416 (range not satisfiable) to bytes=0-0 for ${get.url.href}`);
+    } else if (get.statusCode >= 200 && get.statusCode < 300) {
       // A chunked 200 has no length; the HEAD may have given one.
       const size = contentLength(get.headers) ?? headSize;
       // The whole file is on its way: a second GET would fetch it all again.
@@ -265,11 +264,16 @@ async function probeOnce(
           : { noRangesReason: size === undefined ? 'the server supports neither ranges nor a known length' : 'the server ignores range requests' }),
         ...(kept ? { body: get.body } : {}),
       };
+    } else {
+      throw statusFailure(get.statusCode, get.url.href, get.headers);
     }
-    throw statusFailure(get.statusCode, get.url.href, get.headers);
   } finally {
     // A bigger file's first bytes are read rather than cut off: the connection serves again.
     if (!kept && whole && get.statusCode === 206) get.body.dump({ limit: WHOLE_PROBE_MAX }).catch(() => undefined);
     else if (!kept) discard(get);
   }
+  // A 416 to the first 256 KiB of a smaller file, which RFC 9110 §14.1.2 makes satisfiable (its
+  // first byte exists): a server that reads it otherwise is asked for the first byte, as a HEAD's
+  // download would be.
+  return probeOnce(client, url, settings, signal, { ...(onTrace ? { onTrace } : {}), ...(ifModifiedSince !== undefined ? { ifModifiedSince } : {}), serverDigest: wanted }, first, keepBody);
 }

@@ -80,6 +80,8 @@ export interface Faults {
   headFailFirst?: number;
   /** Every GET that carries a Range header answers this status (416 adds `Content-Range: bytes *\/size`). */
   rangeStatus?: number;
+  /** A range whose last byte is past the file's answers 416, against RFC 9110 §14.1.2 (a few servers do). */
+  overlongRange416?: boolean;
   /** Sent verbatim as Accept-Ranges (e.g. `none`) instead of the default. */
   acceptRanges?: string;
   /**
@@ -494,6 +496,10 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
     if (faults.rangeStatus !== undefined && req.headers.range !== undefined) {
       const extra: http.OutgoingHttpHeaders = faults.rangeStatus === 416 ? { 'Content-Range': `bytes */${entry.size}` } : {};
       return sendText(res, rec, faults.rangeStatus, `Status ${faults.rangeStatus}`, extra);
+    }
+    const last = /^bytes=\d+-(\d+)$/.exec(req.headers.range ?? '')?.[1];
+    if (faults.overlongRange416 && last !== undefined && Number(last) >= entry.size) {
+      return sendText(res, rec, 416, 'Range Not Satisfiable', { 'Content-Range': `bytes */${entry.size}` });
     }
 
     const size = entry.size;
