@@ -205,6 +205,11 @@ describe('resume', () => {
       kind: 'foreign',
       reason: `${bare.partPath} has no control file, so it is not rangeget's (another program's partial download?)`,
     });
+    // The same with the lock of a killed run taken over: that run's, bytes not to be trusted.
+    assert.deepEqual(await readLeftovers(bare, file(), true), {
+      kind: 'untrusted',
+      reason: `${bare.partPath} was left by a rangeget killed before it saved a control file, so its bytes cannot be trusted`,
+    });
     const empty = await leftAt(t, { part: 0 });
     assert.deepEqual(await readLeftovers(empty, file()), {
       kind: 'untrusted',

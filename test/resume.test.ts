@@ -11,6 +11,7 @@
  */
 import { describe, it, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { link, open, readdir, readFile, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -900,6 +901,20 @@ describe('control files from an earlier run', { concurrency: 4 }, () => {
     assert.deepEqual(await readFile(join(dir, `${PART}.orig`)), Buffer.alloc(D.size, 0xee));
     await unlink(join(dir, `${PART}.orig`));
     await assertComplete(dir, sha, 'no control file');
+    assert.equal(second.served, D.size);
+  });
+
+  it('a .part without a control file beside the lock of a killed rangeget is that run\'s: started over, nothing moved aside', async (t) => {
+    const { srv, dir, a, sha } = await setup(t);
+    await writeFile(join(dir, PART), Buffer.alloc(D.size, 0xee));
+    // kill -9 before the first save (a small file in a batch writes none) leaves the lock file.
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid;
+    await writeFile(join(dir, `${PART}.lock`), `${gone}\n`);
+    const second = await run(t, srv, dir, a);
+    assertExit(second.exit, 0, 'a killed run\'s .part');
+    assert.match(second.exit.stderr, /warning: .*out\.bin\.part was left by a rangeget killed before it saved a control file, so its bytes cannot be trusted; starting over/);
+    assert.deepEqual((await readdir(dir)).filter((f) => f.includes('.orig') || f.endsWith('.lock')), []);
+    await assertComplete(dir, sha, 'a killed run\'s .part');
     assert.equal(second.served, D.size);
   });
 

@@ -209,19 +209,19 @@ export class Download {
     if (action?.kind === 'skip') return this.skip(info, target, action.why, action.have);
     if (action?.kind === 'replace' && action.warning) this.warn(`${target.path}: ${action.warning}`);
     if (!info.acceptsRanges && info.noRangesReason) this.warn(`using one connection: ${info.noRangesReason}`);
-    const unlock = await lockTarget(target, opts.dir);
+    const lock = await lockTarget(target, opts.dir);
     try {
       if (action?.kind === 'continue' && !startOver) await adoptFile(target, { ...info, size: info.size! }, action.have);
-      return await this.locked(info, target, startOver, action?.kind === 'replace');
+      return await this.locked(info, target, startOver, action?.kind === 'replace', lock.stale);
     } finally {
-      await unlock();
+      await lock.release();
     }
   }
 
-  /** The rest of an attempt, holding the output's lock. */
-  private async locked(info: ProbeResult, target: Target, startOver: boolean, replace: boolean): Promise<DownloadResult> {
+  /** The rest of an attempt, holding the output's lock (`stale`: taken over from a killed run). */
+  private async locked(info: ProbeResult, target: Target, startOver: boolean, replace: boolean, stale: boolean): Promise<DownloadResult> {
     // Starting over, what the failed attempt left is not read: its control file may exist.
-    const kept: ResumePoint = startOver ? { written: [], fresh: false } : await takeLeftovers(target, info, this.opts, (m) => this.warn(m));
+    const kept: ResumePoint = startOver ? { written: [], fresh: false } : await takeLeftovers(target, info, { ...this.opts, stale }, (m) => this.warn(m));
     const resumed = totalLength(kept.written);
     if (resumed > 0) this.emit({ type: 'resume', have: resumed, left: (info.size ?? 0) - resumed });
     await checkSpace(target, info.size === undefined ? 0 : info.size - resumed);

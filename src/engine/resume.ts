@@ -76,14 +76,19 @@ export type Leftovers =
   /** Left by a download of another URL or another version of the file ({@link controlMismatch}). */
   | { kind: 'mismatch'; reason: string };
 
-/** Read what an earlier run left at `target` and judge it against `file`. Reads only. */
-export async function readLeftovers(target: Target, file: ProbedFile): Promise<Leftovers> {
+/**
+ * Read what an earlier run left at `target` and judge it against `file`. Reads only. `stale`:
+ * the output's lock was taken over from a killed run, whose `.part` this is, control file or not.
+ */
+export async function readLeftovers(target: Target, file: ProbedFile, stale = false): Promise<Leftovers> {
   const control = await readControl(target.controlPath);
   if (control.kind === 'missing') {
     const part = await stat(target.partPath).catch(() => undefined);
     if (!part) return { kind: 'none' };
-    // rangeget leaves a control file with every `.part` it leaves (but after kill -9 within the
-    // first half second): bytes without one are another program's (a browser's `.part`).
+    // rangeget leaves a control file with every `.part` it leaves, except after kill -9 before
+    // the first save (a small file writes none), and then its lock file: bytes with neither are
+    // another program's (a browser's `.part`).
+    if (stale) return { kind: 'untrusted', reason: `${target.partPath} was left by a rangeget killed before it saved a control file, so its bytes cannot be trusted` };
     return part.size > 0
       ? { kind: 'foreign', reason: `${target.partPath} has no control file, so it is not rangeget's (another program's partial download?)` }
       : { kind: 'untrusted', reason: `${target.partPath} has no control file, so its bytes cannot be trusted` };
@@ -117,14 +122,14 @@ export interface ResumePoint {
 export async function takeLeftovers(
   target: Target,
   file: ProbedFile,
-  settings: { resume: boolean; restart: boolean },
+  settings: { resume: boolean; restart: boolean; stale?: boolean },
   warn: (message: string) => void,
 ): Promise<ResumePoint> {
   if (!settings.resume) {
     await removeControl(target.controlPath);
     return { written: [], fresh: false };
   }
-  const left = await readLeftovers(target, file);
+  const left = await readLeftovers(target, file, settings.stale);
   if (left.kind === 'none') return { written: [], fresh: true };
   if (left.kind === 'kept') {
     if (left.short) warn(`${target.partPath} is shorter than its control file claims; fetching the missing bytes again`);

@@ -20,8 +20,16 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Take the lock of `path`; resolves to the function that releases it. */
-export async function lockOutput(path: string, lockPath: string): Promise<() => Promise<void>> {
+/** A lock held on an output. */
+export interface OutputLock {
+  release(): Promise<void>;
+  /** Taken over from a run that is gone (killed): a `.part` file beside it is that run's. */
+  stale: boolean;
+}
+
+/** Take the lock of `path`. */
+export async function lockOutput(path: string, lockPath: string): Promise<OutputLock> {
+  let stale = false;
   for (let attempt = 0; ; attempt++) {
     if (held.has(lockPath)) {
       throw new FileError(`${path} is already being downloaded by this process; wait for that download to finish`);
@@ -31,16 +39,18 @@ export async function lockOutput(path: string, lockPath: string): Promise<() => 
       await handle.writeFile(`${process.pid}\n`);
       await handle.close();
       held.add(lockPath);
-      return async () => {
+      const release = async (): Promise<void> => {
         held.delete(lockPath);
         await removeFile(lockPath);
       };
+      return { release, stale };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fileError(err, lockPath);
     }
     const pid = Number((await readFile(lockPath, 'utf8').catch(() => '')).trim());
     if (attempt === 0 && (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || !alive(pid))) {
       await removeFile(lockPath); // stale: its owner is gone
+      stale = true;
       continue;
     }
     throw new FileError(
@@ -53,7 +63,7 @@ export async function lockOutput(path: string, lockPath: string): Promise<() => 
  * Take the lock of a target's output. `dir` (the `-d` asked for) is created here, when the
  * lock file cannot be made for want of it: a batch into one folder then costs no mkdir per file.
  */
-export async function lockTarget(target: Target, dir: string | undefined): Promise<() => Promise<void>> {
+export async function lockTarget(target: Target, dir: string | undefined): Promise<OutputLock> {
   const lockPath = `${target.partPath}.lock`;
   try {
     return await lockOutput(target.path, lockPath);
