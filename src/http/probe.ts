@@ -4,8 +4,8 @@
  * A batch asks with the GET straight away: undici closes the connection after every HEAD
  * (its guard against servers that send a body anyway), so a HEAD per item would open a
  * connection per item; the GET's connection serves the next item. A batch's GET that will
- * keep a whole file (not with `--continue` or `--skip-existing`, whose files are mostly there)
- * asks for its first {@link WHOLE_PROBE_MAX} bytes: a small file comes whole with the probe's
+ * keep a whole file (not with `--continue` or `--skip-existing`, whose files are mostly there,
+ * nor with piece hashes, checked range by range) asks for its first {@link WHOLE_PROBE_MAX} bytes: a small file comes whole with the probe's
  * answer and is written from it, one request instead of two.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -268,9 +268,12 @@ async function probeOnce(
       throw statusFailure(get.statusCode, get.url.href, get.headers);
     }
   } finally {
-    // A bigger file's first bytes are read rather than cut off: the connection serves again.
-    if (!kept && whole && get.statusCode === 206) get.body.dump({ limit: WHOLE_PROBE_MAX }).catch(() => undefined);
-    else if (!kept) discard(get);
+    // A kept answer that breaks off before the caller reads it is the caller's to see (its
+    // iterator throws; first-body.ts), not an uncaught error. A bigger file's first bytes are
+    // read rather than cut off: the connection serves again.
+    if (kept) get.body.on('error', () => undefined);
+    else if (whole && get.statusCode === 206) get.body.dump({ limit: WHOLE_PROBE_MAX }).catch(() => undefined);
+    else discard(get);
   }
   // A 416 to the first 256 KiB of a smaller file, which RFC 9110 §14.1.2 makes satisfiable (its
   // first byte exists): a server that reads it otherwise is asked for the first byte, as a HEAD's
