@@ -37,7 +37,8 @@ export async function writeFirstBody(first: FirstBody): Promise<boolean> {
   let position = 0;
   try {
     for await (const whole of body as AsyncIterable<Buffer>) {
-      const chunk = first.clip ? whole.subarray(0, size - position) : whole;
+      // Cut only the read that runs past the range's end: the others are written as they are.
+      const chunk = first.clip && position + whole.length > size ? whole.subarray(0, size - position) : whole;
       if (position + chunk.length > size) throw new RemoteChangedError(`the server sends more than the ${size} bytes it announced`);
       await file.write(chunk, 0, chunk.length, position).catch((err: unknown) => {
         throw fileError(err, partPath);

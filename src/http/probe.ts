@@ -197,10 +197,11 @@ async function probeOnce(
   url: URL,
   settings: RequestSettings,
   signal: AbortSignal | undefined,
-  { onTrace, ifModifiedSince, serverDigest: wanted, whole: small }: Pick<ProbeRetry, 'onTrace' | 'ifModifiedSince' | 'serverDigest' | 'whole'>,
+  asked: Pick<ProbeRetry, 'onTrace' | 'ifModifiedSince' | 'serverDigest' | 'whole'>,
   first: ProbeMethod,
   keepBody: boolean,
 ): Promise<ProbeResult> {
+  const { onTrace, ifModifiedSince, serverDigest: wanted, whole: small } = asked;
   const condition = ifModifiedSince !== undefined ? { 'if-modified-since': ifModifiedSince } : undefined;
   // A Want-Repr-Digest given with -H is sent as it is.
   const want: Record<string, string> = wanted && settings.headers['want-repr-digest'] === undefined ? { 'want-repr-digest': WANT_REPR_DIGEST } : {};
@@ -278,5 +279,5 @@ async function probeOnce(
   // A 416 to the first 256 KiB of a smaller file, which RFC 9110 §14.1.2 makes satisfiable (its
   // first byte exists): a server that reads it otherwise is asked for the first byte, as a HEAD's
   // download would be.
-  return probeOnce(client, url, settings, signal, { ...(onTrace ? { onTrace } : {}), ...(ifModifiedSince !== undefined ? { ifModifiedSince } : {}), serverDigest: wanted }, first, keepBody);
+  return probeOnce(client, url, settings, signal, { ...asked, whole: false }, first, keepBody);
 }
