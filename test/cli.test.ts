@@ -78,7 +78,7 @@ describe('cli: success', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, '');
     const path = join(cwd, 'cli.bin');
-    assert.match(r.stderr, new RegExp(`^saved ${escape(path)} \\(293\\.0 KiB\\), in \\d+\\.\\ds, [\\d.]+ (B|KiB|MiB|GiB)/s, 4 connections\\n$`));
+    assert.match(r.stderr, new RegExp(`^saved ${escape(path)} \\(293\\.0 KiB\\), in \\d+\\.\\d\\d?s, [\\d.]+ (B|KiB|MiB|GiB)/s, 4 connections\\n$`));
     assert.equal(await sha256File(path), server.sha256('/cli.bin'));
     assert.deepEqual(await list(cwd), ['cli.bin']);
     assert.equal(server.stats.log.filter((x) => x.method === 'GET').length, 4);

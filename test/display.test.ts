@@ -70,7 +70,11 @@ describe('summary line', () => {
     assert.equal(formatBytes(3.7811081694509676), '4 B');
     assert.equal(formatBytes(1536), '1.50 KiB');
     const line = summary({ path: '-', url: 'http://h/one', finalUrl: 'http://h/one', size: 1, duration: 264.5, resumed: 0, connections: 16 });
-    assert.equal(line, 'streamed 1 B to stdout, in 0.3s, 4 B/s, 16 connections');
+    assert.equal(line, 'streamed 1 B to stdout, in 0.26s, 4 B/s, 16 connections');
+    const quick = summary({ path: 'f', url: 'http://h/f', finalUrl: 'http://h/f', size: 1048576, duration: 45, resumed: 0, connections: 1 });
+    assert.equal(quick, 'saved f (1.00 MiB), in 0.04s, 22.2 MiB/s, 1 connection', 'a small file: not "in 0.0s"');
+    const long = summary({ path: 'f', url: 'http://h/f', finalUrl: 'http://h/f', size: 1048576, duration: 2345, resumed: 0, connections: 1 });
+    assert.match(long, /, in 2\.3s, /);
   });
 });
 

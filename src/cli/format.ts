@@ -28,6 +28,14 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
+/**
+ * A download's time: tenths from a second, hundredths below it, so that a small file's
+ * "in 0.0s" does not sit beside its speed (wget prints `in 0.04s` too).
+ */
+function elapsed(seconds: number): string {
+  return seconds >= 1 ? `${seconds.toFixed(1)}s` : `${seconds.toFixed(2)}s`;
+}
+
 /** One line that says what was saved (a stream: where it went), how big and how fast. */
 export function summary(result: DownloadResult, streamedTo = 'stdout'): string {
   if (result.skipped) return `${result.path}: ${SKIPPED[result.skipped]}`;
@@ -36,7 +44,7 @@ export function summary(result: DownloadResult, streamedTo = 'stdout'): string {
   const speed = seconds > 0 ? fetched / seconds : 0;
   const parts = [
     result.path === '-' ? `streamed ${formatBytes(result.size)} to ${streamedTo}` : `saved ${result.path} (${formatBytes(result.size)})`,
-    `in ${seconds.toFixed(1)}s`,
+    `in ${elapsed(seconds)}`,
     `${formatBytes(speed)}/s`,
     `${result.connections} connection${result.connections === 1 ? '' : 's'}`,
   ];
