@@ -24,8 +24,8 @@ export interface DownloadOptions {
   /**
    * Worker threads (`--threads`), at most `connections`; given, a file over 4 MiB is always
    * fetched in that many. Unset: one worker thread for a file over 4 MiB whose bytes cost more than a copy
-   * (https, a checksum to verify, a proxy or `trace`), the main thread otherwise (measured; see
-   * the README's *Who fetches*).
+   * (a checksum to verify, a proxy or `trace`), the main thread otherwise, https included
+   * (measured; see the README's *Who fetches*).
    */
   threads?: number;
   /** Smallest range a connection gets, in bytes (`--min-range`). Default 1 MiB; unset, a small file on a path of 5 ms or more is shared among the connections down to 64 KiB. */

@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import http from 'node:http';
 import type { Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Download } from '../src/engine/download.js';
 import { fetchedInThreads, INLINE_MAX_SIZE, threadsStarted, warmUp, worthThreads } from '../src/engine/prewarm.js';
 import { LeanClient } from '../src/http/lean-client.js';
@@ -24,6 +26,7 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 /** Longer than any test: a warm-up with this delay starts threads only when the probe says so. */
 const NEVER = 600_000;
+const FIXTURES = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
 
 describe('warmUp', () => {
   it('threads are for files over the inline size, or of unknown size', () => {
@@ -86,18 +89,16 @@ describe('warmUp', () => {
 describe('worthThreads', () => {
   const worth = (options: DownloadOptions, url = 'http://example.test/f', answer?: Parameters<typeof worthThreads>[1]) => worthThreads(resolveOptions(url, options), answer);
 
-  it('a plain HTTP download is not worth a thread', () => {
+  it('a plain HTTP or TLS download is not worth a thread', () => {
     assert.equal(worth({}), false);
     assert.equal(worth({ connections: 64 }), false);
-    assert.equal(worth({}, undefined, { finalUrl: 'http://elsewhere.test/f' }), false);
+    assert.equal(worth({}, 'https://example.test/f'), false, 'https: the worker\'s start costs more than decrypting in the main thread');
+    assert.equal(worth({ mirrors: ['https://mirror.test/f'] }), false, 'an https mirror');
   });
 
-  it('TLS, a digest to hash, undici ranges, or --threads are', () => {
-    assert.equal(worth({}, 'https://example.test/f'), true, 'https');
-    assert.equal(worth({}, undefined, { finalUrl: 'https://example.test/f' }), true, 'sent to https');
-    assert.equal(worth({ mirrors: ['https://mirror.test/f'] }), true, 'an https mirror');
+  it('a digest to hash, undici ranges, or --threads are', () => {
     assert.equal(worth({ checksum: `sha256=${'0'.repeat(64)}` }), true, '--checksum');
-    assert.equal(worth({}, undefined, { finalUrl: 'http://example.test/f', digest: { algorithm: 'sha256', hex: '0'.repeat(64), field: 'Repr-Digest' } }), true, 'a server digest');
+    assert.equal(worth({}, 'https://example.test/f', { digest: { algorithm: 'sha256', hex: '0'.repeat(64), field: 'Repr-Digest' } }), true, 'a server digest');
     assert.equal(worth({ proxy: 'http://127.0.0.1:9' }), true, 'a proxy: undici');
     assert.equal(worth({ trace: true }), true, '-v: undici');
     assert.equal(worth({ threads: 1 }), true, '--threads');
@@ -132,8 +133,9 @@ describe('LeanClient.preconnect', () => {
 
 describe('a download starts worker threads only for a big file worth them', { timeout: 30_000 }, () => {
   /** Threads started by the time the probe event came, and by the end; the file's sha256. */
-  async function fetch(t: Parameters<typeof tempDir>[0], size: number, options: DownloadOptions = {}): Promise<{ atProbe: number; atEnd: number; ok: boolean }> {
-    const server = await serve(t, { '/f.bin': { size } });
+  async function fetch(t: Parameters<typeof tempDir>[0], size: number, options: DownloadOptions = {}, https = false): Promise<{ atProbe: number; atEnd: number; ok: boolean }> {
+    const tls = { key: readFileSync(join(FIXTURES, 'key.pem')), cert: readFileSync(join(FIXTURES, 'cert.pem')) };
+    const server = await serve(t, { '/f.bin': { size } }, https ? { tls } : {});
     const dir = await tempDir(t);
     const before = threadsStarted();
     let atProbe = -1;
@@ -155,6 +157,10 @@ describe('a download starts worker threads only for a big file worth them', { ti
 
   it('5 MiB over plain HTTP: none (the main thread fetches it)', async (t) => {
     assert.deepEqual(await fetch(t, 5 * MiB), { atProbe: 0, atEnd: 0, ok: true });
+  });
+
+  it('5 MiB over https: none (decrypting in the main thread costs less than a worker\'s start)', async (t) => {
+    assert.deepEqual(await fetch(t, 5 * MiB, { caCert: join(FIXTURES, 'cert.pem'), connections: 4 }, true), { atProbe: 0, atEnd: 0, ok: true });
   });
 
   it('5 MiB with --threads: one, started when the probe answered and taken by the pool', async (t) => {

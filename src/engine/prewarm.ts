@@ -30,25 +30,29 @@ export const WARM_DELAY = 25;
 
 /**
  * Whether a download's bytes cost more than a copy each, which is what a worker thread is
- * for: TLS to decrypt (the URL, a mirror, or where the probe was sent on), a digest hashed as
- * the bytes arrive (`--checksum`, a metalink's pieces, the server's digest: the hashing runs
- * in the main thread), ranges through undici (a proxy, `-v`: a fresh buffer per read), or
- * threads asked for (`--threads`). A plain HTTP download is a copy from socket to page cache
- * that one thread carries at curl's pace, and the main thread then carries it: 1 GiB over
- * loopback at -c 16, `--no-fsync`, 5 alternating runs, 0.85 s, 0.91 s of CPU and 58 MiB peak
- * RSS in the main thread against 0.93 s, 1.05 s and 68 MiB in a worker (curl 0.83 s, 0.84 s);
- * a worker is a second V8 isolate (~10 MiB, ~0.1 s of CPU to start). With `--checksum` the
- * worker took 1.52 s against 1.97 s in the main thread (the hasher shares its thread); over
- * TLS 1.72 against 1.75 s, with 4 MiB less RSS (4-5 runs each).
+ * for: a digest hashed as the bytes arrive (`--checksum`, a metalink's pieces, the server's
+ * digest: the hashing runs in the main thread), ranges through undici (a proxy, `-v`: a fresh
+ * buffer per read), or threads asked for (`--threads`). A plain HTTP download is a copy from
+ * socket to page cache that one thread carries at curl's pace, and the main thread then
+ * carries it: 1 GiB over loopback at -c 16, `--no-fsync`, 5 alternating runs, 0.85 s, 0.91 s
+ * of CPU and 58 MiB peak RSS in the main thread against 0.93 s, 1.05 s and 68 MiB in a worker
+ * (curl 0.83 s, 0.84 s); a worker is a second V8 isolate (~10 MiB, ~0.1 s of CPU to start).
+ * With `--checksum` the worker took 1.52 s against 1.97 s in the main thread (the hasher
+ * shares its thread). TLS is no reason either: decrypting (AES-GCM, one record per read) is
+ * per-byte work, but the worker's start cost more than moving it off the main thread saved.
+ * `--no-fsync`, 5–9 alternating runs, medians, main thread against worker: over loopback 32
+ * MiB 0.28 against 0.46 s, 256 MiB 0.59 against 0.77 s, 1 GiB 1.72 against 1.77 s (1.16 s of
+ * user CPU against 1.23; curl 1.43 s); in netem.sh namespaces at 80 ms 1 MiB 0.73 against
+ * 0.86 s and 256 MiB 1.55 against 1.65 s, at 20 ms with 0.5 % loss 8 MiB 0.47 against 0.55 s
+ * and 256 MiB 1.03 against 1.07 s, at 200 ms with 0.5 % loss the same (4.75 against 4.62 s,
+ * spreads of 0.5 s); 8–12 MiB less peak RSS everywhere.
  */
-export function worthThreads(opts: DownloadSettings, answer?: Partial<Pick<ProbeResult, 'finalUrl' | 'digest'>>): boolean {
-  const urls = [answer?.finalUrl ? new URL(answer.finalUrl) : opts.url, ...opts.mirrors];
+export function worthThreads(opts: DownloadSettings, answer?: Partial<Pick<ProbeResult, 'digest'>>): boolean {
   return (
     opts.threadsChosen ||
     opts.checksum !== undefined ||
     opts.pieces !== undefined ||
     answer?.digest !== undefined ||
-    urls.some((url) => url.protocol !== 'http:') ||
     preconnectPlan(opts) === undefined
   );
 }
