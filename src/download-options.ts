@@ -24,8 +24,9 @@ export interface DownloadOptions {
   /**
    * Worker threads (`--threads`), at most `connections`; given, a file over 4 MiB is always
    * fetched in that many. Unset: one worker thread for a file over 4 MiB whose bytes cost more than a copy
-   * (a checksum to verify, a proxy or `trace`), the main thread otherwise, https included
-   * (measured; see the README's *Who fetches*).
+   * (a proxy or `trace`), or with a checksum to verify when it is over 384 MiB or the server is
+   * far (the probe took over 25 ms), the main thread otherwise, https included (measured; see
+   * the README's *Who fetches*).
    */
   threads?: number;
   /** Smallest range a connection gets, in bytes (`--min-range`). Default 1 MiB; unset, a small file on a path of 5 ms or more is shared among the connections down to 64 KiB. */

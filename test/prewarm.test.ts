@@ -13,13 +13,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Download } from '../src/engine/download.js';
-import { fetchedInThreads, INLINE_MAX_SIZE, threadsStarted, warmUp, worthThreads } from '../src/engine/prewarm.js';
+import { fetchedInThreads, HASHED_INLINE_MAX, INLINE_MAX_SIZE, threadsStarted, warmUp, worthThreads } from '../src/engine/prewarm.js';
 import { LeanClient } from '../src/http/lean-client.js';
 import type { DownloadOptions } from '../src/download-options.js';
 import { resolveOptions } from '../src/options.js';
 import { sha256File } from './helpers/content.js';
 import { listenLoopback } from './helpers/loopback.js';
-import { serve } from './helpers/server.js';
+import { serve, type TestServer } from './helpers/server.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
 const KiB = 1024;
@@ -96,9 +96,17 @@ describe('worthThreads', () => {
     assert.equal(worth({ mirrors: ['https://mirror.test/f'] }), false, 'an https mirror');
   });
 
-  it('a digest to hash, undici ranges, or --threads are', () => {
-    assert.equal(worth({ checksum: `sha256=${'0'.repeat(64)}` }), true, '--checksum');
-    assert.equal(worth({}, 'https://example.test/f', { digest: { algorithm: 'sha256', hex: '0'.repeat(64), field: 'Repr-Digest' } }), true, 'a server digest');
+  it('undici ranges or --threads are; a digest to hash for a big file, one of unknown size, or when threads warmed during the probe', () => {
+    const checksum = `sha256=${'0'.repeat(64)}`;
+    const digest = { algorithm: 'sha256', hex: '0'.repeat(64), field: 'Repr-Digest' } as const;
+    assert.equal(worth({ checksum }), true, '--checksum before the probe: threads warm up, as it may be big');
+    assert.equal(worthThreads(resolveOptions('http://example.test/f', { checksum }), { size: 8 * MiB }, true), true, '--checksum, 8 MiB, threads started during the probe');
+    assert.equal(worth({ checksum }, undefined, { size: HASHED_INLINE_MAX }), false, '--checksum, 384 MiB');
+    assert.equal(worth({ checksum }, undefined, { size: HASHED_INLINE_MAX + 1 }), true, '--checksum, over 384 MiB');
+    assert.equal(worth({ checksum }, undefined, {}), true, '--checksum, no size');
+    assert.equal(worth({}, 'https://example.test/f', { digest, size: 8 * MiB }), false, 'a server digest, 8 MiB');
+    assert.equal(worth({}, 'https://example.test/f', { digest, size: HASHED_INLINE_MAX + 1 }), true, 'a server digest, over 384 MiB');
+    assert.equal(worth({}, undefined, { size: HASHED_INLINE_MAX + 1 }), false, 'a big file with nothing to hash');
     assert.equal(worth({ proxy: 'http://127.0.0.1:9' }), true, 'a proxy: undici');
     assert.equal(worth({ trace: true }), true, '-v: undici');
     assert.equal(worth({ threads: 1 }), true, '--threads');
@@ -133,9 +141,10 @@ describe('LeanClient.preconnect', () => {
 
 describe('a download starts worker threads only for a big file worth them', { timeout: 30_000 }, () => {
   /** Threads started by the time the probe event came, and by the end; the file's sha256. */
-  async function fetch(t: Parameters<typeof tempDir>[0], size: number, options: DownloadOptions = {}, https = false): Promise<{ atProbe: number; atEnd: number; ok: boolean }> {
+  async function fetch(t: Parameters<typeof tempDir>[0], size: number, given: DownloadOptions | ((server: TestServer) => DownloadOptions) = {}, https = false): Promise<{ atProbe: number; atEnd: number; ok: boolean }> {
     const tls = { key: readFileSync(join(FIXTURES, 'key.pem')), cert: readFileSync(join(FIXTURES, 'cert.pem')) };
     const server = await serve(t, { '/f.bin': { size } }, https ? { tls } : {});
+    const options = typeof given === 'function' ? given(server) : given;
     const dir = await tempDir(t);
     const before = threadsStarted();
     let atProbe = -1;
@@ -161,6 +170,32 @@ describe('a download starts worker threads only for a big file worth them', { ti
 
   it('5 MiB over https: none (decrypting in the main thread costs less than a worker\'s start)', async (t) => {
     assert.deepEqual(await fetch(t, 5 * MiB, { caCert: join(FIXTURES, 'cert.pem'), connections: 4 }, true), { atProbe: 0, atEnd: 0, ok: true });
+  });
+
+  it('5 MiB with --checksum: none (the hasher shares the main thread)', async (t) => {
+    const checksum = (server: TestServer): DownloadOptions => ({ checksum: `sha256=${server.sha256('/f.bin')}` });
+    assert.deepEqual(await fetch(t, 5 * MiB, checksum), { atProbe: 0, atEnd: 0, ok: true });
+  });
+
+  it('over 384 MiB with --checksum: one, started when the probe answered', async (t) => {
+    const size = HASHED_INLINE_MAX + MiB;
+    const server = await serve(t, { '/f.bin': { size } });
+    const dir = await tempDir(t);
+    const before = threadsStarted();
+    const stop = new AbortController();
+    let atProbe = -1;
+    const opts = resolveOptions(server.url('/f.bin'), {
+      dir,
+      checksum: `sha256=${'0'.repeat(64)}`,
+      signal: stop.signal,
+      onEvent: (e) => {
+        if (e.type === 'probe') atProbe = threadsStarted() - before;
+        // The pool is running: no need to fetch 385 MiB to know who fetches it.
+        if (e.type === 'progress') stop.abort();
+      },
+    });
+    await assert.rejects(new Download(opts, undefined, NEVER).start());
+    assert.deepEqual([atProbe, threadsStarted() - before], [1, 1]);
   });
 
   it('5 MiB with --threads: one, started when the probe answered and taken by the pool', async (t) => {

@@ -29,32 +29,42 @@ export const INLINE_MAX_SIZE = 4 * 1024 * 1024;
 export const WARM_DELAY = 25;
 
 /**
- * Whether a download's bytes cost more than a copy each, which is what a worker thread is
- * for: a digest hashed as the bytes arrive (`--checksum`, a metalink's pieces, the server's
- * digest: the hashing runs in the main thread), ranges through undici (a proxy, `-v`: a fresh
- * buffer per read), or threads asked for (`--threads`). A plain HTTP download is a copy from
- * socket to page cache that one thread carries at curl's pace, and the main thread then
- * carries it: 1 GiB over loopback at -c 16, `--no-fsync`, 5 alternating runs, 0.85 s, 0.91 s
- * of CPU and 58 MiB peak RSS in the main thread against 0.93 s, 1.05 s and 68 MiB in a worker
- * (curl 0.83 s, 0.84 s); a worker is a second V8 isolate (~10 MiB, ~0.1 s of CPU to start).
- * With `--checksum` the worker took 1.52 s against 1.97 s in the main thread (the hasher
- * shares its thread). TLS is no reason either: decrypting (AES-GCM, one record per read) is
- * per-byte work, but the worker's start cost more than moving it off the main thread saved.
- * `--no-fsync`, 5–9 alternating runs, medians, main thread against worker: over loopback 32
- * MiB 0.28 against 0.46 s, 256 MiB 0.59 against 0.77 s, 1 GiB 1.72 against 1.77 s (1.16 s of
- * user CPU against 1.23; curl 1.43 s); in netem.sh namespaces at 80 ms 1 MiB 0.73 against
- * 0.86 s and 256 MiB 1.55 against 1.65 s, at 20 ms with 0.5 % loss 8 MiB 0.47 against 0.55 s
- * and 256 MiB 1.03 against 1.07 s, at 200 ms with 0.5 % loss the same (4.75 against 4.62 s,
- * spreads of 0.5 s); 8–12 MiB less peak RSS everywhere.
+ * Files whose bytes are hashed as they arrive are fetched in the main thread up to this size
+ * (the hasher then shares its thread) when the probe answers before threads were warmed (a
+ * near server). Over loopback, `--no-fsync`, 5–7 alternating runs with `--checksum`, main
+ * thread against a worker: 8 MiB 0.14 against 0.24 s, 32 MiB 0.24 against 0.28 s, 256 MiB 0.55
+ * against 0.63 s, 1 GiB 1.73 against 1.37 s: a line through them crosses near 390 MiB. Again
+ * with this rule against the build before: 8 MiB 0.21 against 0.29 s, 32 MiB 0.26 against 0.37
+ * s, 256 MiB 0.73 against 0.72 s (0.72 s of CPU against 0.93), 10 MiB less peak RSS.
  */
-export function worthThreads(opts: DownloadSettings, answer?: Partial<Pick<ProbeResult, 'digest'>>): boolean {
-  return (
-    opts.threadsChosen ||
-    opts.checksum !== undefined ||
-    opts.pieces !== undefined ||
-    answer?.digest !== undefined ||
-    preconnectPlan(opts) === undefined
-  );
+export const HASHED_INLINE_MAX = 384 * 1024 * 1024;
+
+/**
+ * Whether a download's bytes cost more than a copy each, which is what a worker thread is
+ * for: ranges through undici (a proxy, `-v`: a fresh buffer per read), threads asked for
+ * (`--threads`), or a digest hashed as the bytes arrive (`--checksum`, a metalink's pieces, the
+ * server's digest: the hashing runs in the main thread) for a file over HASHED_INLINE_MAX, of
+ * no known size, or whose threads the warm-up had `started` before the probe answered (a far
+ * server, where the network is the limit: their start is hidden, and closing the connections
+ * they opened to start over in the main thread cost more: 1 GiB at 80 ms, 3.54 against 3.28 s).
+ * A plain HTTP download is a copy from socket to page cache that one thread carries at curl's
+ * pace, and the main thread then carries it: 1 GiB over loopback at -c 16, `--no-fsync`, 5
+ * alternating runs, 0.85 s, 0.91 s of CPU and 58 MiB peak RSS in the main thread against
+ * 0.93 s, 1.05 s and 68 MiB in a worker (curl 0.83 s, 0.84 s); a worker is a second V8 isolate
+ * (~10 MiB, ~0.1 s of CPU to start). TLS is no reason either: decrypting (AES-GCM, one record
+ * per read) is per-byte work, but the worker's start cost more than moving it off the main
+ * thread saved. `--no-fsync`, 5–9 alternating runs, medians, main thread against worker: over
+ * loopback 32 MiB 0.28 against 0.46 s, 256 MiB 0.59 against 0.77 s, 1 GiB 1.72 against 1.77 s
+ * (1.16 s of user CPU against 1.23; curl 1.43 s); in netem.sh namespaces at 80 ms 1 MiB 0.73
+ * against 0.86 s and 256 MiB 1.55 against 1.65 s, at 20 ms with 0.5 % loss 8 MiB 0.47 against
+ * 0.55 s and 256 MiB 1.03 against 1.07 s, at 200 ms with 0.5 % loss the same (4.75 against
+ * 4.62 s, spreads of 0.5 s); 8–12 MiB less peak RSS everywhere.
+ */
+export function worthThreads(opts: DownloadSettings, answer?: Partial<Pick<ProbeResult, 'digest' | 'size'>>, started = false): boolean {
+  if (opts.threadsChosen || preconnectPlan(opts) === undefined) return true;
+  const hashed = opts.checksum !== undefined || opts.pieces !== undefined || answer?.digest !== undefined;
+  // Before the probe (no size yet) a download to hash warms threads: the file may be big.
+  return hashed && (answer?.size === undefined || answer.size > HASHED_INLINE_MAX || started);
 }
 
 /**
@@ -221,7 +231,7 @@ export function warmUpFor(opts: DownloadSettings, delay: number = WARM_DELAY, cl
   let workers: Worker[] = [];
   let connections = plan.connections;
   const ready = (): boolean => workers.length > 0 && workers.every((worker) => running.has(worker));
-  const worth = (answer: ProbeAnswer): boolean => worthThreads(opts, answer);
+  const worth = (answer: ProbeAnswer): boolean => worthThreads(opts, answer, workers.length > 0);
   const warm = warmUp(
     opts.threads,
     delay,
