@@ -9,15 +9,14 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Download } from '../src/engine/download.js';
 import { fetchedInThreads, HASHED_INLINE_MAX, INLINE_MAX_SIZE, threadsStarted, warmUp, worthThreads } from '../src/engine/prewarm.js';
 import { LeanClient } from '../src/http/lean-client.js';
 import type { DownloadOptions } from '../src/download-options.js';
 import { resolveOptions } from '../src/options.js';
 import { sha256File } from './helpers/content.js';
+import { CERT, serverTls } from './helpers/fixtures.js';
 import { listenLoopback } from './helpers/loopback.js';
 import { serve, type TestServer } from './helpers/server.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
@@ -26,7 +25,6 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 /** Longer than any test: a warm-up with this delay starts threads only when the probe says so. */
 const NEVER = 600_000;
-const FIXTURES = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
 
 describe('warmUp', () => {
   it('threads are for files over the inline size, or of unknown size', () => {
@@ -142,8 +140,7 @@ describe('LeanClient.preconnect', () => {
 describe('a download starts worker threads only for a big file worth them', { timeout: 30_000 }, () => {
   /** Threads started by the time the probe event came, and by the end; the file's sha256. */
   async function fetch(t: Parameters<typeof tempDir>[0], size: number, given: DownloadOptions | ((server: TestServer) => DownloadOptions) = {}, https = false): Promise<{ atProbe: number; atEnd: number; ok: boolean }> {
-    const tls = { key: readFileSync(join(FIXTURES, 'key.pem')), cert: readFileSync(join(FIXTURES, 'cert.pem')) };
-    const server = await serve(t, { '/f.bin': { size } }, https ? { tls } : {});
+    const server = await serve(t, { '/f.bin': { size } }, https ? { tls: serverTls() } : {});
     const options = typeof given === 'function' ? given(server) : given;
     const dir = await tempDir(t);
     const before = threadsStarted();
@@ -169,7 +166,7 @@ describe('a download starts worker threads only for a big file worth them', { ti
   });
 
   it('5 MiB over https: none (decrypting in the main thread costs less than a worker\'s start)', async (t) => {
-    assert.deepEqual(await fetch(t, 5 * MiB, { caCert: join(FIXTURES, 'cert.pem'), connections: 4 }, true), { atProbe: 0, atEnd: 0, ok: true });
+    assert.deepEqual(await fetch(t, 5 * MiB, { caCert: CERT, connections: 4 }, true), { atProbe: 0, atEnd: 0, ok: true });
   });
 
   it('5 MiB with --checksum: none (the hasher shares the main thread)', async (t) => {

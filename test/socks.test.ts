@@ -7,12 +7,11 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { bypassesProxy } from '../src/http/no-proxy.js';
 import { runCli, runMain } from './helpers/cli.js';
 import { sha256File } from './helpers/content.js';
+import { CERT, serverTls } from './helpers/fixtures.js';
 import { serve, type TestServer } from './helpers/server.js';
 import { haveMicrosocks, startMicrosocks } from './helpers/socks.js';
 import { PROXIED_FROM, serveSocks } from './helpers/socks-server.js';
@@ -21,7 +20,6 @@ import { tempDir, type AfterContext } from './helpers/tmp.js';
 const KiB = 1024;
 const T = { timeout: 40_000 };
 const ARGS = ['-c', '4', '--min-range', '16K', '--retries', '0'];
-const FIXTURES = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
 const from = (server: TestServer): string[] => [...new Set(server.stats.log.map((r) => r.remoteAddress))];
 
 /** socks5h and socks5 through the proxy at `port`, then -6: who resolves the name. */
@@ -103,11 +101,11 @@ describe('SOCKS5 proxies', () => {
 
   it('https through the tunnel: TLS with the name of the host, and --ca-cert, over the SOCKS connection', T, async (t) => {
     const socks = await serveSocks(t);
-    const tls = { key: readFileSync(join(FIXTURES, 'key.pem')), cert: readFileSync(join(FIXTURES, 'cert.pem')) };
+    const tls = serverTls();
     const server = await serve(t, { '/t.bin': { size: 200 * KiB } }, { tls });
     const dir = await tempDir(t);
     const url = `https://localhost:${server.port}/t.bin`;
-    const r = await runMain([url, '-d', dir, '--proxy', `socks5h://127.0.0.1:${socks.port}`, '--ca-cert', join(FIXTURES, 'cert.pem'), ...ARGS]);
+    const r = await runMain([url, '-d', dir, '--proxy', `socks5h://127.0.0.1:${socks.port}`, '--ca-cert', CERT, ...ARGS]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await sha256File(join(dir, 't.bin')), server.sha256('/t.bin'));
     assert.deepEqual(from(server), [PROXIED_FROM]);

@@ -8,18 +8,16 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { download, RangegetError, type DownloadEvent } from '../src/index.js';
 import { tlsOptions } from '../src/http/dispatcher.js';
 import { runCli, runMain } from './helpers/cli.js';
 import { sha256File } from './helpers/content.js';
+import { CERT, FIXTURES, serverTls } from './helpers/fixtures.js';
 import { serve, type FileSpec, type TestServer } from './helpers/server.js';
 import { tempDir } from './helpers/tmp.js';
 
-const FIXTURES = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
-const CERT = join(FIXTURES, 'cert.pem');
 const OTHER_CA = join(FIXTURES, 'other-ca.pem');
-const tls = { key: readFileSync(join(FIXTURES, 'key.pem')), cert: readFileSync(CERT) };
+const tls = serverTls();
 
 const SIZE = 700 * 1024;
 /** Big enough for worker threads (small files are fetched in the main thread). */
