@@ -57,8 +57,8 @@ export const HASHED_INLINE_MAX = 384 * 1024 * 1024;
  * loopback 32 MiB 0.28 against 0.46 s, 256 MiB 0.59 against 0.77 s, 1 GiB 1.72 against 1.77 s
  * (1.16 s of user CPU against 1.23; curl 1.43 s); in netem.sh namespaces at 80 ms 1 MiB 0.73
  * against 0.86 s and 256 MiB 1.55 against 1.65 s, at 20 ms with 0.5 % loss 8 MiB 0.47 against
- * 0.55 s and 256 MiB 1.03 against 1.07 s, at 200 ms with 0.5 % loss the same (4.75 against
- * 4.62 s, spreads of 0.5 s); 8–12 MiB less peak RSS everywhere.
+ * 0.55 s and 256 MiB 1.03 against 1.07 s, at 200 ms with 0.5 % loss ~3 % slower within the
+ * spread (4.68 against 4.54 s, 9 runs; aria2c 6.11 s); 8–12 MiB less peak RSS everywhere.
  */
 export function worthThreads(opts: DownloadSettings, answer?: Partial<Pick<ProbeResult, 'digest' | 'size'>>, started = false): boolean {
   if (opts.threadsChosen || preconnectPlan(opts) === undefined) return true;
