@@ -74,10 +74,10 @@ describe('run order', () => {
 });
 
 describe('matrix options', () => {
-  it('defaults to the issue #13 matrix: 256 MiB, 3 runs, 4 round trips × 2 losses × 2 rates', () => {
+  it('defaults to the issue #13 matrix: 256 MiB, 5 runs, 4 round trips × 2 losses × 2 rates', () => {
     const o = parse(['--matrix']);
     assert.equal(o.size, 256 * 1024 * 1024);
-    assert.equal(o.runs, 3);
+    assert.equal(o.runs, 5);
     assert.deepEqual(o.rtts, [0, 20, 80, 200]);
     assert.deepEqual(o.losses, [0, 0.5]);
     assert.deepEqual(o.throttles, [false, true]);
