@@ -96,8 +96,8 @@ describe('--dry-run', () => {
     assert.match(others.stdout, /^resumable: no: the server gives no strong ETag or Last-Modified, so an interrupted download would start over$/m);
     assert.match(others.stdout, /^ranges: {4}not supported: the server ignores range requests$/m);
     // The URL once (the message names it), no internal code.
-    assert.match(others.stderr, /^rangeget: \[4\/4\] error: server answered HTTP 404 for http:\S+\/missing\.bin$/m);
-    assert.match(others.stderr, /^  server answered HTTP 404 for http:\S+\/missing\.bin\n$/m);
+    assert.match(others.stderr, /^rangeget: \[4\/4\] error: server answered HTTP 404 for https?:\S+\/missing\.bin$/m);
+    assert.match(others.stderr, /^  server answered HTTP 404 for https?:\S+\/missing\.bin\n$/m);
     assert.deepEqual(await list(dir), before);
 
     const single404 = await runMain([server.url('/missing.bin'), '-d', dir, '--dry-run']);
@@ -201,7 +201,7 @@ describe('requests: headers and credentials', () => {
   it('takes credentials from the URL, and --user over $RANGEGET_USER', T, async (t) => {
     const server = await serve(t, { '/u.bin': { size: 16 * KiB } });
     const dir = await tempDir(t);
-    const r = await runMain([`http://bob:pa%40ss@127.0.0.1:${server.port}/u.bin`, '-d', dir]);
+    const r = await runMain([server.url('/u.bin').replace('://', '://bob:pa%40ss@'), '-d', dir]);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(server.stats.log.every((rec) => rec.headers.authorization === basic('bob:pa@ss')));
     assert.equal(await sha256File(join(dir, 'u.bin')), server.sha256('/u.bin'));
@@ -255,7 +255,7 @@ describe('requests: headers and credentials', () => {
     // Credentials in the URL follow the same rule.
     origin.resetStats();
     other.resetStats();
-    const viaUrl = await runMain([`http://bob:pw@127.0.0.1:${origin.port}/away`, '-d', join(dir, 'u'), ...common]);
+    const viaUrl = await runMain([origin.url('/away').replace('://', '://bob:pw@'), '-d', join(dir, 'u'), ...common]);
     assert.equal(viaUrl.code, 0, viaUrl.stderr);
     assert.ok(origin.stats.log.every((rec) => rec.headers.authorization === basic('bob:pw')));
     assert.ok(other.stats.log.every((rec) => rec.headers.authorization === undefined && rec.headers.cookie === undefined));

@@ -117,7 +117,7 @@ describe('metalink: downloads', () => {
     assert.match(r.stderr, new RegExp(`mirror ${dead.replace(/[.]/g, '\\.')} dropped`));
     const warning = r.stderr.split('\n').filter((l) => l.includes('failed its sha256 check'));
     assert.equal(warning.length, 1, r.stderr);
-    assert.match(warning[0]!, /piece 2 \(bytes 2097152-3145727\) from http:\/\/127\.0\.0\.1:\d+\/f\.bin failed its sha256 check; fetching it again; that source is used last/);
+    assert.match(warning[0]!, /piece 2 \(bytes 2097152-3145727\) from https?:\/\/127\.0\.0\.1:\d+\/f\.bin failed its sha256 check; fetching it again; that source is used last/);
     assert.ok(warning[0]!.includes(corrupt.url('/f.bin')));
     // The bad piece was fetched twice: once from the corrupt mirror, once from the good one.
     assert.equal(gets(corrupt, bad.start, bad.end), 1);

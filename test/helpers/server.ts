@@ -4,7 +4,9 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
+import type * as net from 'node:net';
 import { contentOf, fill, sha256Of } from './content.js';
+import { serverTls } from './fixtures.js';
 import { listenLoopback } from './loopback.js';
 import { mulberry32 } from './random.js';
 import type { AfterContext } from './tmp.js';
@@ -252,10 +254,21 @@ export interface ServerOptions {
   tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
+/**
+ * `RANGEGET_TEST_TLS=1` (`npm run test:tls`): every server that does not choose serves HTTPS
+ * with the fixture certificate, which the run trusts through NODE_EXTRA_CA_CERTS, so that the
+ * fault suites run over TLS too: the lean reader's TLS path holds reads in each slot's buffer
+ * (range-reader.ts), which a fault must not lose or write twice.
+ */
+const TLS_BY_DEFAULT = process.env.RANGEGET_TEST_TLS === '1';
+
 export async function startServer(files: Record<string, FileSpec> = {}, options: ServerOptions = {}): Promise<TestServer> {
+  if (TLS_BY_DEFAULT && !('tls' in options)) options = { ...options, tls: serverTls() };
   const entries = new Map<string, Entry>();
   const stats = { requests: 0, bytesSent: 0, connections: 0, log: [] as RequestRecord[] };
   const timers = new Set<NodeJS.Timeout>();
+  /** Over TLS: each connection's TCP socket, by the peer's port (see `reset`). */
+  const tcpUnder = new Map<number, net.Socket>();
 
   function makeEntry(path: string, spec: FileSpec): Entry {
     if (!Number.isSafeInteger(spec.size) || spec.size < 0) throw new RangeError(`bad size for ${path}: ${spec.size}`);
@@ -328,11 +341,11 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
     socket.once('finish', () => socket.destroy());
   }
 
-  /** Abort the connection with a TCP RST. */
+  /** Abort the connection with a TCP RST (over TLS, of the TCP socket under the TLS one). */
   function reset(res: http.ServerResponse): void {
     const socket = res.socket;
     if (!socket || socket.destroyed) return;
-    socket.resetAndDestroy();
+    (tcpUnder.get(socket.remotePort ?? -1) ?? socket).resetAndDestroy();
   }
 
   function sendText(res: http.ServerResponse, rec: RequestRecord, status: number, text: string, headers: http.OutgoingHttpHeaders = {}): void {
@@ -585,7 +598,15 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
   const server: http.Server = options.tls
     ? https.createServer({ keepAliveTimeout: 5000, key: options.tls.key, cert: options.tls.cert }, handle)
     : http.createServer({ keepAliveTimeout: 5000 }, handle);
-  server.on('connection', () => stats.connections++);
+  server.on('connection', (socket: net.Socket) => {
+    stats.connections++;
+    // A TLS socket cannot send a RST itself (resetAndDestroy wants a TCP handle): keep the TCP
+    // socket under it, found by the peer's port, which both share.
+    const port = socket.remotePort;
+    if (!options.tls || port === undefined) return;
+    tcpUnder.set(port, socket);
+    socket.once('close', () => tcpUnder.get(port) === socket && tcpUnder.delete(port));
+  });
   const listening = await listenLoopback(server);
   const port = listening.port;
   const origin = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
