@@ -426,6 +426,30 @@ describe('every response is checked before a byte is written', { concurrency: 6 
     });
   }
 
+  for (const restart of [true, false]) {
+    test(`a file that shrank below every range (each answered 416 bytes */0): ${restart ? 'starts over and saves it' : 'exit 7 under --no-restart'}`, async (t) => {
+      // Every range meets a 416 with the new total, so no 206 can say first that the file changed.
+      const srv = await serve(t, { '/f': { size: 512 * KiB, etag: null, lastModified: null } });
+      let replaced = false;
+      const onEvent = (e: DownloadEvent): void => {
+        if (e.type === 'probe' && !replaced) {
+          replaced = true;
+          srv.set('/f', { size: 0, etag: null, lastModified: null });
+        }
+      };
+      const dir = await tempDir(t);
+      if (restart) {
+        const { result } = await fetchExact(srv, '/f', dir, { onEvent });
+        assert.equal(result.size, 0);
+      } else {
+        const { error } = await downloadFails(srv, '/f', dir, 'ECHANGED', { onEvent, restart: false });
+        assert.match(error.message, /changed size from 524288 to 0 bytes/);
+        assert.equal(error.exitCode, 7);
+      }
+      assert.ok(gets(srv).some((r) => r.status === 416), 'ranges were answered 416');
+    });
+  }
+
   test('a 200 to a range request: one connection from the start, byte-exact', async (t) => {
     const srv = await serve(t, { '/f': { size: 1 * MiB, faults: { ignoreRangeAfter: 0 } } });
     const { result, events } = await fetchExact(srv, '/f', await tempDir(t));

@@ -170,6 +170,18 @@ describe('response checks', () => {
     assert.match(etag.message, /ETag "v1" → "v2"/);
   });
 
+  it('a 416 that gives another total is a changed file, as a 206 with another total; otherwise an HTTP error', () => {
+    const shrunk = failure(checkResponse(416, { 'content-range': 'bytes */150' }, asked()));
+    assert.ok(shrunk.error instanceof RemoteChangedError);
+    assert.equal(shrunk.retryable, false);
+    assert.match(shrunk.message, /changed size from 1000 to 150 bytes/);
+    for (const headers of [{ 'content-range': 'bytes */1000' }, {}]) {
+      const plain = failure(checkResponse(416, headers, asked()));
+      assert.ok(!(plain.error instanceof RemoteChangedError), JSON.stringify(headers));
+      assert.match(plain.message, /HTTP 416/);
+    }
+  });
+
   it('a 200 to a range: the whole file means no ranges; from 0 with the right length it is accepted', () => {
     assert.deepEqual(checkResponse(200, { 'content-length': '1000' }, asked({ ifRangeEtag: false })), {
       kind: 'noRanges',

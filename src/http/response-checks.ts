@@ -87,6 +87,14 @@ export function checkResponse(status: number, headers: ResponseHeaders, asked: R
     const failure = new AttemptFailure(new ServerError('server refused If-Range with 412; asking without it'), true, 0);
     return { kind: 'failure', failure, dropIfRange: true };
   }
+  if (ranged && status === 416) {
+    // `bytes */N` with another N: the file shrank below this range since the probe. The same
+    // verdict as a 206 with another total, which another range may or may not see first.
+    const range = parseContentRange(header(headers, 'content-range'));
+    if (range && 'unsatisfied' in range && asked.size !== undefined && range.total !== asked.size) {
+      return fail(new AttemptFailure(new RemoteChangedError(`the remote file changed size from ${asked.size} to ${range.total} bytes`), false));
+    }
+  }
   const what = `server answered HTTP ${status} for ${ranged ? `bytes ${asked.position}-${asked.end - 1} of ` : ''}${asked.url}`;
   return fail(statusFailure(status, asked.url, headers, what));
 }
