@@ -91,7 +91,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { aria2cArgs, aria2cTemplate, axelArgs, axelTemplate } from './commands.js';
-import { extractSection } from './matrix/report.js';
+import { matrixTail } from './matrix/report.js';
 import { matrixCleanupSync, runMatrix } from './matrix/run.js';
 import { startNginx, type NginxServer } from './nginx.js';
 import { makeTestCertificates } from './tls.js';
@@ -1110,8 +1110,8 @@ async function main(): Promise<number> {
     }
     for (const [id, why] of skipped) md.push(`## ${id}) skipped`, '', `${why}.`, '');
     if (notes !== undefined) md.push(notes, '');
-    // The latency matrix (--matrix) writes a section of its own: kept as it is.
-    const matrix = extractSection(previous);
+    // The latency matrix (--matrix) writes a section of its own: kept as it is, with the notes after it.
+    const matrix = matrixTail(previous);
     if (matrix !== undefined) md.push(matrix, '');
     writeFileSync(file, md.join('\n'));
     console.log(`wrote ${file}`);

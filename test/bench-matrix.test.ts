@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { parseMatrixArgs, parseSize, splitVariant, type MatrixOptions } from '../bench/matrix/options.js';
 import {
   extractSection,
+  matrixTail,
   markdownSection,
   matrixTable,
   runLines,
@@ -237,6 +238,15 @@ describe('BENCHMARKS.md section', () => {
     const again = spliceSection(`${once}## later\n`, `${SECTION_START}\nnew $& text\n${SECTION_END}`);
     assert.equal(again, `${doc.trimEnd()}\n\n${SECTION_START}\nnew $& text\n${SECTION_END}\n## later\n`);
     assert.equal(extractSection(doc), undefined);
+  });
+
+  it("keeps the notes after it when the scenarios' --write rewrites the rest", () => {
+    const notes = '### Notes on the matrix\n\nkept by hand';
+    const doc = `# Benchmarks\n\n## a) throttled\n\ntext\n\n${section}\n\n${notes}\n\n`;
+    assert.equal(matrixTail(doc), `${section}\n\n${notes}`);
+    assert.equal(matrixTail('# Benchmarks\n'), undefined);
+    // A matrix run after it still replaces only its own section.
+    assert.equal(spliceSection(doc, `${SECTION_START}\nnew\n${SECTION_END}`).endsWith(`${SECTION_END}\n\n${notes}\n\n`), true);
   });
 });
 

@@ -213,6 +213,15 @@ export function extractSection(doc: string): string | undefined {
   return a >= 0 && b > a ? doc.slice(a, b + SECTION_END.length) : undefined;
 }
 
+/**
+ * What a scenario run's `--write` keeps of a BENCHMARKS.md text: the matrix section and every
+ * note written after it (the scenarios' sections all come before it), or undefined.
+ */
+export function matrixTail(doc: string): string | undefined {
+  const section = extractSection(doc);
+  return section === undefined ? undefined : doc.slice(doc.indexOf(SECTION_START)).trimEnd();
+}
+
 /** `doc` with its matrix section replaced by `section`, or with `section` appended. */
 export function spliceSection(doc: string, section: string): string {
   const old = extractSection(doc);
