@@ -300,8 +300,16 @@ describe('sourceFailure', () => {
     assert.deepEqual(sourceFailure('ENETWORK', 0, 1, dead), { dead });
   });
 
+  it("drops a mirror that says the file changed; the first source's change fails the download (a start-over)", () => {
+    assert.deepEqual(sourceFailure('ECHANGED', 1, 3, new Set()), { dead: new Set([1]), drop: 1 });
+    assert.deepEqual(sourceFailure('ECHANGED', 2, 3, new Set([1])), { dead: new Set([1, 2]), drop: 2 });
+    assert.deepEqual(sourceFailure('ECHANGED', 0, 3, new Set()), { dead: new Set() });
+    // The last mirror standing, the first source dead: the download fails (and starts over).
+    assert.deepEqual(sourceFailure('ECHANGED', 1, 2, new Set([0])), { dead: new Set([0, 1]) });
+  });
+
   it('fails the download at once for any other failure', () => {
-    for (const code of ['EFILE', 'ENOSPACE', 'ECHANGED', 'EINTERNAL'] as const) {
+    for (const code of ['EFILE', 'ENOSPACE', 'EINTERNAL'] as const) {
       assert.deepEqual(sourceFailure(code, 1, 3, new Set()), { dead: new Set() }, code);
     }
     // A slot that never had a source.

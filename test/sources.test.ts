@@ -9,7 +9,7 @@ import { readdir } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { download, RateLimiter, RemoteChangedError } from '../src/index.js';
+import { download, RateLimiter, RemoteChangedError, type DownloadEvent } from '../src/index.js';
 import { sha256File } from './helpers/content.js';
 import { listenLoopback } from './helpers/loopback.js';
 import { serve, type FileSpec, type TestServer } from './helpers/server.js';
@@ -79,6 +79,24 @@ describe('mirrors', () => {
       warnings.some((w) => w.includes(b.url('/m.bin')) && w.includes('dropped for the rest of the download')),
       warnings.join('\n'),
     );
+  });
+
+  it('drops a mirror whose ranges say another size than its probe did, and finishes without starting over', T, async (t) => {
+    const file: FileSpec = { size: 6 * MiB, seed: 9, etag: '"same"' };
+    const a = await serve(t, { '/f.bin': file });
+    // The mirror's HEAD gives the file's size; its ranges come from a file 1,000 bytes shorter.
+    const b = await serve(t, { '/m.bin': { ...file, size: 6 * MiB - 1000, faults: { headSize: 6 * MiB } } });
+    const events: DownloadEvent[] = [];
+    const out = join(await tempDir(t), 'f.bin');
+    await download(a.url('/f.bin'), { output: out, connections: 4, retries: 0, mirrors: [b.url('/m.bin')], onEvent: (e) => events.push(e) });
+    assert.equal(await sha256File(out), a.sha256('/f.bin'));
+    assert.ok(b.stats.log.some((r) => r.method === 'GET' && r.status === 206), 'the mirror was tried');
+    const warnings = events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
+    assert.ok(
+      warnings.some((w) => w.includes(b.url('/m.bin')) && w.includes('dropped for the rest of the download') && /size/.test(w)),
+      warnings.join('\n'),
+    );
+    assert.equal(events.filter((e) => e.type === 'probe').length, 1, 'probed once: no start-over');
   });
 });
 

@@ -284,12 +284,16 @@ export interface SourceFailure {
 
 /**
  * What a slot's failure does. A failure of the server or the way to it (EHTTP, ENETWORK,
- * ETIMEOUT, ESERVER) where there are mirrors marks the slot's source dead; while another
- * source is alive, it is dropped (the rest of the slot's range goes back to the queue, for
- * the others). Any other failure, or the last source's, fails the download.
+ * ETIMEOUT, ESERVER) where there are mirrors marks the slot's source dead; so does a mirror's
+ * answer that says the file changed (ECHANGED from any source but the first, the one the probe
+ * described: that mirror no longer serves this file, which the first source decides, and a
+ * start-over would probe the same mirror again). While another source is alive, it is dropped
+ * (the rest of the slot's range goes back to the queue, for the others). Any other failure,
+ * or the last source's, fails the download.
  */
 export function sourceFailure(code: ErrorCode, source: number | undefined, sources: number, dead: ReadonlySet<number>): SourceFailure {
-  if (sources <= 1 || !SOURCE_FAILURES.has(code) || source === undefined) return { dead };
+  if (sources <= 1 || source === undefined) return { dead };
+  if (!SOURCE_FAILURES.has(code) && !(code === 'ECHANGED' && source > 0)) return { dead };
   const after = new Set(dead).add(source);
   return after.size < sources ? { dead: after, drop: source } : { dead: after };
 }
