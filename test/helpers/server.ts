@@ -398,8 +398,11 @@ export async function startServer(files: Record<string, FileSpec> = {}, options:
     if (after === 'end') res.end();
     else if (after === 'cut') cut(res);
     else if (after === 'reset') {
-      // Let the bytes written so far reach the client, then reset.
-      if (res.socket && res.socket.writableLength > 0) res.socket.once('drain', () => reset(res));
+      // Let the bytes written so far reach the client, then reset. An empty write's callback
+      // comes once those before it are out: the socket's 'drain' never came on Node 22 and 24,
+      // so the reset was a stall there, met by the client's timeout (10 s in faults.test.ts).
+      const socket = res.socket;
+      if (socket && socket.writableLength > 0) socket.write(Buffer.alloc(0), () => reset(res));
       else reset(res);
     }
     // 'stall': stay silent; the connection stays open until the client or close() ends it.
