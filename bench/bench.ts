@@ -628,6 +628,12 @@ function findStats(sc: ScenarioResult | undefined, label: string): VariantStats 
   return v && sc ? statsOf(v, sc.bytes) : undefined;
 }
 
+/** Like-for-like pairs of b and g (see unthrottledVariants): neither syncs, or both do. */
+const SYNC_PAIRS = [
+  ['rangeget --no-fsync', 'curl', 'neither syncs'],
+  ['rangeget', 'curl, then sync', 'both sync'],
+] as const;
+
 /**
  * Issue #12's targets: b (1 GiB unthrottled at 16 connections) against curl, aria2c and axel in
  * the same run, CPU and faults per GiB, peak RSS (b, and h's 4 GiB), g's https against curl.
@@ -657,11 +663,7 @@ function unthrottledTargets(b: ScenarioResult | undefined, g: ScenarioResult | u
   }
   // Like for like (see unthrottledVariants): neither syncs, or both do.
   const likeForLike = (sc: ScenarioResult | undefined, id: string, what: string, fraction: number): void => {
-    const pairs = [
-      ['rangeget --no-fsync', 'curl', 'neither syncs'],
-      ['rangeget', 'curl, then sync', 'both sync'],
-    ] as const;
-    for (const [ours, theirs, how] of pairs) {
+    for (const [ours, theirs, how] of SYNC_PAIRS) {
       const o = findStats(sc, ours);
       const c = findStats(sc, theirs);
       const target = `${what} ≥ ${fraction} × curl, ${how}`;
@@ -683,11 +685,7 @@ function unthrottledTargets(b: ScenarioResult | undefined, g: ScenarioResult | u
   }
   // CPU as the times above: as run (rangeget syncs, curl does not), then neither syncs, then both
   // do (a sync's CPU, the kernel's write-back started in the syscall, is in both figures).
-  const cpuPairs = [
-    ['rangeget', 'curl', ''],
-    ['rangeget --no-fsync', 'curl', ', neither syncs'],
-    ['rangeget', 'curl, then sync', ', both sync'],
-  ] as const;
+  const cpuPairs = [['rangeget', 'curl', ''] as const, ...SYNC_PAIRS.map(([ours, theirs, how]) => [ours, theirs, `, ${how}`] as const)];
   for (const [ours, theirs, how] of cpuPairs) {
     const o = findStats(b, ours);
     const c = findStats(b, theirs);

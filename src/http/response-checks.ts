@@ -39,6 +39,9 @@ export type ResponseVerdict =
   | { kind: 'noRanges'; reason: string };
 
 const fail = (failure: AttemptFailure): ResponseVerdict => ({ kind: 'failure', failure });
+/** Another total than the probe's, in a 206's Content-Range or a 416's `bytes *\/N`: another file. */
+const sizeChanged = (from: number, to: number): ResponseVerdict =>
+  fail(new AttemptFailure(new RemoteChangedError(`the remote file changed size from ${from} to ${to} bytes`), false));
 
 /** Check a response's head against what was asked. */
 export function checkResponse(status: number, headers: ResponseHeaders, asked: RangeAsked): ResponseVerdict {
@@ -54,7 +57,7 @@ export function checkResponse(status: number, headers: ResponseHeaders, asked: R
       return fail(new AttemptFailure(new ServerError(`invalid Content-Range ${JSON.stringify(header(headers, 'content-range'))}`), true));
     }
     if (range.total !== undefined && asked.size !== undefined && range.total !== asked.size) {
-      return fail(new AttemptFailure(new RemoteChangedError(`the remote file changed size from ${asked.size} to ${range.total} bytes`), false));
+      return sizeChanged(asked.size, range.total);
     }
     if (range.start !== asked.position || range.end > asked.end) {
       const what = `server sent bytes ${range.start}-${range.end - 1} for a request of ${asked.position}-${asked.end - 1}`;
@@ -92,7 +95,7 @@ export function checkResponse(status: number, headers: ResponseHeaders, asked: R
     // verdict as a 206 with another total, which another range may or may not see first.
     const range = parseContentRange(header(headers, 'content-range'));
     if (range && 'unsatisfied' in range && asked.size !== undefined && range.total !== asked.size) {
-      return fail(new AttemptFailure(new RemoteChangedError(`the remote file changed size from ${asked.size} to ${range.total} bytes`), false));
+      return sizeChanged(asked.size, range.total);
     }
   }
   const what = `server answered HTTP ${status} for ${ranged ? `bytes ${asked.position}-${asked.end - 1} of ` : ''}${asked.url}`;

@@ -16,7 +16,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
 import type { AfterContext } from './tmp.js';
-import { CERT } from './fixtures.js';
+import { CERT, TEST_TLS } from './fixtures.js';
 
 /** `bin/rangeget.js` of this checkout; this file runs as dist/test/helpers/cli.js. */
 export const BIN = fileURLToPath(new URL('../../../bin/rangeget.js', import.meta.url));
@@ -100,7 +100,7 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of DROPPED_ENV) delete env[name];
   // Over TLS (`npm run test:tls`, server.ts) the child trusts the test servers' certificate.
-  if (process.env.RANGEGET_TEST_TLS === '1') env.NODE_EXTRA_CA_CERTS = CERT;
+  if (TEST_TLS) env.NODE_EXTRA_CA_CERTS = CERT;
   return { ...env, TERM: 'dumb', NETRC: `${NOWHERE}/netrc`, XDG_CONFIG_HOME: NOWHERE, HOME: NOWHERE, ...extra };
 }
 

@@ -12,3 +12,9 @@ export const CERT = join(FIXTURES, 'cert.pem');
 export function serverTls(): { key: Buffer; cert: Buffer } {
   return { key: readFileSync(join(FIXTURES, 'key.pem')), cert: readFileSync(CERT) };
 }
+
+/**
+ * `RANGEGET_TEST_TLS=1` (`npm run test:tls`): test servers serve HTTPS unless a test chooses
+ * (server.ts), and CLI children trust the fixture certificate (cli.ts).
+ */
+export const TEST_TLS = process.env.RANGEGET_TEST_TLS === '1';

@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type * as net from 'node:net';
 import { contentOf, fill, sha256Of } from './content.js';
-import { serverTls } from './fixtures.js';
+import { serverTls, TEST_TLS } from './fixtures.js';
 import { listenLoopback } from './loopback.js';
 import { mulberry32 } from './random.js';
 import type { AfterContext } from './tmp.js';
@@ -254,16 +254,11 @@ export interface ServerOptions {
   tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
-/**
- * `RANGEGET_TEST_TLS=1` (`npm run test:tls`): every server that does not choose serves HTTPS
- * with the fixture certificate, which the run trusts through NODE_EXTRA_CA_CERTS, so that the
- * fault suites run over TLS too: the lean reader's TLS path holds reads in each slot's buffer
- * (range-reader.ts), which a fault must not lose or write twice.
- */
-const TLS_BY_DEFAULT = process.env.RANGEGET_TEST_TLS === '1';
-
 export async function startServer(files: Record<string, FileSpec> = {}, options: ServerOptions = {}): Promise<TestServer> {
-  if (TLS_BY_DEFAULT && !('tls' in options)) options = { ...options, tls: serverTls() };
+  // Under `npm run test:tls` every server that does not choose serves HTTPS (fixture
+  // certificate, trusted through NODE_EXTRA_CA_CERTS): the fault suites then cover the lean
+  // reader's TLS path, which holds reads in each slot's buffer (range-reader.ts).
+  if (TEST_TLS && !('tls' in options)) options = { ...options, tls: serverTls() };
   const entries = new Map<string, Entry>();
   const stats = { requests: 0, bytesSent: 0, connections: 0, log: [] as RequestRecord[] };
   const timers = new Set<NodeJS.Timeout>();
